@@ -1,0 +1,199 @@
+//! What expressions can read while a state runs: the context object (`$$`, `$states.context`),
+//! the state input and the variables, behind the evaluation interfaces of `lang`.
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use chrono::{SecondsFormat, Utc};
+use serde_json::{Map, Value, json};
+
+use super::vars::Vars;
+use crate::lang::choice::{Lookup, RuleEvalError};
+use crate::lang::intrinsics::Env;
+use crate::lang::path::{Path, PathError, Root};
+
+/// Facts about one execution that the context object exposes.
+#[derive(Debug, Clone)]
+pub struct ExecutionInfo {
+    /// Execution ARN (`$$.Execution.Id`).
+    pub arn: String,
+    /// Execution name.
+    pub name: String,
+    /// State machine ARN.
+    pub state_machine_arn: String,
+    /// State machine name.
+    pub state_machine_name: String,
+    /// Role the execution runs as.
+    pub role_arn: String,
+    /// ISO-8601 start time.
+    pub start_time: String,
+    /// The execution input.
+    pub input: Value,
+    /// How often the execution was redriven.
+    pub redrive_count: u64,
+}
+
+/// The current time as Step Functions prints it: ISO-8601, milliseconds, `Z`.
+pub fn now_iso8601() -> String {
+    Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// Randomness for `States.UUID`, `$random()`, retry jitter: SplitMix64 over an atomic counter,
+/// so concurrent branches share it without locks and a fixed seed replays a run.
+#[derive(Debug)]
+pub struct Rng(AtomicU64);
+
+impl Rng {
+    /// A generator starting from `seed`.
+    pub fn new(seed: u64) -> Self {
+        Rng(AtomicU64::new(seed))
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&self) -> u64 {
+        let mut z = self
+            .0
+            .fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed)
+            .wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A uniformly distributed float in [0, 1).
+    pub fn next_f64(&self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// The per-state part of the context object.
+pub struct StateCtx<'a> {
+    pub info: &'a ExecutionInfo,
+    pub state: &'a str,
+    /// Retries so far, for states that can retry.
+    pub retry_count: Option<u64>,
+    /// `Map.Item` while evaluating a Map's ItemSelector.
+    pub map_item: Option<(usize, &'a Value)>,
+    /// `Task.Token` for callback tasks.
+    pub task_token: Option<&'a str>,
+    entered_time: String,
+    built: OnceLock<Value>,
+}
+
+impl<'a> StateCtx<'a> {
+    /// Context for a state entered now.
+    pub fn new(info: &'a ExecutionInfo, state: &'a str, entered_time: String) -> Self {
+        StateCtx {
+            info,
+            state,
+            retry_count: None,
+            map_item: None,
+            task_token: None,
+            entered_time,
+            built: OnceLock::new(),
+        }
+    }
+
+    /// The context object, built the first time something reads it.
+    pub fn value(&self) -> &Value {
+        self.built.get_or_init(|| {
+            let info = self.info;
+            let mut state = Map::new();
+            state.insert(
+                "EnteredTime".into(),
+                Value::String(self.entered_time.clone()),
+            );
+            state.insert("Name".into(), Value::String(self.state.to_string()));
+            if let Some(n) = self.retry_count {
+                state.insert("RetryCount".into(), json!(n));
+            }
+            let mut ctx = Map::new();
+            ctx.insert(
+                "Execution".into(),
+                json!({
+                    "Id": info.arn,
+                    "Input": info.input,
+                    "Name": info.name,
+                    "RoleArn": info.role_arn,
+                    "StartTime": info.start_time,
+                    "RedriveCount": info.redrive_count,
+                }),
+            );
+            ctx.insert("State".into(), Value::Object(state));
+            ctx.insert(
+                "StateMachine".into(),
+                json!({"Id": info.state_machine_arn, "Name": info.state_machine_name}),
+            );
+            if let Some(token) = self.task_token {
+                ctx.insert("Task".into(), json!({ "Token": token }));
+            }
+            if let Some((index, value)) = self.map_item {
+                ctx.insert(
+                    "Map".into(),
+                    json!({"Item": {"Index": index, "Value": value}}),
+                );
+            }
+            Value::Object(ctx)
+        })
+    }
+}
+
+/// Resolves paths against the state input, the context object and the variables.
+pub struct PathEnv<'a, 'c> {
+    pub input: &'a Value,
+    pub ctx: &'a StateCtx<'c>,
+    pub vars: &'a Vars,
+    pub rng: &'a Rng,
+}
+
+impl PathEnv<'_, '_> {
+    /// The value a path's root names.
+    pub fn root_value(&self, path: &Path) -> Result<&Value, PathError> {
+        match path.root() {
+            Root::Input => Ok(self.input),
+            Root::Context => Ok(self.ctx.value()),
+            Root::Variable(name) => self.vars.get(name).ok_or_else(|| PathError::NoMatch {
+                path: path.text().to_string(),
+                message: format!("The variable ${name} is not defined"),
+            }),
+        }
+    }
+}
+
+impl Env for PathEnv<'_, '_> {
+    fn resolve(&mut self, path: &Path) -> Result<Value, PathError> {
+        path.select(self.root_value(path)?)
+    }
+
+    fn random_u64(&mut self) -> u64 {
+        self.rng.next_u64()
+    }
+}
+
+impl Lookup for PathEnv<'_, '_> {
+    fn lookup(&mut self, path: &Path) -> Result<Option<Value>, RuleEvalError> {
+        let root = match path.root() {
+            Root::Variable(name) => match self.vars.get(name) {
+                Some(v) => v,
+                None => return Err(RuleEvalError::UnknownVariable(name.clone())),
+            },
+            _ => self
+                .root_value(path)
+                .map_err(|source| RuleEvalError::Path {
+                    path: path.text().to_string(),
+                    source,
+                })?,
+        };
+        if path.is_definite() {
+            return Ok(path.get(root).cloned());
+        }
+        match path.select(root) {
+            Ok(v) => Ok(Some(v)),
+            Err(PathError::NoMatch { .. }) => Ok(None),
+            Err(source) => Err(RuleEvalError::Path {
+                path: path.text().to_string(),
+                source,
+            }),
+        }
+    }
+}

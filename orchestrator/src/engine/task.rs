@@ -1,0 +1,94 @@
+//! Task dispatch: every Task state goes through one [`TaskHandler`] chosen by its `Resource`.
+//! Later components (activity queues, Lambda, Batch, the built-in SQL worker) plug in here.
+
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use serde_json::Value;
+
+use crate::lang::errors;
+
+/// One invocation of a Task state's resource.
+#[derive(Debug, Clone)]
+pub struct TaskRequest {
+    /// The `Resource` field as written.
+    pub resource: String,
+    /// The effective parameters (after InputPath/Parameters or Arguments).
+    pub input: Value,
+    /// The Task state's name.
+    pub state_name: String,
+    /// 0 for the first attempt, then one more per retry.
+    pub attempt: u64,
+    /// The callback token for `.waitForTaskToken` resources.
+    pub task_token: Option<String>,
+    /// ARN of the execution the task belongs to.
+    pub execution_arn: String,
+    /// `HeartbeatSeconds`, when set.
+    pub heartbeat_seconds: Option<u64>,
+    /// `Credentials`, when set (passed through for handlers that assume roles).
+    pub credentials: Option<Value>,
+}
+
+/// A task that ended in an error: the ASL error name and a cause.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{error}: {}", cause.as_deref().unwrap_or(""))]
+pub struct TaskFailure {
+    pub error: String,
+    pub cause: Option<String>,
+}
+
+impl TaskFailure {
+    /// A failure with an error name and a cause.
+    pub fn new(error: impl Into<String>, cause: impl Into<String>) -> Self {
+        TaskFailure {
+            error: error.into(),
+            cause: Some(cause.into()),
+        }
+    }
+}
+
+/// Runs the work of Task states.
+///
+/// Contract: `invoke` resolves to the task's result or its failure; it may be called
+/// concurrently (Map and Parallel) and again for the same state on retry (with a higher
+/// `attempt`). Dropping the future cancels the task: the engine does so on timeouts and when a
+/// sibling branch fails, so implementations must not rely on being polled to completion.
+pub trait TaskHandler: Send + Sync {
+    /// Whether this handler serves `resource`.
+    fn handles(&self, resource: &str) -> bool;
+    /// Run one task.
+    fn invoke(&self, request: TaskRequest) -> BoxFuture<'_, Result<Value, TaskFailure>>;
+}
+
+/// Routes each Task to the first registered handler that accepts its `Resource`.
+#[derive(Default, Clone)]
+pub struct Dispatcher {
+    handlers: Vec<Arc<dyn TaskHandler>>,
+}
+
+impl Dispatcher {
+    /// A dispatcher with no handlers: every Task fails with `Sluice.NoTaskHandler`.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Register a handler; earlier registrations win.
+    pub fn register(&mut self, handler: Arc<dyn TaskHandler>) -> &mut Self {
+        self.handlers.push(handler);
+        self
+    }
+
+    /// Run a task through its handler.
+    pub async fn dispatch(&self, request: TaskRequest) -> Result<Value, TaskFailure> {
+        match self.handlers.iter().find(|h| h.handles(&request.resource)) {
+            Some(handler) => handler.invoke(request).await,
+            None => Err(TaskFailure::new(
+                errors::NO_HANDLER,
+                format!(
+                    "No task handler serves the resource '{}' of state '{}'. Give a mock file (--mock) or run the state under `sluice serve` with a worker.",
+                    request.resource, request.state_name
+                ),
+            )),
+        }
+    }
+}

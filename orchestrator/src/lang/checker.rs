@@ -1,0 +1,46 @@
+//! Wires the real expression parsers into the validator, and offers the one-call entry points
+//! that `sluice validate` and the API use.
+
+use serde_json::Value;
+
+use super::intrinsics::Intrinsic;
+use super::jsonata::Expression;
+use super::path::Path;
+use super::validate::{Diagnostic, ExpressionChecker};
+
+/// Checks embedded expressions with sluice's own parsers.
+pub struct Parsers;
+
+impl ExpressionChecker for Parsers {
+    fn check_path(&self, text: &str) -> Result<(), String> {
+        Path::parse(text).map(|_| ()).map_err(|e| e.to_string())
+    }
+
+    fn check_reference_path(&self, text: &str) -> Result<(), String> {
+        let path = Path::parse(text).map_err(|e| e.to_string())?;
+        if path.is_definite() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{text:?} is not a reference path: it may select several nodes (wildcards, filters, slices and unions are not allowed here)"
+            ))
+        }
+    }
+
+    fn check_intrinsic(&self, text: &str) -> Result<(), String> {
+        Intrinsic::parse(text)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    fn check_jsonata(&self, text: &str) -> Result<(), String> {
+        Expression::compile(text)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// Every problem of a parsed definition, each with its location.
+pub fn validate(definition: &Value) -> Vec<Diagnostic> {
+    super::validate::validate(definition, &Parsers)
+}

@@ -1,0 +1,176 @@
+//! The `run` and `validate` commands.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use serde_json::{Value, json};
+use sluice_orchestrator::engine::mock::MockHandler;
+use sluice_orchestrator::engine::{Dispatcher, Engine, ExecutionType, Outcome, RunRequest};
+use sluice_orchestrator::lang::checker;
+use sluice_orchestrator::lang::load::parse_document;
+use sluice_orchestrator::lang::model::StateMachine;
+
+/// Flags of `sluice run`.
+pub struct RunOptions {
+    pub definition: PathBuf,
+    pub input: Option<PathBuf>,
+    pub input_json: Option<String>,
+    pub json: bool,
+    pub mock: Option<PathBuf>,
+    pub test_case: Option<String>,
+    pub state_machine: Option<String>,
+    pub name: Option<String>,
+    pub express: bool,
+    pub seed: Option<u64>,
+}
+
+fn read_source(path: &Path) -> Result<String> {
+    if path.as_os_str() == "-" {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .context("reading stdin")?;
+        Ok(s)
+    } else {
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+    }
+}
+
+fn load(path: &Path) -> Result<Value> {
+    let text = read_source(path)?;
+    Ok(parse_document(&text, &path.display().to_string())?)
+}
+
+/// Name a state machine after its file: `pipelines/orders.asl.json` → `orders`.
+fn machine_name(path: &Path) -> String {
+    let file = path
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "stdin".into());
+    let stem = file.split('.').next().unwrap_or("");
+    let clean: String = stem
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    if clean.is_empty() {
+        "sluice".into()
+    } else {
+        clean
+    }
+}
+
+/// `sluice run`.
+pub fn run(opts: RunOptions) -> Result<ExitCode> {
+    let definition = load(&opts.definition)?;
+    let problems = checker::validate(&definition);
+    if !problems.is_empty() {
+        let cause = problems
+            .iter()
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>()
+            .join("\n");
+        if opts.json {
+            println!(
+                "{}",
+                json!({"status": "FAILED", "error": "States.InvalidDefinition", "cause": cause})
+            );
+        } else {
+            eprintln!(
+                "{}: the definition is not valid:\n{cause}",
+                opts.definition.display()
+            );
+        }
+        return Ok(ExitCode::from(2));
+    }
+    let machine = StateMachine::compile(&definition).with_context(|| {
+        format!(
+            "{}: cannot compile the definition",
+            opts.definition.display()
+        )
+    })?;
+    let input = match (&opts.input, &opts.input_json) {
+        (Some(path), _) => load(path)?,
+        (None, Some(text)) => {
+            serde_json::from_str(text).context("--input-json is not valid JSON")?
+        }
+        (None, None) => json!({}),
+    };
+    let mut dispatcher = Dispatcher::new();
+    if let Some(mock_path) = &opts.mock {
+        let text = read_source(mock_path)?;
+        let case = opts
+            .test_case
+            .as_deref()
+            .context("--mock needs --test-case NAME")?;
+        let handler = MockHandler::from_json(&text, opts.state_machine.as_deref(), case)
+            .with_context(|| format!("{}", mock_path.display()))?;
+        dispatcher.register(Arc::new(handler));
+    }
+    let engine = Engine::new(dispatcher);
+    let mut request = RunRequest::new(machine_name(&opts.definition), input);
+    request.name = opts.name.clone();
+    request.seed = opts.seed;
+    if opts.express {
+        request.execution_type = ExecutionType::Express;
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .context("starting the async runtime")?;
+    let outcome = runtime.block_on(engine.run(&machine, &request));
+    if opts.json {
+        println!("{}", outcome.to_json());
+    } else {
+        match &outcome {
+            Outcome::Succeeded(output) => println!("{}", serde_json::to_string_pretty(output)?),
+            Outcome::Failed { error, cause } => eprintln!(
+                "execution FAILED: {}{}",
+                error.as_deref().unwrap_or("(no error name)"),
+                cause
+                    .as_deref()
+                    .map(|c| format!(": {c}"))
+                    .unwrap_or_default()
+            ),
+            other => eprintln!("execution {}", other.status()),
+        }
+    }
+    Ok(if matches!(outcome, Outcome::Succeeded(_)) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// `sluice validate`.
+pub fn validate(path: &Path, as_json: bool) -> Result<ExitCode> {
+    let definition = match load(path) {
+        Ok(d) => d,
+        Err(e) => {
+            if as_json {
+                println!("{}", json!([{"pointer": "", "message": format!("{e:#}")}]));
+            } else {
+                eprintln!("{e:#}");
+            }
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let problems = checker::validate(&definition);
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(&problems)?);
+    } else if problems.is_empty() {
+        println!("{}: valid", path.display());
+    } else {
+        for p in &problems {
+            eprintln!("{}: {p}", path.display());
+        }
+        eprintln!("{} problem(s)", problems.len());
+    }
+    Ok(if problems.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

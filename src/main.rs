@@ -1,0 +1,101 @@
+//! The `sluice` command: flags in, library calls out.
+
+mod commands;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Run Amazon States Language (AWS Step Functions) pipelines locally and at scale.
+#[derive(Parser)]
+#[command(name = "sluice", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a state machine in-process to completion and print its output.
+    Run(RunArgs),
+    /// Check a definition and report every problem with its location.
+    Validate(ValidateArgs),
+}
+
+/// Execution semantics to emulate.
+#[derive(Clone, Copy, ValueEnum)]
+enum ExecType {
+    #[value(name = "STANDARD", alias = "standard")]
+    Standard,
+    #[value(name = "EXPRESS", alias = "express")]
+    Express,
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// The definition: JSON or YAML (by extension or content); `-` reads stdin.
+    definition: PathBuf,
+    /// File holding the execution input (JSON or YAML); `-` reads stdin.
+    #[arg(long, conflicts_with = "input_json")]
+    input: Option<PathBuf>,
+    /// The execution input as inline JSON.
+    #[arg(long, value_name = "JSON")]
+    input_json: Option<String>,
+    /// Print exactly one JSON object: {"status", "output"} or {"status", "error", "cause"}.
+    #[arg(long)]
+    json: bool,
+    /// Mocked Task responses in the AWS Step Functions Local format.
+    #[arg(long, value_name = "FILE")]
+    mock: Option<PathBuf>,
+    /// The test case of the mock file to use.
+    #[arg(long, value_name = "NAME", requires = "mock")]
+    test_case: Option<String>,
+    /// The state machine of the mock file (needed when it has several).
+    #[arg(long, value_name = "NAME")]
+    state_machine: Option<String>,
+    /// Execution name (appears in `$$.Execution.Name`).
+    #[arg(long)]
+    name: Option<String>,
+    /// STANDARD or EXPRESS.
+    #[arg(long = "type", value_enum, default_value = "STANDARD")]
+    exec_type: ExecType,
+    /// Seed for States.UUID, $random() and retry jitter, to make a run repeatable.
+    #[arg(long)]
+    seed: Option<u64>,
+}
+
+#[derive(clap::Args)]
+struct ValidateArgs {
+    /// The definition: JSON or YAML (by extension or content); `-` reads stdin.
+    definition: PathBuf,
+    /// Print the problems as a JSON array.
+    #[arg(long)]
+    json: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => commands::run(commands::RunOptions {
+            definition: args.definition,
+            input: args.input,
+            input_json: args.input_json,
+            json: args.json,
+            mock: args.mock,
+            test_case: args.test_case,
+            state_machine: args.state_machine,
+            name: args.name,
+            express: matches!(args.exec_type, ExecType::Express),
+            seed: args.seed,
+        }),
+        Command::Validate(args) => commands::validate(&args.definition, args.json),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("sluice: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
