@@ -7,6 +7,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+// The engine allocates many small JSON values per transition; mimalloc is markedly faster at
+// that than the system allocator (see BENCHMARKS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Run Amazon States Language (AWS Step Functions) pipelines locally and at scale.
 #[derive(Parser)]
 #[command(name = "sluice", version, about, long_about = None)]

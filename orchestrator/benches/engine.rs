@@ -7,6 +7,10 @@ use serde_json::Value;
 use sluice_orchestrator::engine::{Engine, Outcome, RunRequest};
 use sluice_orchestrator::lang::model::StateMachine;
 
+// The same allocator as the `sluice` binary, so the figures are the ones users get.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn load(name: &str) -> (StateMachine, Value) {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/workloads/");
     let read = |suffix: &str| -> Value {

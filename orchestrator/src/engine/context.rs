@@ -76,20 +76,18 @@ pub struct StateCtx<'a> {
     pub map_item: Option<(usize, &'a Value)>,
     /// `Task.Token` for callback tasks.
     pub task_token: Option<&'a str>,
-    entered_time: String,
     built: OnceLock<Value>,
 }
 
 impl<'a> StateCtx<'a> {
     /// Context for a state entered now.
-    pub fn new(info: &'a ExecutionInfo, state: &'a str, entered_time: String) -> Self {
+    pub fn new(info: &'a ExecutionInfo, state: &'a str) -> Self {
         StateCtx {
             info,
             state,
             retry_count: None,
             map_item: None,
             task_token: None,
-            entered_time,
             built: OnceLock::new(),
         }
     }
@@ -101,7 +99,9 @@ impl<'a> StateCtx<'a> {
             let mut state = Map::new();
             state.insert(
                 "EnteredTime".into(),
-                Value::String(self.entered_time.clone()),
+                // Read when first needed rather than at entry: formatting a timestamp per
+                // transition would cost more than most states do; the skew is microseconds.
+                Value::String(now_iso8601()),
             );
             state.insert("Name".into(), Value::String(self.state.to_string()));
             if let Some(n) = self.retry_count {

@@ -1,6 +1,7 @@
 //! The interpreter: runs a compiled graph state by state. Pure states run synchronously inside
 //! the loop; Task, Wait, Parallel and Map await. Only Parallel and Map recurse (boxed).
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -8,7 +9,7 @@ use futures::StreamExt;
 use futures::future::BoxFuture;
 use serde_json::{Map, Value, json};
 
-use super::context::{ExecutionInfo, PathEnv, Rng, StateCtx, now_iso8601};
+use super::context::{ExecutionInfo, PathEnv, Rng, StateCtx};
 use super::task::{Dispatcher, TaskRequest};
 use super::vars::Vars;
 use crate::lang::choice::parse_timestamp;
@@ -19,7 +20,7 @@ use crate::lang::model::{
     MapSpec, PathIo, ResultPath, Retrier, Selector, State, StateMachine, TaskSpec, Transition,
     WaitFor,
 };
-use crate::lang::path::{Path, PathError};
+use crate::lang::path::{Path, PathError, Root};
 use crate::lang::payload::{EvalError, PayloadTemplate};
 
 /// How a state ended, or the execution failed.
@@ -45,15 +46,14 @@ impl Failure {
 
     /// The error output a Catch hands on: `{"Error": …, "Cause": …}`.
     fn error_output(&self) -> Value {
+        // Absent parts stay absent: a Fail state without Cause yields `{"Error": …}` only.
         let mut m = Map::new();
-        m.insert(
-            "Error".into(),
-            json!(self.error.clone().unwrap_or_default()),
-        );
-        m.insert(
-            "Cause".into(),
-            json!(self.cause.clone().unwrap_or_default()),
-        );
+        if let Some(e) = &self.error {
+            m.insert("Error".into(), json!(e));
+        }
+        if let Some(c) = &self.cause {
+            m.insert("Cause".into(), json!(c));
+        }
         Value::Object(m)
     }
 }
@@ -75,7 +75,8 @@ fn query_error(state: &str, message: impl std::fmt::Display) -> Failure {
 /// Engine-wide limits and knobs.
 #[derive(Debug, Clone)]
 pub struct Limits {
-    /// Iterations in flight for a Map with `MaxConcurrency` 0 (unlimited): bounds memory.
+    /// Iterations in flight for an inline Map with `MaxConcurrency` 0 ("as many as possible").
+    /// AWS runs at most 40 inline iterations at once; the same bound keeps memory flat.
     pub unlimited_map_concurrency: usize,
     /// Largest task result, in bytes of JSON, before `States.DataLimitExceeded`.
     pub max_payload_bytes: usize,
@@ -84,7 +85,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            unlimited_map_concurrency: 1000,
+            unlimited_map_concurrency: 40,
             max_payload_bytes: 256 * 1024,
         }
     }
@@ -149,7 +150,9 @@ impl<'a> Runner<'a> {
             Kind::Map(spec) => &spec.handlers,
             _ => return self.run_plain(state, input, vars).await,
         };
-        self.run_with_handlers(state, handlers, input, vars).await
+        // Boxed: the Task/Parallel/Map future is large, and keeping it out of line keeps the
+        // future of every Pass and Choice small (it is moved and allocated per iteration).
+        Box::pin(self.run_with_handlers(state, handlers, input, vars)).await
     }
 
     fn step(state: &State, output: Value) -> Step {
@@ -160,7 +163,7 @@ impl<'a> Runner<'a> {
     }
 
     fn ctx<'s>(&'s self, state: &'s State) -> StateCtx<'s> {
-        StateCtx::new(self.info, &state.name, now_iso8601())
+        StateCtx::new(self.info, &state.name)
     }
 
     // ---- states without Retry/Catch -------------------------------------------------------
@@ -175,7 +178,8 @@ impl<'a> Runner<'a> {
             // The hot path of long Pass chains: borrow, evaluate, move; never clone the input.
             (Io::JsonPath(io), Kind::Pass { result }) => {
                 let ctx = self.ctx(state);
-                let (raw, effective) = self.input_path(state, io, input, &ctx, vars)?;
+                let raw = input;
+                let effective = self.input_path(state, io, &raw, &ctx, vars)?;
                 let result = match (result, &io.parameters) {
                     (Some(r), _) => r.clone(),
                     (None, Some(params)) => {
@@ -193,13 +197,14 @@ impl<'a> Runner<'a> {
                         None => raw.clone(),
                     },
                 };
-                let output = self.finish_jsonpath(state, io, raw, result, &ctx, vars, false)?;
+                let output =
+                    self.finish_jsonpath(state, io, Cow::Owned(raw), result, &ctx, vars, false)?;
                 Ok(Self::step(state, output))
             }
             (Io::JsonPath(io), kind) => {
                 let ctx = self.ctx(state);
-                let (raw, effective) = self.input_path(state, io, input, &ctx, vars)?;
-                let effective = effective.unwrap_or(raw);
+                let effective = self.input_path(state, io, &input, &ctx, vars)?;
+                let effective = effective.unwrap_or(input);
                 match kind {
                     Kind::Succeed => Ok(Step::End(
                         self.output_path(state, io, effective, &ctx, vars)?,
@@ -456,7 +461,8 @@ impl<'a> Runner<'a> {
                     &ctx,
                     vars,
                 )?;
-                let output = self.result_path(state, &catcher.result_path, raw, error_output)?;
+                let output =
+                    self.result_path(state, &catcher.result_path, Cow::Owned(raw), error_output)?;
                 apply(vars, assignments);
                 Ok(Step::Next(catcher.next, output))
             }
@@ -493,11 +499,18 @@ impl<'a> Runner<'a> {
                     ctx.retry_count = Some(retry_count);
                     let token = task_token(state, self.rng);
                     ctx.task_token = token.as_deref();
-                    let (_, effective) = self.input_path(state, io, raw.clone(), &ctx, vars)?;
-                    let effective = effective.unwrap_or_else(|| raw.clone());
-                    let action_input = match (&state.kind, &io.parameters) {
-                        (Kind::Map(_), _) | (_, None) => effective,
-                        (_, Some(params)) => self.payload(state, params, &effective, &ctx, vars)?,
+                    let effective = self.input_path(state, io, raw, &ctx, vars)?;
+                    let action_input = match (&state.kind, &io.parameters, effective) {
+                        // A Map reads its items by reference: no copy of a large input.
+                        (Kind::Map(_), _, e) => e.map_or(Cow::Borrowed(raw), Cow::Owned),
+                        (_, None, e) => e.map_or(Cow::Borrowed(raw), Cow::Owned),
+                        (_, Some(params), e) => Cow::Owned(self.payload(
+                            state,
+                            params,
+                            e.as_ref().unwrap_or(raw),
+                            &ctx,
+                            vars,
+                        )?),
                     };
                     (action_input, token)
                 };
@@ -506,7 +519,7 @@ impl<'a> Runner<'a> {
                     .await?;
                 let mut ctx = self.ctx(state);
                 ctx.retry_count = Some(retry_count);
-                self.finish_jsonpath(state, io, raw.clone(), result, &ctx, vars, true)
+                self.finish_jsonpath(state, io, Cow::Borrowed(raw), result, &ctx, vars, true)
             }
             Io::Jsonata(io) => {
                 let token = task_token(state, self.rng);
@@ -522,7 +535,14 @@ impl<'a> Runner<'a> {
                     (action_input, states)
                 };
                 let result = self
-                    .action(state, action_input, Some(&states), vars, retry_count, token)
+                    .action(
+                        state,
+                        Cow::Owned(action_input),
+                        Some(&states),
+                        vars,
+                        retry_count,
+                        token,
+                    )
                     .await?;
                 let mut states = states;
                 states_set(&mut states, "result", result.clone());
@@ -539,7 +559,7 @@ impl<'a> Runner<'a> {
     async fn action(
         &self,
         state: &State,
-        input: Value,
+        input: Cow<'_, Value>,
         states: Option<&Value>,
         vars: &mut Vars,
         retry_count: u64,
@@ -547,13 +567,21 @@ impl<'a> Runner<'a> {
     ) -> Result<Value, Failure> {
         match &state.kind {
             Kind::Task(spec) => {
-                self.task(state, spec, input, states, vars, retry_count, token)
-                    .await
+                self.task(
+                    state,
+                    spec,
+                    input.into_owned(),
+                    states,
+                    vars,
+                    retry_count,
+                    token,
+                )
+                .await
             }
             Kind::Parallel { branches, .. } => {
                 let parent = Arc::new(vars.clone());
                 let runs = branches.iter().map(|graph| {
-                    let input = input.clone();
+                    let input = input.clone().into_owned();
                     let parent = parent.clone();
                     async move {
                         let mut scope = Vars::child_of(parent);
@@ -563,7 +591,7 @@ impl<'a> Runner<'a> {
                 let outputs = futures::future::try_join_all(runs).await?;
                 Ok(Value::Array(outputs))
             }
-            Kind::Map(spec) => self.map(state, spec, input, states, vars).await,
+            Kind::Map(spec) => self.map(state, spec, &input, states, vars).await,
             _ => Err(runtime(&state.name, "not an action state")),
         }
     }
@@ -649,20 +677,26 @@ impl<'a> Runner<'a> {
         &self,
         state: &State,
         spec: &MapSpec,
-        input: Value,
+        input: &Value,
         states: Option<&Value>,
         vars: &mut Vars,
     ) -> Result<Value, Failure> {
         let ctx = self.ctx(state);
-        let items = match (&spec.items, states) {
+        // Items are borrowed where possible and copied one at a time as iterations start.
+        let selected: Cow<'_, Value> = match (&spec.items, states) {
             (Items::Path(selector), _) => {
                 let selected = match selector {
-                    Selector::Whole => input.clone(),
-                    Selector::Discard => json!({}),
-                    Selector::Path(p) => self.resolve(state, p, &input, &ctx, vars)?,
+                    Selector::Whole => Cow::Borrowed(input),
+                    Selector::Discard => Cow::Owned(json!({})),
+                    Selector::Path(p) => match p.root() {
+                        Root::Input if p.is_definite() && p.get(input).is_some() => {
+                            Cow::Borrowed(p.get(input).unwrap_or(&Value::Null))
+                        }
+                        _ => Cow::Owned(self.resolve(state, p, input, &ctx, vars)?),
+                    },
                 };
-                match selected {
-                    Value::Array(items) => items,
+                match selected.as_ref() {
+                    Value::Array(_) => selected,
                     other => {
                         return Err(runtime(
                             &state.name,
@@ -680,7 +714,7 @@ impl<'a> Runner<'a> {
                     None => states_input(states).clone(),
                 };
                 match value {
-                    Value::Array(items) => items,
+                    Value::Array(_) => Cow::Owned(value),
                     other => {
                         return Err(query_error(
                             &state.name,
@@ -698,8 +732,12 @@ impl<'a> Runner<'a> {
                 ));
             }
         };
+        let items: &[Value] = match selected.as_ref() {
+            Value::Array(items) => items,
+            _ => &[],
+        };
         let mut env = PathEnv {
-            input: &input,
+            input,
             ctx: &ctx,
             vars,
             rng: self.rng,
@@ -738,9 +776,10 @@ impl<'a> Runner<'a> {
         // Selector inputs are computed lazily, item by item, as the stream pulls them: memory
         // grows with the concurrency, not the item count.
         let parent = Arc::new(vars.clone());
-        let selector_input = states.map(states_input).unwrap_or(&input);
+        let selector_input = states.map(states_input).unwrap_or(input);
         let iterations =
-            futures::stream::iter(items.into_iter().enumerate()).map(|(index, item)| {
+            // `cloned()` is lazy: an item is copied when its iteration starts.
+            futures::stream::iter(items.iter().cloned().enumerate()).map(|(index, item)| {
                 let prepared =
                     self.item_input(state, spec, selector_input, states, index, item, &parent);
                 let parent = parent.clone();
@@ -753,7 +792,6 @@ impl<'a> Runner<'a> {
             });
         let mut results = Vec::with_capacity(total);
         let mut failures = 0usize;
-        let mut first_failure: Option<Failure> = None;
         let mut stream = iterations.buffered(limit);
         while let Some(outcome) = stream.next().await {
             match outcome {
@@ -762,11 +800,11 @@ impl<'a> Runner<'a> {
                 Err(f) => {
                     failures += 1;
                     results.push(f.error_output());
-                    first_failure.get_or_insert(f);
-                    let over_count = tolerated_count.is_none_or(|c| failures as u64 > c);
+                    // Exceeding either threshold fails the state.
+                    let over_count = tolerated_count.is_some_and(|c| failures as u64 > c);
                     let over_pct = tolerated_percentage
-                        .is_none_or(|p| (failures as f64) * 100.0 / (total as f64) > p);
-                    if over_count && over_pct {
+                        .is_some_and(|p| (failures as f64) * 100.0 / (total as f64) > p);
+                    if over_count || over_pct {
                         return Err(Failure::new(
                             errors::EXCEED_TOLERATED_FAILURE_THRESHOLD,
                             "The specified tolerated failure threshold was exceeded",
@@ -811,21 +849,20 @@ impl<'a> Runner<'a> {
 
     // ---- input and output processing (JSONPath) ---------------------------------------------
 
-    /// Apply `InputPath`; returns the raw input and, when it differs, the effective input.
+    /// Apply `InputPath`: the effective input when it differs from the raw input.
     fn input_path(
         &self,
         state: &State,
         io: &PathIo,
-        raw: Value,
+        raw: &Value,
         ctx: &StateCtx<'_>,
         vars: &Vars,
-    ) -> Result<(Value, Option<Value>), Failure> {
-        let effective = match &io.input_path {
+    ) -> Result<Option<Value>, Failure> {
+        Ok(match &io.input_path {
             Selector::Whole => None,
             Selector::Discard => Some(json!({})),
-            Selector::Path(p) => Some(self.resolve(state, p, &raw, ctx, vars)?),
-        };
-        Ok((raw, effective))
+            Selector::Path(p) => Some(self.resolve(state, p, raw, ctx, vars)?),
+        })
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -833,7 +870,7 @@ impl<'a> Runner<'a> {
         &self,
         state: &State,
         io: &PathIo,
-        raw: Value,
+        raw: Cow<'_, Value>,
         result: Value,
         ctx: &StateCtx<'_>,
         vars: &mut Vars,
@@ -851,18 +888,19 @@ impl<'a> Runner<'a> {
         Ok(output)
     }
 
+    /// Combine the raw input and the result; the raw input is copied only when it is kept.
     fn result_path(
         &self,
         state: &State,
         rp: &ResultPath,
-        raw: Value,
+        raw: Cow<'_, Value>,
         result: Value,
     ) -> Result<Value, Failure> {
         match rp {
             ResultPath::Whole => Ok(result),
-            ResultPath::Discard => Ok(raw),
+            ResultPath::Discard => Ok(raw.into_owned()),
             ResultPath::Path(p) => {
-                let mut raw = raw;
+                let mut raw = raw.into_owned();
                 p.assign(&mut raw, result).map_err(|e| {
                     runtime(
                         &state.name,

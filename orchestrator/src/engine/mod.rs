@@ -184,3 +184,6 @@ impl Engine {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -13,3 +13,6 @@ pub mod model;
 pub mod path;
 pub mod payload;
 pub mod validate;
+
+#[cfg(test)]
+mod proptests;

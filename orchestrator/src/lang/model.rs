@@ -297,6 +297,7 @@ fn parse_language(v: &Value, pointer: &str) -> Result<QueryLanguage, CompileErro
 /// Nesting of Parallel/Map scopes; the JSON parser already bounds depth, this bounds recursion.
 const MAX_SCOPE_DEPTH: usize = 64;
 
+/// Compile one scope; `language` is the machine-wide default query language.
 fn compile_graph(
     obj: &Map<String, Value>,
     pointer: &str,
@@ -336,6 +337,7 @@ fn compile_graph(
     let scope = Scope {
         names: &names,
         depth,
+        default_language: language,
     };
     let mut compiled = Vec::with_capacity(states.len());
     for (name, def) in states {
@@ -351,6 +353,9 @@ fn compile_graph(
 struct Scope<'a> {
     names: &'a HashMap<&'a str, usize>,
     depth: usize,
+    /// The machine's `QueryLanguage`: states without their own inherit it, also inside
+    /// Parallel branches and Map processors (not the enclosing state's).
+    default_language: QueryLanguage,
 }
 
 impl Scope<'_> {
@@ -448,7 +453,7 @@ impl Scope<'_> {
                         let b = b.as_object().ok_or_else(|| {
                             cerr(&here, "a branch must be an object with StartAt and States")
                         })?;
-                        compile_graph(b, &here, language, self.depth + 1)
+                        compile_graph(b, &here, self.default_language, self.depth + 1)
                     })
                     .collect::<Result<Vec<_>, _>>()?;
                 Kind::Parallel {
@@ -675,7 +680,7 @@ impl Scope<'_> {
                 ));
             }
         }
-        let processor = compile_graph(proc_obj, &proc_ptr, language, self.depth + 1)?;
+        let processor = compile_graph(proc_obj, &proc_ptr, self.default_language, self.depth + 1)?;
         let items = match language {
             QueryLanguage::JsonPath => Items::Path(selector(
                 obj.get("ItemsPath"),

@@ -1,0 +1,350 @@
+//! Engine behaviour that the conformance corpus cannot show: timing of retries and waits,
+//! cancellation, concurrency limits, scoping. Time is paused, so waits cost nothing.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use serde_json::{Value, json};
+
+use super::*;
+use crate::lang::model::StateMachine;
+
+/// A handler scripted by a closure over (state name, attempt, input).
+struct Scripted<F>(F);
+
+impl<F> TaskHandler for Scripted<F>
+where
+    F: Fn(&TaskRequest) -> Result<Value, TaskFailure> + Send + Sync,
+{
+    fn handles(&self, _: &str) -> bool {
+        true
+    }
+    fn invoke(&self, request: TaskRequest) -> BoxFuture<'_, Result<Value, TaskFailure>> {
+        let out = (self.0)(&request);
+        Box::pin(async move { out })
+    }
+}
+
+/// A handler that sleeps `millis` per call and records the peak number of calls in flight.
+struct Slow {
+    millis: u64,
+    in_flight: AtomicUsize,
+    peak: AtomicUsize,
+}
+
+impl TaskHandler for Slow {
+    fn handles(&self, _: &str) -> bool {
+        true
+    }
+    fn invoke(&self, request: TaskRequest) -> BoxFuture<'_, Result<Value, TaskFailure>> {
+        Box::pin(async move {
+            let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            self.peak.fetch_max(now, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(self.millis)).await;
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
+            Ok(request.input)
+        })
+    }
+}
+
+fn machine(def: Value) -> StateMachine {
+    let problems = crate::lang::checker::validate(&def);
+    assert!(problems.is_empty(), "test definition invalid: {problems:?}");
+    StateMachine::compile(&def).expect("test definition compiles")
+}
+
+async fn run_with(engine: &Engine, def: Value, input: Value) -> Outcome {
+    let m = machine(def);
+    let mut request = RunRequest::new("test", input);
+    request.seed = Some(1);
+    engine.run(&m, &request).await
+}
+
+async fn run(def: Value, input: Value) -> Outcome {
+    run_with(&Engine::default(), def, input).await
+}
+
+fn engine_with(handler: impl TaskHandler + 'static) -> Engine {
+    let mut d = Dispatcher::new();
+    d.register(Arc::new(handler));
+    Engine::new(d)
+}
+
+fn failed(error: &str) -> impl Fn(&Outcome) -> bool + '_ {
+    move |o| matches!(o, Outcome::Failed { error: Some(e), .. } if e == error)
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_backs_off_then_succeeds() {
+    let engine = engine_with(Scripted(|r: &TaskRequest| {
+        if r.attempt < 2 {
+            Err(TaskFailure::new("Flaky", "try again"))
+        } else {
+            Ok(json!({"attempt": r.attempt}))
+        }
+    }));
+    let def = json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:work",
+        "Retry": [{"ErrorEquals": ["Flaky"], "IntervalSeconds": 2, "BackoffRate": 3, "MaxAttempts": 2}],
+        "End": true}}});
+    let start = tokio::time::Instant::now();
+    let out = run_with(&engine, def, json!({})).await;
+    assert_eq!(out, Outcome::Succeeded(json!({"attempt": 2})));
+    // 2 s, then 2 × 3 = 6 s.
+    assert_eq!(start.elapsed().as_secs(), 8);
+}
+
+#[tokio::test(start_paused = true)]
+async fn max_delay_caps_the_backoff() {
+    let engine = engine_with(Scripted(|r: &TaskRequest| {
+        if r.attempt < 3 {
+            Err(TaskFailure::new("Flaky", ""))
+        } else {
+            Ok(json!(1))
+        }
+    }));
+    let def = json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:work",
+        "Retry": [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 10, "BackoffRate": 10, "MaxAttempts": 5, "MaxDelaySeconds": 15}],
+        "End": true}}});
+    let start = tokio::time::Instant::now();
+    assert_eq!(
+        run_with(&engine, def, json!({})).await,
+        Outcome::Succeeded(json!(1))
+    );
+    assert_eq!(start.elapsed().as_secs(), 10 + 15 + 15);
+}
+
+#[tokio::test(start_paused = true)]
+async fn exhausted_retries_fall_through_to_catch() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let seen = calls.clone();
+    let engine = engine_with(Scripted(move |_: &TaskRequest| {
+        seen.fetch_add(1, Ordering::SeqCst);
+        Err(TaskFailure::new("Broken", "always"))
+    }));
+    let def = json!({"StartAt": "T", "States": {
+        "T": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:work",
+              "Retry": [{"ErrorEquals": ["Broken"], "MaxAttempts": 2, "IntervalSeconds": 1}],
+              "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.err", "Next": "Handled"}],
+              "End": true},
+        "Handled": {"Type": "Pass", "End": true}}});
+    let out = run_with(&engine, def, json!({"keep": 1})).await;
+    assert_eq!(
+        out,
+        Outcome::Succeeded(json!({"keep": 1, "err": {"Error": "Broken", "Cause": "always"}}))
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn states_all_does_not_catch_runtime_errors() {
+    let def = json!({"StartAt": "P", "States": {
+        "P": {"Type": "Parallel", "Branches": [{"StartAt": "Bad", "States": {
+            "Bad": {"Type": "Pass", "InputPath": "$.missing", "End": true}}}],
+            "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}], "End": true},
+        "Caught": {"Type": "Succeed"}}});
+    let out = run(def, json!({})).await;
+    assert!(failed("States.Runtime")(&out), "{out:?}");
+}
+
+#[tokio::test]
+async fn missing_handler_is_a_catchable_error() {
+    let def = json!({"StartAt": "T", "States": {
+        "T": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:listBuckets",
+              "Catch": [{"ErrorEquals": ["States.TaskFailed"], "Next": "Caught"}], "End": true},
+        "Caught": {"Type": "Pass", "End": true}}});
+    match run(def, json!({})).await {
+        Outcome::Succeeded(v) => {
+            assert_eq!(v["Error"], "Sluice.NoTaskHandler");
+            assert!(
+                v["Cause"]
+                    .as_str()
+                    .is_some_and(|c| c.contains("arn:aws:states:::aws-sdk:s3:listBuckets"))
+            );
+        }
+        other => panic!("expected the Catch to handle it: {other:?}"),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn task_timeout_raises_states_timeout() {
+    let engine = engine_with(Slow {
+        millis: 120_000,
+        in_flight: AtomicUsize::new(0),
+        peak: AtomicUsize::new(0),
+    });
+    let def = json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:work",
+        "TimeoutSeconds": 5, "End": true}}});
+    let start = tokio::time::Instant::now();
+    let out = run_with(&engine, def, json!({})).await;
+    assert!(failed("States.Timeout")(&out), "{out:?}");
+    assert_eq!(start.elapsed().as_secs(), 5);
+}
+
+#[tokio::test(start_paused = true)]
+async fn execution_timeout_ends_timed_out() {
+    let def = json!({"TimeoutSeconds": 3, "StartAt": "W", "States": {
+        "W": {"Type": "Wait", "Seconds": 60, "End": true}}});
+    assert_eq!(run(def, json!({})).await, Outcome::TimedOut);
+}
+
+#[tokio::test(start_paused = true)]
+async fn waits_really_wait() {
+    let def = json!({"StartAt": "A", "States": {
+        "A": {"Type": "Wait", "SecondsPath": "$.delay", "Next": "B"},
+        "B": {"Type": "Wait", "Seconds": 2, "End": true}}});
+    let start = tokio::time::Instant::now();
+    assert_eq!(
+        run(def, json!({"delay": 3})).await,
+        Outcome::Succeeded(json!({"delay": 3}))
+    );
+    assert_eq!(start.elapsed().as_secs(), 5);
+}
+
+#[tokio::test(start_paused = true)]
+async fn map_respects_max_concurrency() {
+    let handler = Arc::new(Slow {
+        millis: 100,
+        in_flight: AtomicUsize::new(0),
+        peak: AtomicUsize::new(0),
+    });
+    let mut d = Dispatcher::new();
+    d.register(handler.clone());
+    let engine = Engine::new(d);
+    let def = json!({"StartAt": "M", "States": {"M": {"Type": "Map", "MaxConcurrency": 3,
+        "ItemProcessor": {"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:work", "End": true}}},
+        "End": true}}});
+    let items: Vec<Value> = (0..10).map(|i| json!(i)).collect();
+    let start = tokio::time::Instant::now();
+    let out = run_with(&engine, def, Value::Array(items.clone())).await;
+    assert_eq!(out, Outcome::Succeeded(Value::Array(items)));
+    assert_eq!(handler.peak.load(Ordering::SeqCst), 3);
+    // ceil(10 / 3) rounds of 100 ms.
+    assert_eq!(start.elapsed().as_millis(), 400);
+}
+
+#[tokio::test]
+async fn map_tolerated_failures() {
+    let def = |tolerated: u64| {
+        json!({"StartAt": "M", "States": {"M": {"Type": "Map", "ToleratedFailureCount": tolerated,
+        "ItemProcessor": {"StartAt": "C", "States": {
+            "C": {"Type": "Choice", "Choices": [{"Variable": "$", "NumericGreaterThan": 2, "Next": "Boom"}], "Default": "Ok"},
+            "Boom": {"Type": "Fail", "Error": "TooBig"},
+            "Ok": {"Type": "Pass", "End": true}}},
+        "End": true}}})
+    };
+    let input = json!([1, 2, 3, 4]);
+    match run(def(2), input.clone()).await {
+        Outcome::Succeeded(v) => {
+            assert_eq!(v[0], 1);
+            assert_eq!(v[2]["Error"], "TooBig");
+        }
+        other => panic!("two failures are tolerated: {other:?}"),
+    }
+    let out = run(def(1), input).await;
+    assert!(
+        failed("States.ExceedToleratedFailureThreshold")(&out),
+        "{out:?}"
+    );
+}
+
+#[tokio::test]
+async fn parallel_branch_failure_fails_the_state_with_the_branch_error() {
+    let def = json!({"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": true, "Branches": [
+        {"StartAt": "A", "States": {"A": {"Type": "Wait", "Seconds": 1000, "End": true}}},
+        {"StartAt": "B", "States": {"B": {"Type": "Fail", "Error": "BranchBroke", "Cause": "b"}}}]}}});
+    // The sibling's long Wait is cancelled: this test would take 1000 s otherwise.
+    let out = tokio::time::timeout(Duration::from_secs(5), run(def, json!({})))
+        .await
+        .expect("the failing branch cancels its sibling");
+    assert_eq!(
+        out,
+        Outcome::Failed {
+            error: Some("BranchBroke".into()),
+            cause: Some("b".into())
+        }
+    );
+}
+
+#[tokio::test]
+async fn variables_are_scoped_to_branches_and_iterations() {
+    let def = json!({"StartAt": "Init", "States": {
+        "Init": {"Type": "Pass", "Assign": {"x": 1}, "Next": "M"},
+        "M": {"Type": "Map", "ItemsPath": "$.items", "ItemProcessor": {"StartAt": "In", "States": {
+            "In": {"Type": "Pass", "Assign": {"x": 99}, "Parameters": {"outer.$": "$x"}, "Next": "Read"},
+            "Read": {"Type": "Pass", "Parameters": {"inner.$": "$x", "item.$": "$.outer"}, "End": true}}},
+            "ResultPath": "$.r", "Next": "After"},
+        "After": {"Type": "Pass", "Parameters": {"x.$": "$x", "r.$": "$.r"}, "End": true}}});
+    let out = run(def, json!({"items": [1, 2]})).await;
+    assert_eq!(
+        out,
+        Outcome::Succeeded(
+            json!({"x": 1, "r": [{"inner": 99, "item": 1}, {"inner": 99, "item": 1}]})
+        )
+    );
+}
+
+#[tokio::test]
+async fn jsonata_arguments_output_and_assign() {
+    let engine = engine_with(Scripted(|r: &TaskRequest| {
+        Ok(json!({"echo": r.input.clone()}))
+    }));
+    let def = json!({"QueryLanguage": "JSONata", "StartAt": "T", "States": {
+        "T": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:work",
+              "Arguments": {"sum": "{% $sum($states.input.n) %}"},
+              "Assign": {"total": "{% $states.result.echo.sum %}"},
+              "Output": {"got": "{% $states.result.echo %}"}, "Next": "U"},
+        "U": {"Type": "Pass", "Output": {"total": "{% $total %}", "prev": "{% $states.input.got.sum %}"}, "End": true}}});
+    let out = run_with(&engine, def, json!({"n": [1, 2, 3]})).await;
+    assert_eq!(out, Outcome::Succeeded(json!({"total": 6, "prev": 6})));
+}
+
+#[tokio::test]
+async fn jsonata_errors_are_query_evaluation_errors() {
+    let def = json!({"QueryLanguage": "JSONata", "StartAt": "P", "States": {
+        "P": {"Type": "Pass", "Output": "{% $nosuchfn(1) %}", "End": true}}});
+    let out = run(def, json!({})).await;
+    assert!(failed("States.QueryEvaluationError")(&out), "{out:?}");
+}
+
+#[tokio::test]
+async fn oversized_task_results_exceed_the_data_limit() {
+    let engine = engine_with(Scripted(|_: &TaskRequest| {
+        Ok(json!("a".repeat(300 * 1024)))
+    }));
+    let def = json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:work",
+        "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}], "End": true},
+        "Caught": {"Type": "Succeed"}}});
+    let out = run_with(&engine, def, json!({})).await;
+    assert!(
+        failed("States.DataLimitExceeded")(&out),
+        "States.ALL must not catch it: {out:?}"
+    );
+}
+
+#[tokio::test]
+async fn no_choice_matched_is_a_runtime_error() {
+    let def = json!({"StartAt": "C", "States": {"C": {"Type": "Choice",
+        "Choices": [{"Variable": "$.a", "StringEquals": "x", "Next": "D"}]},
+        "D": {"Type": "Succeed"}}});
+    let out = run(def, json!({"a": "y"})).await;
+    assert!(failed("States.Runtime")(&out), "{out:?}");
+}
+
+#[tokio::test]
+async fn task_token_reaches_the_handler_and_the_context() {
+    let engine = engine_with(Scripted(|r: &TaskRequest| {
+        Ok(json!({"token": r.task_token.clone(), "param": r.input["t"].clone()}))
+    }));
+    let def = json!({"StartAt": "T", "States": {"T": {"Type": "Task",
+        "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+        "Parameters": {"t.$": "$$.Task.Token"}, "End": true}}});
+    match run_with(&engine, def, json!({})).await {
+        Outcome::Succeeded(v) => {
+            assert!(v["token"].is_string());
+            assert_eq!(v["token"], v["param"]);
+        }
+        other => panic!("{other:?}"),
+    }
+}

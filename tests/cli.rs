@@ -1,0 +1,231 @@
+//! The `sluice` binary end to end: the README's pipelines, the `--json` contract, validation
+//! reports and hostile input. Each test starts the real executable.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::{Value, json};
+
+fn sluice(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the sluice binary runs")
+}
+
+fn sluice_stdin(args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the sluice binary starts");
+    child
+        .stdin
+        .take()
+        .expect("stdin is piped")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
+    child.wait_with_output().expect("the sluice binary ends")
+}
+
+fn json_out(out: &Output) -> Value {
+    let text = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(text.trim()).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not one JSON value ({e}): {text}\nstderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+fn temp_file(name: &str, content: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("sluice-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join(name);
+    std::fs::write(&path, content).expect("write temp file");
+    path
+}
+
+#[test]
+fn record_scoring_pipeline() {
+    let out = sluice(&[
+        "run",
+        "pipelines/record-scoring/record-scoring.asl.json",
+        "--input",
+        "pipelines/record-scoring/input.json",
+        "--json",
+        "--name",
+        "nightly",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json_out(&out);
+    assert_eq!(v["status"], "SUCCEEDED");
+    assert_eq!(
+        v["output"],
+        json!({"total": 5, "alerts": ["boiler-2", "chiller-1"],
+               "invalid": ["record 2 has no numeric value"], "batch": "plant-3-nightly"})
+    );
+}
+
+#[test]
+fn order_validation_pipeline_with_mocks() {
+    let run = |case: &str| {
+        json_out(&sluice(&[
+            "run",
+            "pipelines/order-validation/order-validation.asl.json",
+            "--input",
+            "pipelines/order-validation/input.json",
+            "--mock",
+            "pipelines/order-validation/mock.json",
+            "--test-case",
+            case,
+            "--json",
+        ]))
+    };
+    let ok = run("HappyPath");
+    assert_eq!(ok["output"]["status"], "CONFIRMED");
+    assert_eq!(ok["output"]["chargeId"], "ch-9f2e");
+    // Two Inventory.Busy throws are retried; jitter makes the waits at most 1 s and 2 s.
+    assert_eq!(
+        run("InventoryBusyThenOk")["output"]["reservationId"],
+        "res-5532"
+    );
+    let declined = run("PaymentDeclined");
+    assert_eq!(declined["status"], "FAILED");
+    assert_eq!(declined["error"], "Order.PaymentFailed");
+    assert_eq!(
+        declined["cause"],
+        "Payment for order ord-1042 failed: card expired"
+    );
+    assert_eq!(run("OutOfStock")["error"], "Order.OutOfStock");
+}
+
+#[test]
+fn sales_report_pipeline_in_yaml_and_jsonata() {
+    let out = sluice(&[
+        "run",
+        "pipelines/sales-report/sales-report.asl.yaml",
+        "--input",
+        "pipelines/sales-report/input.json",
+        "--json",
+    ]);
+    let v = json_out(&out);
+    assert_eq!(v["status"], "SUCCEEDED", "{v}");
+    assert_eq!(v["output"]["grandTotal"], 6610);
+    assert_eq!(v["output"]["lines"][0], "north: 1,300.00 EUR");
+}
+
+#[test]
+fn input_from_stdin_and_inline() {
+    let def = temp_file(
+        "echo.asl.json",
+        r#"{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}"#,
+    );
+    let def = def.to_str().expect("utf-8 temp path");
+    let out = sluice_stdin(&["run", def, "--input", "-", "--json"], "a: 1\n");
+    assert_eq!(json_out(&out)["output"], json!({"a": 1}));
+    let out = sluice(&["run", def, "--input-json", "[1,2]", "--json"]);
+    assert_eq!(json_out(&out)["output"], json!([1, 2]));
+}
+
+#[test]
+fn validate_reports_every_problem_with_its_location() {
+    let def = temp_file(
+        "bad.asl.json",
+        r#"{"StartAt":"A","States":{
+            "A":{"Type":"Pass","Next":"Nowhere"},
+            "B":{"Type":"Choice","Choices":[{"Variable":"$.x","NumericEquals":"one","Next":"A"}]},
+            "C":{"Type":"Wait","End":true}}}"#,
+    );
+    let out = sluice(&["validate", def.to_str().expect("utf-8"), "--json"]);
+    assert!(!out.status.success());
+    let problems = json_out(&out);
+    let pointers: Vec<&str> = problems
+        .as_array()
+        .expect("an array of problems")
+        .iter()
+        .filter_map(|p| p["pointer"].as_str())
+        .collect();
+    assert!(pointers.contains(&"/States/A/Next"), "{pointers:?}");
+    assert!(
+        pointers
+            .iter()
+            .any(|p| p.starts_with("/States/B/Choices/0")),
+        "{pointers:?}"
+    );
+    assert!(
+        pointers.iter().any(|p| p.starts_with("/States/C")),
+        "{pointers:?}"
+    );
+    let ok = sluice(&[
+        "validate",
+        "pipelines/record-scoring/record-scoring.asl.json",
+    ]);
+    assert!(ok.status.success());
+}
+
+#[test]
+fn hostile_definitions_fail_cleanly() {
+    let cases: Vec<(&str, String)> = vec![
+        ("empty.json", String::new()),
+        ("truncated.json", r#"{"StartAt": "A", "States": {"#.into()),
+        ("deep.json", "[".repeat(100_000)),
+        ("deep.yaml", "- ".repeat(100_000)),
+        ("huge-number.json", r#"{"StartAt":"A","States":{"A":{"Type":"Wait","Seconds":1e400,"End":true}}}"#.into()),
+        ("wrong-types.json", r#"{"StartAt":5,"States":[]}"#.into()),
+        ("bad-path.json", r#"{"StartAt":"A","States":{"A":{"Type":"Pass","InputPath":"$[[[","End":true}}}"#.into()),
+        ("bad-intrinsic.json", r#"{"StartAt":"A","States":{"A":{"Type":"Pass","Parameters":{"a.$":"States.Format('{}"},"End":true}}}"#.into()),
+        ("bad-jsonata.json", r#"{"QueryLanguage":"JSONata","StartAt":"A","States":{"A":{"Type":"Pass","Output":"{% (((( %}","End":true}}}"#.into()),
+    ];
+    for (name, text) in cases {
+        let path = temp_file(name, &text);
+        let path = path.to_str().expect("utf-8");
+        for args in [vec!["validate", path], vec!["run", path, "--json"]] {
+            let out = sluice(&args);
+            // A clean rejection: exit status set, no panic, something a person can read.
+            assert!(!out.status.success(), "{name} was accepted");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(!stderr.contains("panicked"), "{name} panicked: {stderr}");
+            assert!(out.status.code().is_some(), "{name} died from a signal");
+        }
+    }
+}
+
+#[test]
+fn unsupported_item_reader_is_reported_clearly() {
+    let def = temp_file(
+        "reader.asl.json",
+        r#"{"StartAt":"M","States":{"M":{"Type":"Map","ItemReader":{"Resource":"arn:aws:states:::s3:listObjectsV2","Parameters":{"Bucket":"b"}},
+            "ItemProcessor":{"ProcessorConfig":{"Mode":"DISTRIBUTED","ExecutionType":"STANDARD"},"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}},"End":true}}}"#,
+    );
+    let out = sluice(&["run", def.to_str().expect("utf-8")]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("ItemReader is not supported yet"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn help_on_every_command() {
+    for args in [
+        vec!["--help"],
+        vec!["run", "--help"],
+        vec!["validate", "--help"],
+    ] {
+        let out = sluice(&args);
+        assert!(out.status.success());
+        assert!(String::from_utf8_lossy(&out.stdout).contains("Usage"));
+    }
+    assert!(Path::new(env!("CARGO_BIN_EXE_sluice")).exists());
+}
