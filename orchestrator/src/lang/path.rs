@@ -242,6 +242,10 @@ impl Path {
     /// Jayway semantics: a definite path yields its value or [`PathError::NoMatch`]; an indefinite one a JSON array of all matches.
     pub fn select(&self, root: &Value) -> Result<Value, PathError> {
         if self.single {
+            // Fast path without the bookkeeping that only error messages need.
+            if let Some(found) = self.get(root) {
+                return Ok(found.clone());
+            }
             self.select_single(root)
         } else {
             let mut found = Vec::new();
