@@ -1,8 +1,8 @@
 //! What expressions can read while a state runs: the context object (`$$`, `$states.context`),
 //! the state input and the variables, behind the evaluation interfaces of `lang`.
 
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use chrono::{SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
@@ -10,6 +10,7 @@ use serde_json::{Map, Value, json};
 use super::vars::Vars;
 use crate::lang::choice::{Lookup, RuleEvalError};
 use crate::lang::intrinsics::Env;
+use crate::lang::model::ContextUse;
 use crate::lang::path::{Path, PathError, Root};
 
 /// Facts about one execution that the context object exposes.
@@ -27,8 +28,8 @@ pub struct ExecutionInfo {
     pub role_arn: String,
     /// ISO-8601 start time.
     pub start_time: String,
-    /// The execution input.
-    pub input: Value,
+    /// The execution input, shared: the context object and the first state both read it.
+    pub input: Arc<Value>,
     /// How often the execution was redriven.
     pub redrive_count: u64,
 }
@@ -76,7 +77,8 @@ pub struct StateCtx<'a> {
     pub map_item: Option<(usize, &'a Value)>,
     /// `Task.Token` for callback tasks.
     pub task_token: Option<&'a str>,
-    built: OnceLock<Value>,
+    full: OnceLock<Value>,
+    without_input: OnceLock<Value>,
 }
 
 impl<'a> StateCtx<'a> {
@@ -88,13 +90,48 @@ impl<'a> StateCtx<'a> {
             retry_count: None,
             map_item: None,
             task_token: None,
-            built: OnceLock::new(),
+            full: OnceLock::new(),
+            without_input: OnceLock::new(),
         }
     }
 
     /// The context object, built the first time something reads it.
     pub fn value(&self) -> &Value {
-        self.built.get_or_init(|| {
+        self.full.get_or_init(|| self.build(true))
+    }
+
+    /// The context object a path reads. `$$.Execution.Input` is a copy of the whole execution
+    /// input, so paths that cannot reach it get a context built without it.
+    pub fn for_path(&self, path: &Path) -> &Value {
+        const WITHOUT_INPUT: &[&str] = &[
+            ".State",
+            ".Task",
+            ".Map",
+            ".Execution.Id",
+            ".Execution.Name",
+            ".Execution.RoleArn",
+            ".Execution.StartTime",
+            ".Execution.RedriveCount",
+        ];
+        let rest = path.text().strip_prefix("$$").unwrap_or("");
+        if WITHOUT_INPUT.iter().any(|p| rest.starts_with(p)) {
+            self.without_input.get_or_init(|| self.build(false))
+        } else {
+            self.value()
+        }
+    }
+
+    /// The context object a JSONata state needs, if any.
+    pub fn for_use(&self, usage: ContextUse) -> Option<&Value> {
+        match usage {
+            ContextUse::None => None,
+            ContextUse::WithoutInput => Some(self.without_input.get_or_init(|| self.build(false))),
+            ContextUse::Full => Some(self.value()),
+        }
+    }
+
+    fn build(&self, with_input: bool) -> Value {
+        {
             let info = self.info;
             let mut state = Map::new();
             state.insert(
@@ -107,18 +144,17 @@ impl<'a> StateCtx<'a> {
             if let Some(n) = self.retry_count {
                 state.insert("RetryCount".into(), json!(n));
             }
+            let mut execution = Map::new();
+            execution.insert("Id".into(), json!(info.arn));
+            if with_input {
+                execution.insert("Input".into(), (*info.input).clone());
+            }
+            execution.insert("Name".into(), json!(info.name));
+            execution.insert("RoleArn".into(), json!(info.role_arn));
+            execution.insert("StartTime".into(), json!(info.start_time));
+            execution.insert("RedriveCount".into(), json!(info.redrive_count));
             let mut ctx = Map::new();
-            ctx.insert(
-                "Execution".into(),
-                json!({
-                    "Id": info.arn,
-                    "Input": info.input,
-                    "Name": info.name,
-                    "RoleArn": info.role_arn,
-                    "StartTime": info.start_time,
-                    "RedriveCount": info.redrive_count,
-                }),
-            );
+            ctx.insert("Execution".into(), Value::Object(execution));
             ctx.insert("State".into(), Value::Object(state));
             ctx.insert(
                 "StateMachine".into(),
@@ -134,7 +170,7 @@ impl<'a> StateCtx<'a> {
                 );
             }
             Value::Object(ctx)
-        })
+        }
     }
 }
 
@@ -151,7 +187,7 @@ impl PathEnv<'_, '_> {
     pub fn root_value(&self, path: &Path) -> Result<&Value, PathError> {
         match path.root() {
             Root::Input => Ok(self.input),
-            Root::Context => Ok(self.ctx.value()),
+            Root::Context => Ok(self.ctx.for_path(path)),
             Root::Variable(name) => self.vars.get(name).ok_or_else(|| PathError::NoMatch {
                 path: path.text().to_string(),
                 message: format!("The variable ${name} is not defined"),

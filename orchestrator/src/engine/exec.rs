@@ -16,9 +16,9 @@ use crate::lang::choice::parse_timestamp;
 use crate::lang::errors;
 use crate::lang::jsonata::{EvalContext, Template};
 use crate::lang::model::{
-    Assign, Catcher, Condition, Field, Graph, Handlers, Io, ItemSelector, Items, JsonataIo, Kind,
-    MapSpec, PathIo, ResultPath, Retrier, Selector, State, StateMachine, TaskSpec, Transition,
-    WaitFor,
+    Assign, Catcher, Condition, ContextUse, Field, Graph, Handlers, Io, ItemSelector, Items,
+    JsonataIo, Kind, MapSpec, PathIo, ResultPath, Retrier, Selector, State, StateMachine, TaskSpec,
+    Transition, WaitFor,
 };
 use crate::lang::path::{Path, PathError, Root};
 use crate::lang::payload::{EvalError, PayloadTemplate};
@@ -109,7 +109,7 @@ pub struct Runner<'a> {
 impl<'a> Runner<'a> {
     /// Run the whole machine on the execution input.
     pub async fn run(&self, vars: &mut Vars) -> Result<Value, Failure> {
-        self.run_graph(&self.machine.graph, self.info.input.clone(), vars)
+        self.run_graph(&self.machine.graph, (*self.info.input).clone(), vars)
             .await
     }
 
@@ -287,7 +287,7 @@ impl<'a> Runner<'a> {
         vars: &mut Vars,
     ) -> Result<Step, Failure> {
         let ctx = self.ctx(state);
-        let mut states = states_object(input, &ctx);
+        let mut states = states_object(input, &ctx, state.context);
         match kind {
             Kind::Pass { result } => {
                 if let Some(r) = result {
@@ -467,7 +467,7 @@ impl<'a> Runner<'a> {
                 Ok(Step::Next(catcher.next, output))
             }
             crate::lang::model::QueryLanguage::Jsonata => {
-                let mut states = states_object(raw, &ctx);
+                let mut states = states_object(raw, &ctx, state.context);
                 states_set(&mut states, "errorOutput", error_output.clone());
                 let output = self.jsonata_output(
                     state,
@@ -527,7 +527,7 @@ impl<'a> Runner<'a> {
                     let mut ctx = self.ctx(state);
                     ctx.retry_count = Some(retry_count);
                     ctx.task_token = token.as_deref();
-                    let states = states_object(raw.clone(), &ctx);
+                    let states = states_object(raw.clone(), &ctx, state.context);
                     let action_input = match &io.arguments {
                         Some(args) => self.jsonata(state, args, &states, vars)?,
                         None => raw.clone(),
@@ -841,7 +841,9 @@ impl<'a> Runner<'a> {
                     Some(s) => s.clone(),
                     None => json!({}),
                 };
-                states_set(&mut item_states, "context", ctx.value().clone());
+                if let Some(context) = ctx.for_use(state.context) {
+                    states_set(&mut item_states, "context", context.clone());
+                }
                 self.jsonata(state, template, &item_states, parent)
             }
         }
@@ -1275,10 +1277,12 @@ fn task_token(state: &State, rng: &Rng) -> Option<String> {
 }
 
 /// The `$states` object of a JSONata state: `input` and `context` (more keys are added later).
-fn states_object(input: Value, ctx: &StateCtx<'_>) -> Value {
+fn states_object(input: Value, ctx: &StateCtx<'_>, usage: ContextUse) -> Value {
     let mut m = Map::with_capacity(4);
     m.insert("input".into(), input);
-    m.insert("context".into(), ctx.value().clone());
+    if let Some(context) = ctx.for_use(usage) {
+        m.insert("context".into(), context.clone());
+    }
     Value::Object(m)
 }
 

@@ -8,6 +8,7 @@ pub mod mock;
 pub mod task;
 mod vars;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -75,7 +76,7 @@ pub enum ExecutionType {
 /// What to run.
 #[derive(Debug, Clone)]
 pub struct RunRequest {
-    pub input: Value,
+    pub input: Arc<Value>,
     /// Execution name; a UUID when absent.
     pub name: Option<String>,
     pub state_machine_name: String,
@@ -90,7 +91,7 @@ impl RunRequest {
     /// A request with defaults for a local run.
     pub fn new(state_machine_name: impl Into<String>, input: Value) -> Self {
         RunRequest {
-            input,
+            input: Arc::new(input),
             name: None,
             state_machine_name: state_machine_name.into(),
             execution_type: ExecutionType::Standard,
@@ -119,7 +120,7 @@ impl RunRequest {
             state_machine_name: sm.clone(),
             role_arn: format!("arn:aws:iam::{account}:role/sluice-execution"),
             start_time: now_iso8601(),
-            input: self.input.clone(),
+            input: Arc::clone(&self.input),
             redrive_count: 0,
         }
     }

@@ -50,6 +50,83 @@ pub struct State {
     pub io: Io,
     pub assign: Option<Assign>,
     pub kind: Kind,
+    /// How much of the context object the state's JSONata expressions can read.
+    pub context: ContextUse,
+}
+
+/// How much of the context object a JSONata state needs in `$states.context`. Building it
+/// copies the execution input, so states that cannot read it are spared the copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContextUse {
+    /// `$states.context` is never read.
+    None,
+    /// Read, but never `Execution.Input`.
+    WithoutInput,
+    /// Anything may be read.
+    Full,
+}
+
+impl ContextUse {
+    /// Work out from the text of a state's own fields (not its nested states).
+    fn of_state(obj: &Map<String, Value>) -> ContextUse {
+        let mut text = String::new();
+        for (key, value) in obj {
+            if !matches!(key.as_str(), "Branches" | "ItemProcessor" | "Iterator") {
+                text.push_str(&value.to_string());
+                text.push('\n');
+            }
+        }
+        let mut usage = ContextUse::None;
+        let mut rest = text.as_str();
+        while let Some(at) = rest.find("$states") {
+            rest = &rest[at + "$states".len()..];
+            let field = dotted_names(rest, 3);
+            let this = match field.as_slice() {
+                [] => ContextUse::Full,
+                ["input" | "result" | "errorOutput", ..] => ContextUse::None,
+                ["context"] | ["context", "Execution"] | ["context", "Execution", "Input"] => {
+                    ContextUse::Full
+                }
+                ["context", ..] => ContextUse::WithoutInput,
+                _ => ContextUse::None,
+            };
+            usage = usage.max(this);
+        }
+        usage
+    }
+
+    fn max(self, other: ContextUse) -> ContextUse {
+        let rank = |c: ContextUse| match c {
+            ContextUse::None => 0,
+            ContextUse::WithoutInput => 1,
+            ContextUse::Full => 2,
+        };
+        if rank(other) > rank(self) {
+            other
+        } else {
+            self
+        }
+    }
+}
+
+/// Up to `n` leading `.name` steps of `text`.
+fn dotted_names(text: &str, n: usize) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while out.len() < n {
+        let Some(after) = rest.strip_prefix('.') else {
+            break;
+        };
+        let end = after
+            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .unwrap_or(after.len());
+        if end == 0 {
+            break;
+        }
+        out.push(&after[..end]);
+        rest = &after[end..];
+    }
+    out
 }
 
 /// The successor of a state.
@@ -471,6 +548,10 @@ impl Scope<'_> {
             io,
             assign,
             kind,
+            context: match language {
+                QueryLanguage::Jsonata => ContextUse::of_state(obj),
+                QueryLanguage::JsonPath => ContextUse::Full,
+            },
         })
     }
 
