@@ -1,0 +1,140 @@
+//! Numeric and timestamp fields that may be literals, `…Path` references, intrinsic calls or
+//! JSONata expressions (`TimeoutSeconds`, `MaxConcurrency`, Wait's `Seconds`, ...).
+
+// The parent module holds the imports the interpreter's parts share.
+use super::*;
+
+/// What a state's dynamic fields are evaluated against: paths resolve in `env`, JSONata
+/// expressions see `states`.
+pub(super) struct FieldScope<'e, 'a, 'c> {
+    pub env: PathEnv<'a, 'c>,
+    pub states: Option<&'e Value>,
+}
+
+/// Longest wait or delay honoured, so absurd values cannot overflow a `Duration`.
+const MAX_WAIT_SECONDS: u64 = 100 * 365 * 24 * 3600;
+
+impl Runner<'_> {
+    /// The value of a field and whether it came from JSONata (which decides the error name).
+    fn field_value(
+        &self,
+        state: &State,
+        field: &Field,
+        scope: &FieldScope<'_, '_, '_>,
+    ) -> Result<(Value, bool), Failure> {
+        let env = &scope.env;
+        Ok(match field {
+            Field::Literal(v) => (v.clone(), false),
+            Field::Path(p) => (self.resolve(state, p, env.input, env.ctx, env.vars)?, false),
+            Field::Dynamic(t) => (self.payload(state, t, env.input, env.ctx, env.vars)?, false),
+            Field::Jsonata(t) => {
+                let states = scope
+                    .states
+                    .ok_or_else(|| runtime(&state.name, "JSONata field in a JSONPath state"))?;
+                (self.jsonata(state, t, states, env.vars)?, true)
+            }
+        })
+    }
+
+    /// A non-negative number.
+    pub(super) fn number(
+        &self,
+        state: &State,
+        field: Option<&Field>,
+        name: &str,
+        scope: &FieldScope<'_, '_, '_>,
+    ) -> Result<Option<f64>, Failure> {
+        let Some(field) = field else { return Ok(None) };
+        let (value, jsonata) = self.field_value(state, field, scope)?;
+        match value.as_f64() {
+            Some(n) if n >= 0.0 => Ok(Some(n)),
+            _ => Err(field_error(
+                state,
+                jsonata,
+                format!("The {name} field must be a non-negative number, but it is {value}"),
+            )),
+        }
+    }
+
+    /// A non-negative integer (`MaxConcurrency`, `ToleratedFailureCount`, Wait's `Seconds`).
+    pub(super) fn count(
+        &self,
+        state: &State,
+        field: Option<&Field>,
+        name: &str,
+        scope: &FieldScope<'_, '_, '_>,
+    ) -> Result<Option<u64>, Failure> {
+        let Some(n) = self.number(state, field, name, scope)? else {
+            return Ok(None);
+        };
+        if n.fract() != 0.0 || n > u64::MAX as f64 {
+            let jsonata = matches!(field, Some(Field::Jsonata(_)));
+            return Err(field_error(
+                state,
+                jsonata,
+                format!("The {name} field must be a non-negative integer, but it is {n}"),
+            ));
+        }
+        Ok(Some(n as u64))
+    }
+
+    /// A positive number of seconds given through a path or expression (`TimeoutSecondsPath`).
+    pub(super) fn seconds(
+        &self,
+        state: &State,
+        field: Option<&Field>,
+        name: &str,
+        scope: &FieldScope<'_, '_, '_>,
+    ) -> Result<Option<u64>, Failure> {
+        match self.count(state, field, name, scope)? {
+            Some(0) if !matches!(field, Some(Field::Literal(_))) => Err(runtime(
+                &state.name,
+                format!("The {name} field must be a positive integer"),
+            )),
+            other => Ok(other),
+        }
+    }
+
+    /// How long a Wait state waits from now.
+    pub(super) fn wait_duration(
+        &self,
+        state: &State,
+        wait: &WaitFor,
+        scope: &FieldScope<'_, '_, '_>,
+    ) -> Result<Duration, Failure> {
+        match wait {
+            WaitFor::Seconds(field) => {
+                let secs = self
+                    .count(state, Some(field), "Seconds", scope)?
+                    .unwrap_or(0);
+                Ok(Duration::from_secs(secs.min(MAX_WAIT_SECONDS)))
+            }
+            WaitFor::Timestamp(field) => {
+                let (value, jsonata) = self.field_value(state, field, scope)?;
+                let Some(at) = value.as_str().and_then(parse_timestamp) else {
+                    return Err(field_error(
+                        state,
+                        jsonata,
+                        format!(
+                            "The Timestamp field must be an ISO-8601 timestamp string, but it is {value}"
+                        ),
+                    ));
+                };
+                let until = at.with_timezone(&chrono::Utc) - chrono::Utc::now();
+                Ok(until
+                    .to_std()
+                    .unwrap_or(Duration::ZERO)
+                    .min(Duration::from_secs(MAX_WAIT_SECONDS)))
+            }
+        }
+    }
+}
+
+/// JSONata fields fail with `States.QueryEvaluationError`, the others with `States.Runtime`.
+fn field_error(state: &State, jsonata: bool, message: String) -> Failure {
+    if jsonata {
+        query_error(&state.name, message)
+    } else {
+        runtime(&state.name, message)
+    }
+}

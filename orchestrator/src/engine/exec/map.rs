@@ -1,0 +1,179 @@
+//! The inline Map state: items, ItemSelector, concurrency and tolerated failures.
+
+// The parent module holds the imports the interpreter's parts share.
+use super::*;
+
+impl Runner<'_> {
+    pub(super) async fn map(
+        &self,
+        state: &State,
+        spec: &MapSpec,
+        input: &Value,
+        states: Option<&Value>,
+        vars: &mut Vars,
+    ) -> Result<Value, Failure> {
+        let ctx = self.ctx(state);
+        // Items are borrowed where possible and copied one at a time as iterations start.
+        let selected: Cow<'_, Value> = match (&spec.items, states) {
+            (Items::Path(selector), _) => {
+                let selected = match selector {
+                    Selector::Whole => Cow::Borrowed(input),
+                    Selector::Discard => Cow::Owned(json!({})),
+                    Selector::Path(p) => match p.root() {
+                        Root::Input if p.is_definite() && p.get(input).is_some() => {
+                            Cow::Borrowed(p.get(input).unwrap_or(&Value::Null))
+                        }
+                        _ => Cow::Owned(self.resolve(state, p, input, &ctx, vars)?),
+                    },
+                };
+                match selected.as_ref() {
+                    Value::Array(_) => selected,
+                    other => {
+                        return Err(runtime(
+                            &state.name,
+                            format!(
+                                "Invalid path '{}': the value it selects is not an array: {other}",
+                                selector_text(selector)
+                            ),
+                        ));
+                    }
+                }
+            }
+            (Items::Jsonata(template), Some(states)) => {
+                let value = match template {
+                    Some(t) => self.jsonata(state, t, states, vars)?,
+                    None => states_input(states).clone(),
+                };
+                match value {
+                    Value::Array(_) => Cow::Owned(value),
+                    other => {
+                        return Err(query_error(
+                            &state.name,
+                            format!(
+                                "The Items field must evaluate to a JSON array, but it evaluated to {other}"
+                            ),
+                        ));
+                    }
+                }
+            }
+            (Items::Jsonata(_), None) => {
+                return Err(runtime(
+                    &state.name,
+                    "JSONata items outside a JSONata state",
+                ));
+            }
+        };
+        let items: &[Value] = match selected.as_ref() {
+            Value::Array(items) => items,
+            _ => &[],
+        };
+        let scope = FieldScope {
+            env: PathEnv {
+                input,
+                ctx: &ctx,
+                vars,
+                rng: self.rng,
+            },
+            states,
+        };
+        let max_concurrency = self.count(
+            state,
+            spec.max_concurrency.as_ref(),
+            "MaxConcurrency",
+            &scope,
+        )?;
+        let tolerated_count = self.count(
+            state,
+            spec.tolerated_failure_count.as_ref(),
+            "ToleratedFailureCount",
+            &scope,
+        )?;
+        let tolerated_percentage = self.number(
+            state,
+            spec.tolerated_failure_percentage.as_ref(),
+            "ToleratedFailurePercentage",
+            &scope,
+        )?;
+        let tolerant = tolerated_count.is_some() || tolerated_percentage.is_some();
+        let limit = match max_concurrency {
+            Some(n) if n > 0 => usize::try_from(n).unwrap_or(usize::MAX),
+            _ => self.limits.unlimited_map_concurrency,
+        }
+        .max(1);
+        let total = items.len();
+        // Selector inputs are computed lazily, item by item, as the stream pulls them: memory
+        // grows with the concurrency, not the item count.
+        let parent = Arc::new(vars.clone());
+        let selector_input = states.map(states_input).unwrap_or(input);
+        let iterations =
+            // `cloned()` is lazy: an item is copied when its iteration starts.
+            futures::stream::iter(items.iter().cloned().enumerate()).map(|(index, item)| {
+                let prepared =
+                    self.item_input(state, spec, selector_input, states, index, item, &parent);
+                let parent = parent.clone();
+                async move {
+                    let item_input = prepared?;
+                    let mut scope = Vars::child_of(parent);
+                    self.run_graph(&spec.processor, item_input, &mut scope)
+                        .await
+                }
+            });
+        let mut results = Vec::with_capacity(total);
+        let mut failures = 0usize;
+        let mut stream = iterations.buffered(limit);
+        while let Some(outcome) = stream.next().await {
+            match outcome {
+                Ok(v) => results.push(v),
+                Err(f) if !tolerant => return Err(f),
+                Err(f) => {
+                    failures += 1;
+                    results.push(f.error_output());
+                    // Exceeding either threshold fails the state.
+                    let over_count = tolerated_count.is_some_and(|c| failures as u64 > c);
+                    let over_pct = tolerated_percentage
+                        .is_some_and(|p| (failures as f64) * 100.0 / (total as f64) > p);
+                    if over_count || over_pct {
+                        return Err(Failure::new(
+                            errors::EXCEED_TOLERATED_FAILURE_THRESHOLD,
+                            "The specified tolerated failure threshold was exceeded",
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(Value::Array(results))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn item_input(
+        &self,
+        state: &State,
+        spec: &MapSpec,
+        map_input: &Value,
+        states: Option<&Value>,
+        index: usize,
+        item: Value,
+        parent: &Vars,
+    ) -> Result<Value, Failure> {
+        let Some(selector) = &spec.item_selector else {
+            return Ok(item);
+        };
+        let mut ctx = self.ctx(state);
+        ctx.map_item = Some((index, &item));
+        match selector {
+            ItemSelector::JsonPath(template) => {
+                self.payload(state, template, map_input, &ctx, parent)
+            }
+            ItemSelector::Jsonata(template) => {
+                let mut item_states = match states {
+                    Some(s) => s.clone(),
+                    None => json!({}),
+                };
+                if let Some(context) = ctx.for_use(state.context) {
+                    states_set(&mut item_states, "context", context.clone());
+                }
+                self.jsonata(state, template, &item_states, parent)
+            }
+        }
+    }
+}

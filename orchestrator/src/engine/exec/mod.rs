@@ -1,0 +1,236 @@
+//! The interpreter: runs a compiled graph state by state. Pure states run synchronously inside
+//! the loop; Task, Wait, Parallel and Map await. Only Parallel and Map recurse (boxed).
+
+mod fields;
+mod io;
+mod map;
+mod plain;
+mod recovery;
+
+use fields::FieldScope;
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use futures::future::BoxFuture;
+use serde_json::{Map, Value, json};
+
+use super::context::{ExecutionInfo, PathEnv, Rng, StateCtx};
+use super::task::{Dispatcher, TaskRequest};
+use super::vars::Vars;
+use crate::lang::choice::parse_timestamp;
+use crate::lang::errors;
+use crate::lang::jsonata::{EvalContext, Template};
+use crate::lang::model::{
+    Assign, Catcher, Condition, ContextUse, Field, Graph, Handlers, Io, ItemSelector, Items,
+    JsonataIo, Kind, MapSpec, PathIo, ResultPath, Retrier, Selector, State, StateMachine, TaskSpec,
+    Transition, WaitFor,
+};
+use crate::lang::path::{Path, PathError, Root};
+use crate::lang::payload::{EvalError, PayloadTemplate};
+
+/// How a state ended, or the execution failed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failure {
+    /// ASL error name (`None` for a Fail state without `Error`).
+    pub error: Option<String>,
+    pub cause: Option<String>,
+}
+
+impl Failure {
+    /// A failure with a name and a cause.
+    pub fn new(error: &str, cause: impl Into<String>) -> Self {
+        Failure {
+            error: Some(error.to_string()),
+            cause: Some(cause.into()),
+        }
+    }
+
+    fn name(&self) -> &str {
+        self.error.as_deref().unwrap_or("")
+    }
+
+    /// The error output a Catch hands on: `{"Error": …, "Cause": …}`.
+    fn error_output(&self) -> Value {
+        // Absent parts stay absent: a Fail state without Cause yields `{"Error": …}` only.
+        let mut m = Map::new();
+        if let Some(e) = &self.error {
+            m.insert("Error".into(), json!(e));
+        }
+        if let Some(c) = &self.cause {
+            m.insert("Cause".into(), json!(c));
+        }
+        Value::Object(m)
+    }
+}
+
+fn runtime(state: &str, message: impl std::fmt::Display) -> Failure {
+    Failure::new(
+        errors::RUNTIME,
+        format!("An error occurred while executing the state '{state}'. {message}"),
+    )
+}
+
+fn query_error(state: &str, message: impl std::fmt::Display) -> Failure {
+    Failure::new(
+        errors::QUERY_EVALUATION_ERROR,
+        format!("An error occurred while executing the state '{state}'. {message}"),
+    )
+}
+
+/// Engine-wide limits and knobs.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Iterations in flight for an inline Map with `MaxConcurrency` 0 ("as many as possible").
+    /// AWS runs at most 40 inline iterations at once; the same bound keeps memory flat.
+    pub unlimited_map_concurrency: usize,
+    /// Largest task result, in bytes of JSON, before `States.DataLimitExceeded`.
+    pub max_payload_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            unlimited_map_concurrency: 40,
+            max_payload_bytes: 256 * 1024,
+        }
+    }
+}
+
+/// What a state did: where control goes and with which value.
+enum Step {
+    Next(usize, Value),
+    End(Value),
+}
+
+/// Everything one execution shares across its states, branches and iterations.
+pub struct Runner<'a> {
+    pub machine: &'a StateMachine,
+    pub info: &'a ExecutionInfo,
+    pub tasks: &'a Dispatcher,
+    pub rng: &'a Rng,
+    pub limits: &'a Limits,
+}
+
+impl<'a> Runner<'a> {
+    /// Run the whole machine on the execution input.
+    pub async fn run(&self, vars: &mut Vars) -> Result<Value, Failure> {
+        self.run_graph(&self.machine.graph, (*self.info.input).clone(), vars)
+            .await
+    }
+
+    fn run_graph<'s>(
+        &'s self,
+        graph: &'s Graph,
+        input: Value,
+        vars: &'s mut Vars,
+    ) -> BoxFuture<'s, Result<Value, Failure>> {
+        Box::pin(async move {
+            let mut index = graph.start;
+            let mut value = input;
+            loop {
+                let state = graph
+                    .states
+                    .get(index)
+                    .ok_or_else(|| runtime("?", "transition to a state that does not exist"))?;
+                match self.run_state(state, value, vars).await? {
+                    Step::Next(next, v) => {
+                        index = next;
+                        value = v;
+                    }
+                    Step::End(v) => return Ok(v),
+                }
+            }
+        })
+    }
+
+    async fn run_state(
+        &self,
+        state: &State,
+        input: Value,
+        vars: &mut Vars,
+    ) -> Result<Step, Failure> {
+        let handlers = match &state.kind {
+            Kind::Task(spec) => &spec.handlers,
+            Kind::Parallel { handlers, .. } => handlers,
+            Kind::Map(spec) => &spec.handlers,
+            _ => return self.run_plain(state, input, vars).await,
+        };
+        // Boxed: the Task/Parallel/Map future is large, and keeping it out of line keeps the
+        // future of every Pass and Choice small (it is moved and allocated per iteration).
+        Box::pin(self.run_with_handlers(state, handlers, input, vars)).await
+    }
+
+    fn step(state: &State, output: Value) -> Step {
+        match state.next {
+            Transition::Next(n) => Step::Next(n, output),
+            Transition::End => Step::End(output),
+        }
+    }
+
+    fn ctx<'s>(&'s self, state: &'s State) -> StateCtx<'s> {
+        StateCtx::new(self.info, &state.name)
+    }
+}
+
+/// Apply assignments after every expression of the state was evaluated (they see old values).
+fn apply(vars: &mut Vars, assignments: Vec<(String, Value)>) {
+    for (name, value) in assignments {
+        vars.set(name, value);
+    }
+}
+
+fn task_token(state: &State, rng: &Rng) -> Option<String> {
+    match &state.kind {
+        Kind::Task(spec) if spec.resource.ends_with(".waitForTaskToken") => {
+            Some(format!("{:016x}{:016x}", rng.next_u64(), rng.next_u64()))
+        }
+        _ => None,
+    }
+}
+
+/// The `$states` object of a JSONata state: `input` and `context` (more keys are added later).
+fn states_object(input: Value, ctx: &StateCtx<'_>, usage: ContextUse) -> Value {
+    let mut m = Map::with_capacity(4);
+    m.insert("input".into(), input);
+    if let Some(context) = ctx.for_use(usage) {
+        m.insert("context".into(), context.clone());
+    }
+    Value::Object(m)
+}
+
+fn states_set(states: &mut Value, key: &str, value: Value) {
+    if let Value::Object(m) = states {
+        m.insert(key.to_string(), value);
+    }
+}
+
+fn states_input(states: &Value) -> &Value {
+    states.get("input").unwrap_or(&Value::Null)
+}
+
+fn selector_text(s: &Selector) -> &str {
+    match s {
+        Selector::Whole => "$",
+        Selector::Discard => "null",
+        Selector::Path(p) => p.text(),
+    }
+}
+
+fn invalid_path(state: &State, path: &Path, e: &PathError) -> Failure {
+    runtime(&state.name, format!("Invalid path '{}' : {e}", path.text()))
+}
+
+fn compact(v: &Value) -> String {
+    serde_json::to_string(v).unwrap_or_default()
+}
+
+/// Error and Cause strings: strings as-is, other JSON as its text.
+fn value_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => compact(other),
+    }
+}
