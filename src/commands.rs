@@ -25,6 +25,7 @@ pub struct RunOptions {
     pub name: Option<String>,
     pub express: bool,
     pub seed: Option<u64>,
+    pub max_transitions: u64,
 }
 
 fn read_source(path: &Path) -> Result<String> {
@@ -109,7 +110,8 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
             .with_context(|| format!("{}", mock_path.display()))?;
         dispatcher.register(Arc::new(handler));
     }
-    let engine = Engine::new(dispatcher);
+    let mut engine = Engine::new(dispatcher);
+    engine.limits.max_transitions = opts.max_transitions;
     let mut request = RunRequest::new(machine_name(&opts.definition), input);
     request.name = opts.name.clone();
     request.seed = opts.seed;

@@ -68,6 +68,9 @@ struct RunArgs {
     /// Seed for States.UUID, $random() and retry jitter, to make a run repeatable.
     #[arg(long)]
     seed: Option<u64>,
+    /// Stop the execution (States.Runtime) after this many state transitions.
+    #[arg(long, value_name = "N", default_value_t = 10_000_000)]
+    max_transitions: u64,
 }
 
 #[derive(clap::Args)]
@@ -93,6 +96,7 @@ fn main() -> ExitCode {
             name: args.name,
             express: matches!(args.exec_type, ExecType::Express),
             seed: args.seed,
+            max_transitions: args.max_transitions,
         }),
         Command::Validate(args) => commands::validate(&args.definition, args.json),
     };

@@ -166,6 +166,7 @@ impl Engine {
             tasks: &self.dispatcher,
             rng,
             limits: &self.limits,
+            transitions: std::sync::atomic::AtomicU64::new(0),
         };
         let mut vars = Vars::default();
         let run = runner.run(&mut vars);

@@ -348,3 +348,27 @@ async fn task_token_reaches_the_handler_and_the_context() {
         other => panic!("{other:?}"),
     }
 }
+
+#[tokio::test]
+async fn endless_loops_end() {
+    let def = json!({"StartAt": "A", "States": {
+        "A": {"Type": "Pass", "Next": "B"},
+        "B": {"Type": "Choice", "Choices": [{"Variable": "$.stop", "IsPresent": true, "Next": "Done"}], "Default": "A"},
+        "Done": {"Type": "Succeed"}}});
+    let mut engine = Engine::default();
+    engine.limits.max_transitions = 5_000;
+    let out = run_with(&engine, def, json!({})).await;
+    assert!(failed("States.Runtime")(&out), "{out:?}");
+}
+
+#[tokio::test]
+async fn execution_timeout_stops_a_busy_loop() {
+    // No state here ever waits: only the periodic yield lets the timeout fire.
+    let def = json!({"TimeoutSeconds": 1, "StartAt": "A", "States": {
+        "A": {"Type": "Pass", "Next": "B"},
+        "B": {"Type": "Choice", "Choices": [{"Variable": "$.stop", "IsPresent": true, "Next": "Done"}], "Default": "A"},
+        "Done": {"Type": "Succeed"}}});
+    let mut engine = Engine::default();
+    engine.limits.max_transitions = u64::MAX;
+    assert_eq!(run_with(&engine, def, json!({})).await, Outcome::TimedOut);
+}

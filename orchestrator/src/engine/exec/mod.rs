@@ -11,6 +11,7 @@ use fields::FieldScope;
 
 use std::borrow::Cow;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -88,6 +89,10 @@ pub struct Limits {
     pub unlimited_map_concurrency: usize,
     /// Largest task result, in bytes of JSON, before `States.DataLimitExceeded`.
     pub max_payload_bytes: usize,
+    /// State transitions an execution may make (all branches and iterations together) before
+    /// it fails with `States.Runtime`, so a definition that loops forever ends. AWS bounds
+    /// Standard executions by their 25,000-event history instead.
+    pub max_transitions: u64,
 }
 
 impl Default for Limits {
@@ -95,6 +100,7 @@ impl Default for Limits {
         Limits {
             unlimited_map_concurrency: 40,
             max_payload_bytes: 256 * 1024,
+            max_transitions: 10_000_000,
         }
     }
 }
@@ -112,7 +118,13 @@ pub struct Runner<'a> {
     pub tasks: &'a Dispatcher,
     pub rng: &'a Rng,
     pub limits: &'a Limits,
+    /// Transitions made so far by the whole execution.
+    pub transitions: AtomicU64,
 }
+
+/// Pure states never wait, so a long run of them would starve timers (the execution timeout)
+/// and sibling branches; every this many transitions the loop yields to the runtime.
+const YIELD_EVERY: u64 = 1024;
 
 impl<'a> Runner<'a> {
     /// Run the whole machine on the execution input.
@@ -131,6 +143,19 @@ impl<'a> Runner<'a> {
             let mut index = graph.start;
             let mut value = input;
             loop {
+                let made = self.transitions.fetch_add(1, Ordering::Relaxed) + 1;
+                if made > self.limits.max_transitions {
+                    return Err(Failure::new(
+                        errors::RUNTIME,
+                        format!(
+                            "The execution made more than {} state transitions and was stopped; raise the limit (--max-transitions) if the loop is intended",
+                            self.limits.max_transitions
+                        ),
+                    ));
+                }
+                if made % YIELD_EVERY == 0 {
+                    tokio::task::yield_now().await;
+                }
                 let state = graph
                     .states
                     .get(index)
