@@ -153,7 +153,7 @@ impl<'a> Runner<'a> {
                         ),
                     ));
                 }
-                if made % YIELD_EVERY == 0 {
+                if made.is_multiple_of(YIELD_EVERY) {
                     tokio::task::yield_now().await;
                 }
                 let state = graph
