@@ -27,14 +27,9 @@ pub const NO_HANDLER: &str = "Sluice.NoTaskHandler";
 pub fn matches(pattern: &str, error: &str) -> bool {
     match pattern {
         ALL => error != RUNTIME && error != DATA_LIMIT_EXCEEDED,
-        TASK_FAILED => {
-            error == TASK_FAILED
-                || !(error == TIMEOUT
-                    || error == RUNTIME
-                    || error == DATA_LIMIT_EXCEEDED
-                    || error == HEARTBEAT_TIMEOUT
-                    || error.starts_with("States."))
-        }
+        // AWS: "matches any known error name except for States.Timeout"; like States.ALL it
+        // leaves the unrecoverable two alone.
+        TASK_FAILED => error != TIMEOUT && error != RUNTIME && error != DATA_LIMIT_EXCEEDED,
         _ => pattern == error,
     }
 }
@@ -60,7 +55,9 @@ mod tests {
     fn task_failed_excludes_timeout() {
         assert!(matches(TASK_FAILED, "Lambda.Unknown"));
         assert!(matches(TASK_FAILED, TASK_FAILED));
+        assert!(matches(TASK_FAILED, HEARTBEAT_TIMEOUT));
         assert!(!matches(TASK_FAILED, TIMEOUT));
+        assert!(!matches(TASK_FAILED, RUNTIME));
         assert!(!matches("Other", "Custom"));
         assert!(matches("Custom", "Custom"));
     }

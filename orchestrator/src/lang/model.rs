@@ -323,12 +323,15 @@ pub struct CompileError {
     /// JSON pointer of the offending value.
     pub pointer: String,
     pub message: String,
+    /// Valid ASL that sluice does not run yet (as opposed to a broken definition).
+    pub unsupported: bool,
 }
 
 fn cerr(pointer: impl Into<String>, message: impl Into<String>) -> CompileError {
     CompileError {
         pointer: pointer.into(),
         message: message.into(),
+        unsupported: false,
     }
 }
 
@@ -753,12 +756,15 @@ impl Scope<'_> {
             == Some("DISTRIBUTED");
         for unsupported in ["ItemReader", "ItemBatcher", "ResultWriter"] {
             if obj.contains_key(unsupported) {
-                return Err(cerr(
-                    format!("{pointer}/{unsupported}"),
-                    format!(
-                        "{unsupported} is not supported yet by sluice (distributed Map readers, batching and result writers come in a later release)"
-                    ),
-                ));
+                return Err(CompileError {
+                    unsupported: true,
+                    ..cerr(
+                        format!("{pointer}/{unsupported}"),
+                        format!(
+                            "{unsupported} is not supported yet by sluice (distributed Map readers, batching and result writers come in a later release)"
+                        ),
+                    )
+                });
             }
         }
         let processor = compile_graph(proc_obj, &proc_ptr, self.default_language, self.depth + 1)?;
