@@ -86,12 +86,29 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
         }
         return Ok(ExitCode::from(2));
     }
-    let machine = StateMachine::compile(&definition).with_context(|| {
-        format!(
-            "{}: cannot compile the definition",
-            opts.definition.display()
-        )
-    })?;
+    let machine = match StateMachine::compile(&definition) {
+        Ok(m) => m,
+        Err(e) => {
+            let cause = format!("{}: {e}", opts.definition.display());
+            let (error, what) = if e.unsupported {
+                (
+                    "Sluice.Unsupported",
+                    "uses a feature sluice does not run yet",
+                )
+            } else {
+                ("States.InvalidDefinition", "cannot be compiled")
+            };
+            if opts.json {
+                println!(
+                    "{}",
+                    json!({"status": "FAILED", "error": error, "cause": cause})
+                );
+            } else {
+                eprintln!("the definition {what}: {cause}");
+            }
+            return Ok(ExitCode::from(2));
+        }
+    };
     let input = match (&opts.input, &opts.input_json) {
         (Some(path), _) => load(path)?,
         (None, Some(text)) => {
