@@ -34,6 +34,13 @@ pub struct ExecutionInfo {
     pub redrive_count: u64,
 }
 
+impl ExecutionInfo {
+    /// The region named in the execution ARN (`arn:partition:states:REGION:…`).
+    pub fn region(&self) -> &str {
+        self.arn.split(':').nth(3).unwrap_or("")
+    }
+}
+
 /// The current time as Step Functions prints it: ISO-8601, milliseconds, `Z`.
 pub fn now_iso8601() -> String {
     Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)

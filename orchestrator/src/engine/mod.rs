@@ -3,6 +3,7 @@
 //! state semantics with a store behind them.
 
 mod context;
+pub mod events;
 mod exec;
 pub mod mock;
 pub mod task;
@@ -126,6 +127,30 @@ impl RunRequest {
     }
 }
 
+/// One top-level state of an execution, for drivers that checkpoint between states.
+pub struct StepRequest<'a> {
+    pub machine: &'a StateMachine,
+    pub info: &'a ExecutionInfo,
+    pub rng: &'a Rng,
+    /// Index of the state to run in the machine's top-level states.
+    pub state: usize,
+    pub input: Value,
+    /// The execution's variables; updated by the state's `Assign`.
+    pub vars: &'a mut Vars,
+    pub events: Option<&'a dyn events::EventSink>,
+}
+
+/// How a top-level state ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StepOutcome {
+    /// Go on with the state at this index.
+    Next { state: usize, output: Value },
+    /// The execution succeeded with this output.
+    Succeeded(Value),
+    /// The execution failed.
+    Failed(Failure),
+}
+
 /// Runs executions in memory, dispatching Task states to registered handlers.
 #[derive(Clone, Default)]
 pub struct Engine {
@@ -153,12 +178,56 @@ impl Engine {
         self.run_with(machine, &info, &rng).await
     }
 
+    /// Run a single top-level state (with its retries, branches and iterations).
+    pub async fn step(&self, request: StepRequest<'_>) -> StepOutcome {
+        let runner = exec::Runner {
+            machine: request.machine,
+            info: request.info,
+            tasks: &self.dispatcher,
+            rng: request.rng,
+            limits: &self.limits,
+            transitions: std::sync::atomic::AtomicU64::new(0),
+            events: request.events,
+        };
+        let Some(state) = request.machine.graph.states.get(request.state) else {
+            return StepOutcome::Failed(Failure::new(
+                crate::lang::errors::RUNTIME,
+                format!(
+                    "the checkpoint names state #{}, which the definition does not have",
+                    request.state
+                ),
+            ));
+        };
+        match runner
+            .run_state_observed(state, request.input, request.vars)
+            .await
+        {
+            Ok(exec::Step::Next(next, output)) => StepOutcome::Next {
+                state: next,
+                output,
+            },
+            Ok(exec::Step::End(output)) => StepOutcome::Succeeded(output),
+            Err(f) => StepOutcome::Failed(f),
+        }
+    }
+
     /// Run one execution whose context facts the caller supplies.
     pub async fn run_with(
         &self,
         machine: &StateMachine,
         info: &ExecutionInfo,
         rng: &Rng,
+    ) -> Outcome {
+        self.run_observed(machine, info, rng, None).await
+    }
+
+    /// Run one execution, reporting its history events to `events`.
+    pub async fn run_observed(
+        &self,
+        machine: &StateMachine,
+        info: &ExecutionInfo,
+        rng: &Rng,
+        events: Option<&dyn events::EventSink>,
     ) -> Outcome {
         let runner = exec::Runner {
             machine,
@@ -167,6 +236,7 @@ impl Engine {
             rng,
             limits: &self.limits,
             transitions: std::sync::atomic::AtomicU64::new(0),
+            events,
         };
         let mut vars = Vars::default();
         let run = runner.run(&mut vars);

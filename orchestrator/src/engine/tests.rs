@@ -372,3 +372,56 @@ async fn execution_timeout_stops_a_busy_loop() {
     engine.limits.max_transitions = u64::MAX;
     assert_eq!(run_with(&engine, def, json!({})).await, Outcome::TimedOut);
 }
+
+/// Collects event types.
+#[derive(Default)]
+struct Recorder(std::sync::Mutex<Vec<String>>);
+
+impl events::EventSink for Recorder {
+    fn emit(&self, event: events::Event) {
+        self.0
+            .lock()
+            .expect("no panics while held")
+            .push(event.kind);
+    }
+}
+
+#[tokio::test]
+async fn history_events_follow_aws_vocabulary() {
+    let engine = engine_with(Scripted(|r: &TaskRequest| Ok(r.input.clone())));
+    let m = machine(json!({"StartAt": "T", "States": {
+        "T": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:work", "Next": "M"},
+        "M": {"Type": "Map", "MaxConcurrency": 1, "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}, "Next": "Done"},
+        "Done": {"Type": "Succeed"}}}));
+    let request = RunRequest::new("t", json!([1, 2]));
+    let info = request.execution_info("e".into());
+    let sink = Recorder::default();
+    let out = engine
+        .run_observed(&m, &info, &Rng::new(1), Some(&sink))
+        .await;
+    assert_eq!(out, Outcome::Succeeded(json!([1, 2])));
+    let kinds = sink.0.into_inner().expect("not poisoned");
+    assert_eq!(
+        kinds,
+        [
+            "TaskStateEntered",
+            "TaskScheduled",
+            "TaskSucceeded",
+            "TaskStateExited",
+            "MapStateEntered",
+            "MapStateStarted",
+            "MapIterationStarted",
+            "PassStateEntered",
+            "PassStateExited",
+            "MapIterationSucceeded",
+            "MapIterationStarted",
+            "PassStateEntered",
+            "PassStateExited",
+            "MapIterationSucceeded",
+            "MapStateSucceeded",
+            "MapStateExited",
+            "SucceedStateEntered",
+            "SucceedStateExited",
+        ]
+    );
+}

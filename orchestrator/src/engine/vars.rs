@@ -38,6 +38,37 @@ impl Vars {
         self.local.insert(name, value);
     }
 
+    /// The variables of this scope and its parents as one JSON object (inner scopes win), for
+    /// checkpoints.
+    pub fn to_json(&self) -> Value {
+        let mut out = serde_json::Map::new();
+        let mut scopes = Vec::new();
+        let mut scope = Some(self);
+        while let Some(s) = scope {
+            scopes.push(s);
+            scope = s.parent.as_deref();
+        }
+        for s in scopes.into_iter().rev() {
+            for (k, v) in &s.local {
+                out.insert(k.clone(), v.clone());
+            }
+        }
+        Value::Object(out)
+    }
+
+    /// A top-level scope holding the variables of a checkpoint (a JSON object; anything else
+    /// yields no variables).
+    pub fn from_json(value: Value) -> Vars {
+        let local = match value {
+            Value::Object(map) => map.into_iter().collect(),
+            _ => HashMap::new(),
+        };
+        Vars {
+            local,
+            parent: None,
+        }
+    }
+
     /// True when no variable is visible at all (lets evaluation skip work).
     pub fn is_empty(&self) -> bool {
         self.local.is_empty() && self.parent.as_ref().is_none_or(|p| p.is_empty())

@@ -101,6 +101,13 @@ impl Runner<'_> {
         }
         .max(1);
         let total = items.len();
+        self.emit(|| {
+            Event::new(
+                "MapStateStarted",
+                "mapStateStartedEventDetails",
+                json!({"length": total}),
+            )
+        });
         // Selector inputs are computed lazily, item by item, as the stream pulls them: memory
         // grows with the concurrency, not the item count.
         let parent = Arc::new(vars.clone());
@@ -112,10 +119,21 @@ impl Runner<'_> {
                     self.item_input(state, spec, selector_input, states, index, item, &parent);
                 let parent = parent.clone();
                 async move {
+                    let iteration = |kind: &str| {
+                        Event::new(kind, "mapIterationStartedEventDetails", json!({"name": state.name, "index": index}))
+                    };
+                    self.emit(|| iteration("MapIterationStarted"));
                     let item_input = prepared?;
                     let mut scope = Vars::child_of(parent);
-                    self.run_graph(&spec.processor, item_input, &mut scope)
-                        .await
+                    let outcome = self.run_graph(&spec.processor, item_input, &mut scope).await;
+                    self.emit(|| {
+                        let mut e = iteration(if outcome.is_ok() { "MapIterationSucceeded" } else { "MapIterationFailed" });
+                        e.details = e.details.map(|(_, d)| {
+                            (if outcome.is_ok() { "mapIterationSucceededEventDetails" } else { "mapIterationFailedEventDetails" }, d)
+                        });
+                        e
+                    });
+                    outcome
                 }
             });
         let mut results = Vec::with_capacity(total);
@@ -124,7 +142,10 @@ impl Runner<'_> {
         while let Some(outcome) = stream.next().await {
             match outcome {
                 Ok(v) => results.push(v),
-                Err(f) if !tolerant => return Err(f),
+                Err(f) if !tolerant => {
+                    self.emit(|| Event::bare("MapStateFailed"));
+                    return Err(f);
+                }
                 Err(f) => {
                     failures += 1;
                     results.push(f.error_output());
@@ -133,6 +154,7 @@ impl Runner<'_> {
                     let over_pct = tolerated_percentage
                         .is_some_and(|p| (failures as f64) * 100.0 / (total as f64) > p);
                     if over_count || over_pct {
+                        self.emit(|| Event::bare("MapStateFailed"));
                         return Err(Failure::new(
                             errors::EXCEED_TOLERATED_FAILURE_THRESHOLD,
                             "The specified tolerated failure threshold was exceeded",
@@ -141,6 +163,7 @@ impl Runner<'_> {
                 }
             }
         }
+        self.emit(|| Event::bare("MapStateSucceeded"));
         Ok(Value::Array(results))
     }
 

@@ -19,7 +19,8 @@ use futures::future::BoxFuture;
 use serde_json::{Map, Value, json};
 
 use super::context::{ExecutionInfo, PathEnv, Rng, StateCtx};
-use super::task::{Dispatcher, TaskRequest};
+use super::events::{self, Event, EventSink};
+use super::task::{Dispatcher, TaskFailure, TaskRequest};
 use super::vars::Vars;
 use crate::lang::choice::parse_timestamp;
 use crate::lang::errors;
@@ -106,7 +107,7 @@ impl Default for Limits {
 }
 
 /// What a state did: where control goes and with which value.
-enum Step {
+pub(crate) enum Step {
     Next(usize, Value),
     End(Value),
 }
@@ -120,6 +121,8 @@ pub struct Runner<'a> {
     pub limits: &'a Limits,
     /// Transitions made so far by the whole execution.
     pub transitions: AtomicU64,
+    /// Where history events go; `None` builds none.
+    pub events: Option<&'a dyn EventSink>,
 }
 
 /// Pure states never wait, so a long run of them would starve timers (the execution timeout)
@@ -160,7 +163,7 @@ impl<'a> Runner<'a> {
                     .states
                     .get(index)
                     .ok_or_else(|| runtime("?", "transition to a state that does not exist"))?;
-                match self.run_state(state, value, vars).await? {
+                match self.run_state_observed(state, value, vars).await? {
                     Step::Next(next, v) => {
                         index = next;
                         value = v;
@@ -169,6 +172,31 @@ impl<'a> Runner<'a> {
                 }
             }
         })
+    }
+
+    /// Run one state, reporting its entry and exit when events are recorded.
+    pub(crate) async fn run_state_observed(
+        &self,
+        state: &State,
+        input: Value,
+        vars: &mut Vars,
+    ) -> Result<Step, Failure> {
+        let Some(sink) = self.events else {
+            return self.run_state(state, input, vars).await;
+        };
+        sink.emit(events::entered(state, &input));
+        let step = self.run_state(state, input, vars).await?;
+        match &step {
+            Step::Next(_, output) | Step::End(output) => sink.emit(events::exited(state, output)),
+        }
+        Ok(step)
+    }
+
+    /// Emit an event when a sink is attached; `make` runs only then.
+    fn emit(&self, make: impl FnOnce() -> Event) {
+        if let Some(sink) = self.events {
+            sink.emit(make());
+        }
     }
 
     async fn run_state(

@@ -203,8 +203,16 @@ impl Runner<'_> {
                         self.run_graph(graph, input, &mut scope).await
                     }
                 });
-                let outputs = futures::future::try_join_all(runs).await?;
-                Ok(Value::Array(outputs))
+                self.emit(|| Event::bare("ParallelStateStarted"));
+                let outputs = futures::future::try_join_all(runs).await;
+                self.emit(|| {
+                    Event::bare(if outputs.is_ok() {
+                        "ParallelStateSucceeded"
+                    } else {
+                        "ParallelStateFailed"
+                    })
+                });
+                Ok(Value::Array(outputs?))
             }
             Kind::Map(spec) => self.map(state, spec, &input, states, vars).await,
             _ => Err(runtime(&state.name, "not an action state")),
@@ -257,14 +265,36 @@ impl Runner<'_> {
             heartbeat_seconds: heartbeat,
             credentials: spec.credentials.clone(),
         };
+        let activity = events::is_activity(&spec.resource);
+        let (resource_type, resource) = events::resource_parts(&spec.resource);
+        self.emit(|| {
+            if activity {
+                Event::new(
+                    "ActivityScheduled",
+                    "activityScheduledEventDetails",
+                    json!({"resource": spec.resource, "input": events::text(&request.input),
+                           "inputDetails": {"truncated": false},
+                           "timeoutInSeconds": timeout, "heartbeatInSeconds": heartbeat}),
+                )
+            } else {
+                Event::new(
+                    "TaskScheduled",
+                    "taskScheduledEventDetails",
+                    json!({"resourceType": resource_type, "resource": resource,
+                           "region": self.info.region(), "parameters": events::text(&request.input),
+                           "timeoutInSeconds": timeout, "heartbeatInSeconds": heartbeat}),
+                )
+            }
+        });
         let dispatched = self.tasks.dispatch(request);
         let outcome = match timeout {
             Some(secs) => match tokio::time::timeout(Duration::from_secs(secs), dispatched).await {
                 Ok(r) => r,
-                Err(_) => return Err(Failure::new(errors::TIMEOUT, "Task timed out.")),
+                Err(_) => Err(TaskFailure::new(errors::TIMEOUT, "Task timed out.")),
             },
             None => dispatched.await,
         };
+        self.emit(|| task_outcome_event(activity, &resource_type, &resource, &outcome));
         let result = outcome.map_err(|f| Failure {
             error: Some(f.error),
             cause: f.cause,
@@ -281,4 +311,42 @@ impl Runner<'_> {
         }
         Ok(result)
     }
+}
+
+/// `TaskSucceeded`/`TaskFailed`/`TaskTimedOut` or their `Activity…` forms.
+fn task_outcome_event(
+    activity: bool,
+    resource_type: &str,
+    resource: &str,
+    outcome: &Result<Value, TaskFailure>,
+) -> Event {
+    let prefix = if activity { "Activity" } else { "Task" };
+    let (suffix, details) = match outcome {
+        Ok(output) => (
+            "Succeeded",
+            json!({"output": events::text(output), "outputDetails": {"truncated": false}}),
+        ),
+        Err(f) => (
+            if f.error == errors::TIMEOUT || f.error == errors::HEARTBEAT_TIMEOUT {
+                "TimedOut"
+            } else {
+                "Failed"
+            },
+            json!({"error": f.error, "cause": f.cause}),
+        ),
+    };
+    let mut details = details;
+    if !activity && let Value::Object(m) = &mut details {
+        m.insert("resourceType".into(), json!(resource_type));
+        m.insert("resource".into(), json!(resource));
+    }
+    let key = match (activity, suffix) {
+        (true, "Succeeded") => "activitySucceededEventDetails",
+        (true, "Failed") => "activityFailedEventDetails",
+        (true, _) => "activityTimedOutEventDetails",
+        (false, "Succeeded") => "taskSucceededEventDetails",
+        (false, "Failed") => "taskFailedEventDetails",
+        (false, _) => "taskTimedOutEventDetails",
+    };
+    Event::new(format!("{prefix}{suffix}"), key, details)
 }
