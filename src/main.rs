@@ -1,6 +1,7 @@
 //! The `sluice` command: flags in, library calls out.
 
 mod commands;
+mod remote;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -26,6 +27,33 @@ enum Command {
     Run(RunArgs),
     /// Check a definition and report every problem with its location.
     Validate(ValidateArgs),
+    /// Run the orchestrator: durable executions behind the AWS Step Functions API.
+    Serve(ServeArgs),
+    /// Inspect and control executions on a running server.
+    #[command(subcommand)]
+    Executions(remote::ExecutionsCommand),
+    /// Register and list state machines on a running server.
+    #[command(subcommand, name = "state-machines")]
+    StateMachines(remote::StateMachinesCommand),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8083")]
+    listen: std::net::SocketAddr,
+    /// Where executions are kept: sqlite:PATH, sqlite::memory: or postgres://user@host:port/db.
+    #[arg(long, default_value = "sqlite:.sluice/sluice.db", env = "SLUICE_STORE")]
+    store: sluice_server::serve::StoreUrl,
+    /// Region used in ARNs when a request does not name one.
+    #[arg(long, default_value = "us-east-1")]
+    region: String,
+    /// Account id used in ARNs.
+    #[arg(long, default_value = "123456789012")]
+    account: String,
+    /// Seconds a claimed activity task stays with its worker without a heartbeat.
+    #[arg(long, default_value_t = 300.0)]
+    activity_lease_seconds: f64,
 }
 
 /// Execution semantics to emulate.
@@ -99,6 +127,9 @@ fn main() -> ExitCode {
             max_transitions: args.max_transitions,
         }),
         Command::Validate(args) => commands::validate(&args.definition, args.json),
+        Command::Serve(args) => serve(args),
+        Command::Executions(cmd) => remote::executions(cmd),
+        Command::StateMachines(cmd) => remote::state_machines(cmd),
     };
     match result {
         Ok(code) => code,
@@ -107,4 +138,31 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SLUICE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let config = sluice_server::service::Config {
+        region: args.region,
+        account: args.account,
+        activity_lease_seconds: args.activity_lease_seconds,
+        ..Default::default()
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(sluice_server::serve::serve(
+        sluice_server::serve::ServeOptions {
+            listen: args.listen,
+            store: args.store,
+            config,
+        },
+    ))?;
+    Ok(ExitCode::SUCCESS)
 }

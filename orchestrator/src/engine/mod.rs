@@ -15,7 +15,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 pub use context::{ExecutionInfo, Rng, now_iso8601};
-pub use exec::{Failure, Limits};
+pub use exec::{Failure, Limits, Timers};
 pub use task::{Dispatcher, TaskFailure, TaskHandler, TaskRequest};
 pub use vars::Vars;
 
@@ -138,6 +138,8 @@ pub struct StepRequest<'a> {
     /// The execution's variables; updated by the state's `Assign`.
     pub vars: &'a mut Vars,
     pub events: Option<&'a dyn events::EventSink>,
+    /// Durable waits; `None` sleeps in memory.
+    pub timers: Option<&'a dyn Timers>,
 }
 
 /// How a top-level state ended.
@@ -188,6 +190,7 @@ impl Engine {
             limits: &self.limits,
             transitions: std::sync::atomic::AtomicU64::new(0),
             events: request.events,
+            timers: request.timers,
         };
         let Some(state) = request.machine.graph.states.get(request.state) else {
             return StepOutcome::Failed(Failure::new(
@@ -237,6 +240,7 @@ impl Engine {
             limits: &self.limits,
             transitions: std::sync::atomic::AtomicU64::new(0),
             events,
+            timers: None,
         };
         let mut vars = Vars::default();
         let run = runner.run(&mut vars);

@@ -25,6 +25,8 @@ pub struct TaskRequest {
     pub execution_arn: String,
     /// `HeartbeatSeconds`, when set.
     pub heartbeat_seconds: Option<u64>,
+    /// `TimeoutSeconds`, when set (the engine enforces it unless the handler does).
+    pub timeout_seconds: Option<u64>,
     /// `Credentials`, when set (passed through for handlers that assume roles).
     pub credentials: Option<Value>,
 }
@@ -56,6 +58,10 @@ impl TaskFailure {
 pub trait TaskHandler: Send + Sync {
     /// Whether this handler serves `resource`.
     fn handles(&self, resource: &str) -> bool;
+    /// True when the handler applies `timeout_seconds` itself (to record the timeout).
+    fn enforces_timeouts(&self) -> bool {
+        false
+    }
     /// Run one task.
     fn invoke(&self, request: TaskRequest) -> BoxFuture<'_, Result<Value, TaskFailure>>;
 }
@@ -76,6 +82,14 @@ impl Dispatcher {
     pub fn register(&mut self, handler: Arc<dyn TaskHandler>) -> &mut Self {
         self.handlers.push(handler);
         self
+    }
+
+    /// Does the handler of `resource` enforce `TimeoutSeconds` itself?
+    pub fn enforces_timeouts(&self, resource: &str) -> bool {
+        self.handlers
+            .iter()
+            .find(|h| h.handles(resource))
+            .is_some_and(|h| h.enforces_timeouts())
     }
 
     /// Run a task through its handler.

@@ -123,6 +123,15 @@ pub struct Runner<'a> {
     pub transitions: AtomicU64,
     /// Where history events go; `None` builds none.
     pub events: Option<&'a dyn EventSink>,
+    /// How Waits and retry back-offs wait; `None` sleeps in memory.
+    pub timers: Option<&'a dyn Timers>,
+}
+
+/// Waiting that may outlive the process: a durable driver records each deadline so that a
+/// replayed step waits only for what is left.
+pub trait Timers: Send + Sync {
+    /// Wait `duration` (the n-th wait of the current step).
+    fn sleep(&self, duration: Duration) -> BoxFuture<'_, ()>;
 }
 
 /// Pure states never wait, so a long run of them would starve timers (the execution timeout)
@@ -192,6 +201,14 @@ impl<'a> Runner<'a> {
         Ok(step)
     }
 
+    /// Wait through the durable timers when there are some.
+    async fn sleep(&self, duration: Duration) {
+        match self.timers {
+            Some(t) => t.sleep(duration).await,
+            None => tokio::time::sleep(duration).await,
+        }
+    }
+
     /// Emit an event when a sink is attached; `make` runs only then.
     fn emit(&self, make: impl FnOnce() -> Event) {
         if let Some(sink) = self.events {
@@ -235,9 +252,14 @@ fn apply(vars: &mut Vars, assignments: Vec<(String, Value)>) {
     }
 }
 
+/// Callback and activity tasks get a token. It comes from the execution's seeded generator,
+/// so a durable driver that replays a step from its checkpoint hands out the same token.
 fn task_token(state: &State, rng: &Rng) -> Option<String> {
     match &state.kind {
-        Kind::Task(spec) if spec.resource.ends_with(".waitForTaskToken") => {
+        Kind::Task(spec)
+            if spec.resource.ends_with(".waitForTaskToken")
+                || events::is_activity(&spec.resource) =>
+        {
             Some(format!("{:016x}{:016x}", rng.next_u64(), rng.next_u64()))
         }
         _ => None,

@@ -104,7 +104,7 @@ impl Runner<'_> {
                         )?;
                         let output = self.output_path(state, io, effective, &ctx, vars)?;
                         drop(ctx);
-                        tokio::time::sleep(deadline).await;
+                        self.sleep(deadline).await;
                         apply(vars, assignments);
                         Ok(Self::step(state, output))
                     }
@@ -216,7 +216,7 @@ impl Runner<'_> {
                     self.eval_assign_jsonata(state, state.assign.as_ref(), &states, vars)?;
                 drop(ctx);
                 drop(states);
-                tokio::time::sleep(duration).await;
+                self.sleep(duration).await;
                 apply(vars, assignments);
                 Ok(Self::step(state, output))
             }

@@ -29,7 +29,7 @@ impl Runner<'_> {
                     let delay = self.backoff(retrier, attempts[i]);
                     attempts[i] += 1;
                     retry_count += 1;
-                    tokio::time::sleep(delay).await;
+                    self.sleep(delay).await;
                     continue;
                 }
             }
@@ -263,6 +263,7 @@ impl Runner<'_> {
             task_token: token,
             execution_arn: self.info.arn.clone(),
             heartbeat_seconds: heartbeat,
+            timeout_seconds: timeout,
             credentials: spec.credentials.clone(),
         };
         let activity = events::is_activity(&spec.resource);
@@ -286,8 +287,13 @@ impl Runner<'_> {
                 )
             }
         });
+        let engine_timeout = if self.tasks.enforces_timeouts(&spec.resource) {
+            None
+        } else {
+            timeout
+        };
         let dispatched = self.tasks.dispatch(request);
-        let outcome = match timeout {
+        let outcome = match engine_timeout {
             Some(secs) => match tokio::time::timeout(Duration::from_secs(secs), dispatched).await {
                 Ok(r) => r,
                 Err(_) => Err(TaskFailure::new(errors::TIMEOUT, "Task timed out.")),

@@ -1,0 +1,123 @@
+//! Starting the orchestrator: open the store named by a URL, resume running executions, serve
+//! the API until a shutdown signal.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use crate::service::{Config, Service};
+use crate::store::{PostgresStore, SqliteStore, Store, StoreError};
+
+/// Which store backs the orchestrator; parsed from `sqlite:PATH` or `postgres://…`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StoreUrl {
+    Sqlite(std::path::PathBuf),
+    SqliteMemory,
+    Postgres(String),
+}
+
+impl std::str::FromStr for StoreUrl {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s == "sqlite::memory:" || s == "memory" {
+            Ok(StoreUrl::SqliteMemory)
+        } else if let Some(path) = s
+            .strip_prefix("sqlite://")
+            .or_else(|| s.strip_prefix("sqlite:"))
+        {
+            if path.is_empty() {
+                return Err("sqlite: needs a file path, e.g. sqlite:.sluice/sluice.db".into());
+            }
+            Ok(StoreUrl::Sqlite(path.into()))
+        } else if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            Ok(StoreUrl::Postgres(s.to_string()))
+        } else {
+            Err(format!(
+                "unknown store {s:?}: use sqlite:PATH, sqlite::memory: or postgres://user@host:port/db"
+            ))
+        }
+    }
+}
+
+impl StoreUrl {
+    /// Open the store.
+    pub async fn open(&self) -> Result<Arc<dyn Store>, StoreError> {
+        Ok(match self {
+            StoreUrl::Sqlite(path) => Arc::new(SqliteStore::open(path).await?),
+            StoreUrl::SqliteMemory => Arc::new(SqliteStore::in_memory().await?),
+            StoreUrl::Postgres(url) => Arc::new(PostgresStore::connect(url).await?),
+        })
+    }
+}
+
+/// Flags of `sluice serve`.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub listen: SocketAddr,
+    pub store: StoreUrl,
+    pub config: Config,
+}
+
+/// Failures while starting or serving.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("opening the store: {0}")]
+    Store(#[from] StoreError),
+    #[error("resuming executions: {0}")]
+    Resume(#[from] crate::service::ServiceError),
+    #[error("listening on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("serving: {0}")]
+    Serve(std::io::Error),
+}
+
+/// Run the orchestrator until Ctrl-C or SIGTERM. Running executions stay in the store and
+/// resume on the next start.
+pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
+    let store = options.store.open().await?;
+    let service = Service::new(store, options.config);
+    let listener = tokio::net::TcpListener::bind(options.listen)
+        .await
+        .map_err(|source| ServeError::Listen {
+            addr: options.listen,
+            source,
+        })?;
+    let resumed = service.resume().await?;
+    tracing::info!(listen = %options.listen, resumed, "sluice serve is ready");
+    // Tools and tests wait for this line to know the port is open.
+    eprintln!(
+        "sluice serve listening on http://{}",
+        listener.local_addr().map_err(ServeError::Serve)?
+    );
+    let app = crate::api::router(service.clone());
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(ServeError::Serve)?;
+    service.shutdown();
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}

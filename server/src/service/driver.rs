@@ -1,0 +1,432 @@
+//! Driving executions: durable Standard executions advance one top-level state per
+//! checkpointed transition; Express executions run in memory and keep only their outcome.
+
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use serde_json::{Value, json};
+use sluice_orchestrator::engine::events::{self, Event, EventSink};
+use sluice_orchestrator::engine::{
+    ExecutionInfo, Outcome, Rng, StepOutcome, StepRequest, Timers, Vars,
+};
+
+use super::{Committer, Service, ServiceError, stored_json, stored_machine};
+use crate::store::{Cursor, ExecutionRecord, Finish, NewEvent, StoreError, Transition};
+use crate::time::{iso8601, now};
+
+/// Collects the events of one step, to commit them with the step. When the step parks on a
+/// task, what it has so far is written at once (a person approving a task needs to see it);
+/// a replay of the step after a crash skips the events already written.
+pub(crate) struct Buffer<'a> {
+    events: Mutex<Vec<NewEvent>>,
+    /// Events to drop because the history already has them (written before a crash).
+    skip: Mutex<i64>,
+    committer: &'a Committer,
+    arn: &'a str,
+    version: i64,
+}
+
+impl EventSink for Buffer<'_> {
+    fn emit(&self, event: Event) {
+        {
+            let mut skip = self.skip.lock().unwrap_or_else(|p| p.into_inner());
+            if *skip > 0 {
+                *skip -= 1;
+                return;
+            }
+        }
+        let parks = matches!(event.kind.as_str(), "TaskScheduled" | "ActivityScheduled");
+        let e = stored_event(event);
+        let mut events = self.events.lock().unwrap_or_else(|p| p.into_inner());
+        events.push(e);
+        if parks {
+            let t = Transition {
+                execution_arn: self.arn.to_string(),
+                expected_version: self.version,
+                events: std::mem::take(&mut *events),
+                next: None,
+                finish: None,
+            };
+            // Queued behind nothing of this step and ahead of its final commit; if the queue
+            // is full the events simply go with the final commit.
+            if let Err(t) = self.committer.enqueue(t) {
+                *events = t.events;
+            }
+        }
+    }
+}
+
+impl Buffer<'_> {
+    fn take(&self) -> Vec<NewEvent> {
+        std::mem::take(&mut *self.events.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+/// An engine event stamped with the current time.
+pub(crate) fn stored_event(event: Event) -> NewEvent {
+    NewEvent {
+        timestamp: now(),
+        kind: event.kind,
+        details: event
+            .details
+            .map(|(k, v)| (k.to_string(), serde_json::to_string(&v).unwrap_or_default())),
+    }
+}
+
+/// Durable waits of one step: the n-th wait of step `version` keeps its first deadline, so a
+/// step replayed after a crash waits only for what was left.
+struct StepTimers<'a> {
+    store: &'a dyn crate::store::Store,
+    arn: &'a str,
+    version: i64,
+    count: std::sync::atomic::AtomicU64,
+}
+
+impl Timers for StepTimers<'_> {
+    fn sleep(&self, duration: Duration) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            let n = self
+                .count
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let key = format!("{}/{n}", self.version);
+            let wanted = now() + duration.as_secs_f64();
+            // If the store cannot record the timer, waiting in memory is the best we can do.
+            let fire_at = self
+                .store
+                .timer(self.arn, &key, wanted)
+                .await
+                .unwrap_or(wanted);
+            let left = (fire_at - now()).max(0.0);
+            tokio::time::sleep(Duration::from_secs_f64(left)).await;
+        })
+    }
+}
+
+/// The seed of a step's random source: the same step replays the same tokens and UUIDs.
+fn step_seed(arn: &str, version: i64) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    arn.hash(&mut h);
+    version.hash(&mut h);
+    h.finish()
+}
+
+/// The context-object facts of a stored execution.
+fn execution_info(e: &ExecutionRecord, input: Value, sm_name: &str) -> ExecutionInfo {
+    ExecutionInfo {
+        arn: e.arn.clone(),
+        name: e.name.clone(),
+        state_machine_arn: e.state_machine_arn.clone(),
+        state_machine_name: sm_name.to_string(),
+        role_arn: e.role_arn.clone(),
+        start_time: iso8601(e.start),
+        input: Arc::new(input),
+        redrive_count: e.redrive_count.max(0) as u64,
+    }
+}
+
+/// The name part of a state machine ARN.
+pub(crate) fn name_of(arn: &str) -> &str {
+    arn.rsplit(':').next().unwrap_or(arn)
+}
+
+/// What an Express execution ended with.
+pub struct ExpressOutcome {
+    pub record: ExecutionRecord,
+}
+
+/// The final event of an execution.
+pub(crate) fn finish_event(outcome: &Finish) -> NewEvent {
+    let event = match outcome.status.as_str() {
+        "SUCCEEDED" => Event::new(
+            "ExecutionSucceeded",
+            "executionSucceededEventDetails",
+            json!({"output": outcome.output, "outputDetails": {"truncated": false}}),
+        ),
+        "FAILED" => Event::new(
+            "ExecutionFailed",
+            "executionFailedEventDetails",
+            json!({"error": outcome.error, "cause": outcome.cause}),
+        ),
+        "TIMED_OUT" => Event::new(
+            "ExecutionTimedOut",
+            "executionTimedOutEventDetails",
+            json!({"error": "States.Timeout"}),
+        ),
+        _ => Event::new(
+            "ExecutionAborted",
+            "executionAbortedEventDetails",
+            json!({"error": outcome.error, "cause": outcome.cause}),
+        ),
+    };
+    stored_event(event)
+}
+
+/// `ExecutionRedriven` for the `count`th redrive.
+pub fn redriven_event(count: i64) -> NewEvent {
+    stored_event(Event::new(
+        "ExecutionRedriven",
+        "executionRedrivenEventDetails",
+        json!({"redriveCount": count}),
+    ))
+}
+
+/// `ExecutionStarted` with its details.
+pub(crate) fn started_event(input: &str, role_arn: &str) -> NewEvent {
+    stored_event(Event::new(
+        "ExecutionStarted",
+        "executionStartedEventDetails",
+        json!({"input": input, "inputDetails": {"truncated": false}, "roleArn": role_arn}),
+    ))
+}
+
+impl Service {
+    /// Advance a durable execution until it ends (or another process takes it over).
+    pub(crate) async fn drive(self: &Arc<Self>, arn: &str) -> Result<(), ServiceError> {
+        let execution = self
+            .store
+            .get_execution(arn)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(arn.to_string()))?;
+        let machine = stored_machine(&execution.definition)?;
+        let input = stored_json(&execution.input, "execution input")?;
+        let sm_name = name_of(&execution.state_machine_arn).to_string();
+        let info = execution_info(&execution, input, &sm_name);
+        let deadline = machine.timeout_seconds.map(|s| execution.start + s as f64);
+        let Some(mut cursor) = self.store.get_cursor(arn).await? else {
+            return Ok(());
+        };
+        loop {
+            let rng = Rng::new(step_seed(arn, cursor.version));
+            let buffer = Buffer {
+                events: Mutex::new(Vec::new()),
+                skip: Mutex::new(cursor.step_events),
+                committer: &self.committer,
+                arn,
+                version: cursor.version,
+            };
+            let mut vars = Vars::from_json(stored_json(&cursor.vars, "variables")?);
+            let state_input = stored_json(&cursor.input, "state input")?;
+            let timers = StepTimers {
+                store: self.store.as_ref(),
+                arn,
+                version: cursor.version,
+                count: Default::default(),
+            };
+            let step = self.engine.step(StepRequest {
+                machine: &machine,
+                info: &info,
+                rng: &rng,
+                state: usize::try_from(cursor.state).unwrap_or(usize::MAX),
+                input: state_input,
+                vars: &mut vars,
+                events: Some(&buffer),
+                timers: Some(&timers),
+            });
+            let outcome = match deadline {
+                Some(at) => {
+                    let left = Duration::from_secs_f64((at - now()).max(0.0));
+                    tokio::time::timeout(left, step).await.ok()
+                }
+                None => Some(step.await),
+            };
+            let mut events = buffer.take();
+            let (next, finish) = match outcome {
+                None => (
+                    None,
+                    Finish {
+                        status: "TIMED_OUT".into(),
+                        output: None,
+                        error: Some("States.Timeout".into()),
+                        cause: None,
+                        stop: now(),
+                    },
+                ),
+                Some(StepOutcome::Next { state, output }) => {
+                    let next = Cursor {
+                        state: state as i64,
+                        input: events::text(&output),
+                        vars: events::text(&vars.to_json()),
+                        version: cursor.version + 1,
+                        next_event_id: cursor.next_event_id + events.len() as i64,
+                        step_events: 0,
+                    };
+                    let t = Transition {
+                        execution_arn: arn.to_string(),
+                        expected_version: cursor.version,
+                        events,
+                        next: Some(next.clone()),
+                        finish: None,
+                    };
+                    match self.committer.commit(t).await {
+                        Ok(()) => {
+                            cursor = next;
+                            continue;
+                        }
+                        // Another process applied this step (or the execution was stopped).
+                        Err(StoreError::Conflict(_)) => return Ok(()),
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                Some(StepOutcome::Succeeded(output)) => (
+                    None::<Cursor>,
+                    Finish {
+                        status: "SUCCEEDED".into(),
+                        output: Some(events::text(&output)),
+                        error: None,
+                        cause: None,
+                        stop: now(),
+                    },
+                ),
+                Some(StepOutcome::Failed(f)) => (
+                    None,
+                    Finish {
+                        status: "FAILED".into(),
+                        output: None,
+                        error: f.error,
+                        cause: f.cause,
+                        stop: now(),
+                    },
+                ),
+            };
+            events.push(finish_event(&finish));
+            let t = Transition {
+                execution_arn: arn.to_string(),
+                expected_version: cursor.version,
+                events,
+                next,
+                finish: Some(finish),
+            };
+            return match self.committer.commit(t).await {
+                Ok(()) | Err(StoreError::Conflict(_)) => Ok(()),
+                Err(e) => Err(e.into()),
+            };
+        }
+    }
+
+    /// Create a durable execution and start driving it. Returns the record (an existing one
+    /// when the name was used before).
+    pub async fn start_standard(
+        self: &Arc<Self>,
+        record: ExecutionRecord,
+        start_state: usize,
+    ) -> Result<(ExecutionRecord, bool), ServiceError> {
+        let cursor = Cursor {
+            state: start_state as i64,
+            input: record.input.clone(),
+            vars: "{}".into(),
+            version: 0,
+            next_event_id: 2,
+            step_events: 0,
+        };
+        let started = started_event(&record.input, &record.role_arn);
+        match self
+            .store
+            .create_execution(&record, Some(&cursor), &[started])
+            .await?
+        {
+            Some(existing) => Ok((existing, false)),
+            None => {
+                self.spawn_driver(record.arn.clone());
+                Ok((record, true))
+            }
+        }
+    }
+
+    /// Run an Express execution to its end in memory and record its outcome.
+    pub async fn run_express(
+        self: &Arc<Self>,
+        mut record: ExecutionRecord,
+    ) -> Result<ExpressOutcome, ServiceError> {
+        let machine = stored_machine(&record.definition)?;
+        let input = stored_json(&record.input, "execution input")?;
+        let sm_name = name_of(&record.state_machine_arn).to_string();
+        let info = execution_info(&record, input, &sm_name);
+        let rng = Rng::new(rand::random());
+        let outcome = self.engine.run_observed(&machine, &info, &rng, None).await;
+        let finish = match outcome {
+            Outcome::Succeeded(v) => Finish {
+                status: "SUCCEEDED".into(),
+                output: Some(events::text(&v)),
+                error: None,
+                cause: None,
+                stop: now(),
+            },
+            Outcome::Failed { error, cause } => Finish {
+                status: "FAILED".into(),
+                output: None,
+                error,
+                cause,
+                stop: now(),
+            },
+            Outcome::TimedOut => Finish {
+                status: "TIMED_OUT".into(),
+                output: None,
+                error: Some("States.Timeout".into()),
+                cause: None,
+                stop: now(),
+            },
+            Outcome::Aborted => Finish {
+                status: "ABORTED".into(),
+                output: None,
+                error: None,
+                cause: None,
+                stop: now(),
+            },
+        };
+        let events = [
+            started_event(&record.input, &record.role_arn),
+            finish_event(&finish),
+        ];
+        record.status = finish.status;
+        record.output = finish.output;
+        record.error = finish.error;
+        record.cause = finish.cause;
+        record.stop = Some(finish.stop);
+        // Express executions write only their outcome: one row, two events.
+        self.store.create_execution(&record, None, &events).await?;
+        Ok(ExpressOutcome { record })
+    }
+
+    /// Stop a running execution: ABORTED, with `ExecutionAborted` in its history.
+    pub async fn stop(
+        self: &Arc<Self>,
+        arn: &str,
+        error: Option<String>,
+        cause: Option<String>,
+    ) -> Result<f64, ServiceError> {
+        self.abort_driver(arn);
+        // A driver elsewhere may still commit; retry on conflict with the newer version.
+        for _ in 0..10 {
+            let Some(cursor) = self.store.get_cursor(arn).await? else {
+                return Err(StoreError::NotFound(arn.to_string()).into());
+            };
+            let finish = Finish {
+                status: "ABORTED".into(),
+                output: None,
+                error: error.clone(),
+                cause: cause.clone(),
+                stop: now(),
+            };
+            let t = Transition {
+                execution_arn: arn.to_string(),
+                expected_version: cursor.version,
+                events: vec![finish_event(&finish)],
+                next: None,
+                finish: Some(finish.clone()),
+            };
+            match self.committer.commit(t).await {
+                Ok(()) => return Ok(finish.stop),
+                Err(StoreError::Conflict(_)) => {
+                    let e = self.store.get_execution(arn).await?;
+                    if e.as_ref().is_some_and(|e| e.status != "RUNNING") {
+                        return Ok(e.and_then(|e| e.stop).unwrap_or_else(now));
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(StoreError::Conflict(arn.to_string()).into())
+    }
+}

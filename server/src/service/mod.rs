@@ -1,0 +1,159 @@
+//! The orchestrator: starts executions, drives durable Standard executions one checkpointed
+//! transition at a time, runs Express executions in memory, and connects Task states to
+//! activity workers and callbacks.
+
+mod committer;
+mod driver;
+pub mod tasks;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+use sluice_orchestrator::engine::{Dispatcher, Engine, Limits};
+use sluice_orchestrator::lang::load::parse_json;
+use sluice_orchestrator::lang::model::StateMachine;
+use tokio::task::AbortHandle;
+
+pub use committer::Committer;
+pub use driver::{ExpressOutcome, redriven_event};
+use tasks::{ParkedTasks, Registry};
+
+use crate::store::{Store, StoreError};
+
+/// Service-level failures, mapped to AWS error shapes by the API layer.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A stored definition or input that no longer parses (should not happen: both were
+    /// checked when they were accepted).
+    #[error("stored data is damaged: {0}")]
+    Damaged(String),
+}
+
+/// Settings of the orchestrator.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Region used in ARNs when the client does not say (its SigV4 scope usually does).
+    pub region: String,
+    /// Account id used in ARNs.
+    pub account: String,
+    /// How long a claimed activity task stays with its worker without a heartbeat before it is
+    /// handed out again (when the state sets no HeartbeatSeconds).
+    pub activity_lease_seconds: f64,
+    /// Engine limits (transitions per execution, payload size, Map concurrency).
+    pub limits: Limits,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            region: "us-east-1".into(),
+            account: "123456789012".into(),
+            activity_lease_seconds: 300.0,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// The running orchestrator.
+pub struct Service {
+    pub store: Arc<dyn Store>,
+    pub registry: Arc<Registry>,
+    pub config: Config,
+    engine: Engine,
+    committer: Committer,
+    drivers: Mutex<HashMap<String, AbortHandle>>,
+}
+
+impl Service {
+    /// Build the service over a store; call [`Service::resume`] to pick up running executions.
+    pub fn new(store: Arc<dyn Store>, config: Config) -> Arc<Service> {
+        let registry = Arc::new(Registry::default());
+        let mut dispatcher = Dispatcher::new();
+        dispatcher.register(Arc::new(ParkedTasks {
+            store: store.clone(),
+            registry: registry.clone(),
+        }));
+        let mut engine = Engine::new(dispatcher);
+        engine.limits = config.limits.clone();
+        // The writer task lives as long as a Committer exists, i.e. as long as the service.
+        let (committer, _writer) = Committer::start(store.clone());
+        Arc::new(Service {
+            store,
+            registry,
+            config,
+            engine,
+            committer,
+            drivers: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Restart the drivers of every execution that was RUNNING (after a crash or restart).
+    pub async fn resume(self: &Arc<Self>) -> Result<usize, ServiceError> {
+        let running = self.store.running_executions().await?;
+        let n = running.len();
+        for arn in running {
+            self.spawn_driver(arn);
+        }
+        Ok(n)
+    }
+
+    /// Stop every driver (their executions stay RUNNING in the store and resume on restart).
+    pub fn shutdown(&self) {
+        let drivers = std::mem::take(&mut *self.drivers.lock().unwrap_or_else(|p| p.into_inner()));
+        for (_, handle) in drivers {
+            handle.abort();
+        }
+    }
+
+    /// Drive a durable execution in the background.
+    pub fn spawn_driver(self: &Arc<Self>, arn: String) {
+        let service = self.clone();
+        let key = arn.clone();
+        let mut drivers = self.drivers.lock().unwrap_or_else(|p| p.into_inner());
+        if drivers.contains_key(&key) {
+            return;
+        }
+        let handle = tokio::spawn(async move {
+            if let Err(e) = service.drive(&arn).await {
+                tracing::error!(execution = %arn, error = %e, "execution driver stopped");
+            }
+            service
+                .drivers
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&arn);
+        });
+        drivers.insert(key, handle.abort_handle());
+    }
+
+    /// Stop driving an execution in this process (StopExecution).
+    pub fn abort_driver(&self, arn: &str) {
+        if let Some(handle) = self
+            .drivers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(arn)
+        {
+            handle.abort();
+        }
+    }
+
+    /// Executions currently driven by this process.
+    pub fn active_drivers(&self) -> usize {
+        self.drivers.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+}
+
+/// Parse JSON text the store holds.
+fn stored_json(text: &str, what: &str) -> Result<Value, ServiceError> {
+    parse_json(text, what).map_err(|e| ServiceError::Damaged(e.to_string()))
+}
+
+/// Compile a stored definition.
+fn stored_machine(text: &str) -> Result<StateMachine, ServiceError> {
+    let value = stored_json(text, "definition")?;
+    StateMachine::compile(&value).map_err(|e| ServiceError::Damaged(e.to_string()))
+}

@@ -1,0 +1,246 @@
+//! Activity tasks and `.waitForTaskToken` callbacks: the Task handler that parks a Task state
+//! until a worker or a callback answers its token, and the registry those answers go through.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use serde_json::Value;
+use sluice_orchestrator::engine::{TaskFailure, TaskHandler, TaskRequest, events};
+use sluice_orchestrator::lang::errors;
+use tokio::sync::{Notify, oneshot};
+
+use crate::store::{Store, StoreError, TaskOutcome, TaskRecord, task_status};
+use crate::time::now;
+
+/// How often a parked task looks in the store for an answer it was not handed directly.
+const STORE_RECHECK: Duration = Duration::from_secs(2);
+
+/// What a parked task hears: its answer, or a heartbeat.
+enum Signal {
+    Done(Result<Value, TaskFailure>),
+}
+
+/// The live waiter of one token.
+struct Waiter {
+    done: Option<oneshot::Sender<Signal>>,
+    heartbeat: Arc<Notify>,
+}
+
+/// Tokens whose Task states are waiting in this process, and pollers waiting for activities.
+#[derive(Default)]
+pub struct Registry {
+    waiters: Mutex<HashMap<String, Waiter>>,
+    activities: Mutex<HashMap<String, Arc<Notify>>>,
+}
+
+impl Registry {
+    /// The notifier GetActivityTask pollers of `activity_arn` wait on.
+    pub fn activity_notify(&self, activity_arn: &str) -> Arc<Notify> {
+        // A poisoned lock only means a panic elsewhere; the map itself stays consistent.
+        let mut map = self.activities.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(activity_arn.to_string()).or_default().clone()
+    }
+
+    fn register(&self, token: &str) -> (oneshot::Receiver<Signal>, Arc<Notify>) {
+        let (tx, rx) = oneshot::channel();
+        let heartbeat = Arc::new(Notify::new());
+        let mut map = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
+        map.insert(
+            token.to_string(),
+            Waiter {
+                done: Some(tx),
+                heartbeat: heartbeat.clone(),
+            },
+        );
+        (rx, heartbeat)
+    }
+
+    fn unregister(&self, token: &str) {
+        let mut map = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
+        map.remove(token);
+    }
+
+    /// Is a Task state in this process waiting on `token`?
+    pub fn is_awaited(&self, token: &str) -> bool {
+        let map = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
+        map.contains_key(token)
+    }
+
+    /// Hand an answer to the waiting Task state; false when nobody waits any more.
+    pub fn answer(&self, token: &str, outcome: Result<Value, TaskFailure>) -> bool {
+        let sender = {
+            let mut map = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
+            map.remove(token).and_then(|mut w| w.done.take())
+        };
+        match sender {
+            Some(tx) => tx.send(Signal::Done(outcome)).is_ok(),
+            None => false,
+        }
+    }
+
+    /// Tell the waiting Task state its worker is alive.
+    pub fn heartbeat(&self, token: &str) {
+        let map = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(w) = map.get(token) {
+            w.heartbeat.notify_one();
+        }
+    }
+}
+
+/// Removes the waiter when the Task state stops waiting for any reason (answer, timeout,
+/// cancellation by a failing sibling branch), so a late answer finds nobody and is rejected.
+struct Registration<'a> {
+    registry: &'a Registry,
+    token: String,
+}
+
+impl Drop for Registration<'_> {
+    fn drop(&mut self) {
+        self.registry.unregister(&self.token);
+    }
+}
+
+/// Serves activity ARNs and `.waitForTaskToken` resources by parking the Task state until
+/// SendTaskSuccess/SendTaskFailure, enforcing `TimeoutSeconds` and `HeartbeatSeconds`.
+pub struct ParkedTasks {
+    pub store: Arc<dyn Store>,
+    pub registry: Arc<Registry>,
+}
+
+impl ParkedTasks {
+    async fn park(&self, request: TaskRequest) -> Result<Value, TaskFailure> {
+        let activity = events::is_activity(&request.resource).then(|| request.resource.clone());
+        let token = request
+            .task_token
+            .clone()
+            .ok_or_else(|| TaskFailure::new(errors::RUNTIME, "a parked task needs a task token"))?;
+        let record = TaskRecord {
+            token: token.clone(),
+            activity_arn: activity.clone(),
+            execution_arn: request.execution_arn.clone(),
+            state_name: request.state_name.clone(),
+            input: serde_json::to_string(&request.input).unwrap_or_default(),
+            status: task_status::PENDING.to_string(),
+            worker: None,
+            lease_until: None,
+            heartbeat_seconds: request.heartbeat_seconds.map(|s| s as i64),
+            last_heartbeat: None,
+            output: None,
+            error: None,
+            cause: None,
+            created: now(),
+        };
+        // Register before the task becomes visible, so an instant answer finds its waiter.
+        let (answer, heartbeat) = self.registry.register(&token);
+        let _registration = Registration {
+            registry: &self.registry,
+            token: token.clone(),
+        };
+        let stored = self.store.put_task(&record).await.map_err(store_failure)?;
+        // After a restart the same token may already have its answer.
+        if let Some(done) = finished(&stored) {
+            return done;
+        }
+        if let Some(arn) = &activity {
+            self.registry.activity_notify(arn).notify_waiters();
+        }
+        let timeout = request.timeout_seconds.map(Duration::from_secs);
+        let heartbeat_every = request.heartbeat_seconds.map(Duration::from_secs);
+        let wait = async {
+            let mut answer = answer;
+            let mut beat_deadline = heartbeat_every.map(|d| tokio::time::Instant::now() + d);
+            loop {
+                let beat_missed = async {
+                    match beat_deadline {
+                        Some(at) => tokio::time::sleep_until(at).await,
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    signal = &mut answer => {
+                        return match signal {
+                            Ok(Signal::Done(outcome)) => outcome,
+                            Err(_) => Err(TaskFailure::new(errors::RUNTIME, "the task's waiter was dropped")),
+                        };
+                    }
+                    _ = heartbeat.notified() => {
+                        beat_deadline = heartbeat_every.map(|d| tokio::time::Instant::now() + d);
+                    }
+                    _ = beat_missed => {
+                        return Err(TaskFailure::new(errors::HEARTBEAT_TIMEOUT, "The task did not send a heartbeat in time."));
+                    }
+                    // Answers and heartbeats taken by another replica, or while this one
+                    // restarted, are only in the store.
+                    _ = tokio::time::sleep(STORE_RECHECK) => {
+                        if let Ok(Some(task)) = self.store.get_task(&token).await {
+                            if let Some(done) = finished(&task) {
+                                return done;
+                            }
+                            if let (Some(d), Some(last)) = (heartbeat_every, task.last_heartbeat) {
+                                let left = (last + d.as_secs_f64() - now()).max(0.0);
+                                let at = tokio::time::Instant::now() + Duration::from_secs_f64(left);
+                                beat_deadline = beat_deadline.map(|b| b.max(at));
+                            }
+                        }
+                    }
+                }
+            }
+        };
+        let outcome = match timeout {
+            Some(d) => tokio::time::timeout(d, wait)
+                .await
+                .unwrap_or_else(|_| Err(TaskFailure::new(errors::TIMEOUT, "Task timed out."))),
+            None => wait.await,
+        };
+        if let Err(f) = &outcome
+            && (f.error == errors::TIMEOUT || f.error == errors::HEARTBEAT_TIMEOUT)
+        {
+            // A late answer must be rejected: the task is over.
+            let _ = self
+                .store
+                .complete_task(&token, &TaskOutcome::TimedOut)
+                .await;
+        }
+        outcome
+    }
+}
+
+/// The outcome of a task that already ended, if it did.
+fn finished(task: &TaskRecord) -> Option<Result<Value, TaskFailure>> {
+    match task.status.as_str() {
+        task_status::SUCCEEDED => Some(Ok(task
+            .output
+            .as_deref()
+            .and_then(|o| serde_json::from_str(o).ok())
+            .unwrap_or(Value::Null))),
+        task_status::FAILED => Some(Err(TaskFailure {
+            error: task.error.clone().unwrap_or_default(),
+            cause: task.cause.clone(),
+        })),
+        task_status::TIMED_OUT => Some(Err(TaskFailure::new(errors::TIMEOUT, "Task timed out."))),
+        _ => None,
+    }
+}
+
+fn store_failure(e: StoreError) -> TaskFailure {
+    TaskFailure::new(
+        errors::RUNTIME,
+        format!("the task could not be recorded: {e}"),
+    )
+}
+
+impl TaskHandler for ParkedTasks {
+    fn handles(&self, resource: &str) -> bool {
+        events::is_activity(resource) || resource.ends_with(".waitForTaskToken")
+    }
+
+    fn enforces_timeouts(&self) -> bool {
+        true
+    }
+
+    fn invoke(&self, request: TaskRequest) -> BoxFuture<'_, Result<Value, TaskFailure>> {
+        Box::pin(self.park(request))
+    }
+}

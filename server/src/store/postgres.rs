@@ -1,0 +1,837 @@
+//! The shared store: PostgreSQL, for several orchestrator replicas over one database. Rows an
+//! operation decides on are locked in the operation's transaction (`FOR UPDATE`), so replicas
+//! never apply a transition twice, and workers claim tasks with `SKIP LOCKED`, so two replicas
+//! never hand out the same task. Semantics follow `sqlite.rs` and the suite in `tests.rs`.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::{PgConnection, PgPool, Row};
+
+use super::*;
+
+// Names, ARNs and tokens use the "C" collation so that lists sort bytewise, as in SQLite,
+// whatever locale the cluster was created with (and paging by `name > $1` agrees with it).
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS state_machines (
+    arn TEXT COLLATE "C" PRIMARY KEY,
+    name TEXT COLLATE "C" NOT NULL UNIQUE,
+    definition TEXT NOT NULL,
+    role_arn TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    created DOUBLE PRECISION NOT NULL,
+    revision BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS executions (
+    arn TEXT COLLATE "C" PRIMARY KEY,
+    state_machine_arn TEXT COLLATE "C" NOT NULL,
+    name TEXT COLLATE "C" NOT NULL,
+    status TEXT NOT NULL,
+    input TEXT NOT NULL,
+    output TEXT,
+    error TEXT,
+    cause TEXT,
+    start DOUBLE PRECISION NOT NULL,
+    stop DOUBLE PRECISION,
+    definition TEXT NOT NULL,
+    role_arn TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    redrive_count BIGINT NOT NULL DEFAULT 0,
+    cursor_state BIGINT,
+    cursor_input TEXT,
+    cursor_vars TEXT,
+    version BIGINT NOT NULL DEFAULT 0,
+    next_event_id BIGINT NOT NULL DEFAULT 1,
+    step_events BIGINT NOT NULL DEFAULT 0,
+    UNIQUE (state_machine_arn, name)
+);
+CREATE INDEX IF NOT EXISTS executions_by_machine ON executions (state_machine_arn, start DESC, arn);
+CREATE INDEX IF NOT EXISTS executions_by_start ON executions (start DESC, arn);
+CREATE INDEX IF NOT EXISTS executions_by_status ON executions (status);
+CREATE TABLE IF NOT EXISTS events (
+    execution_arn TEXT COLLATE "C" NOT NULL,
+    id BIGINT NOT NULL,
+    previous_id BIGINT NOT NULL,
+    "timestamp" DOUBLE PRECISION NOT NULL,
+    kind TEXT NOT NULL,
+    details_key TEXT,
+    details TEXT,
+    PRIMARY KEY (execution_arn, id)
+);
+CREATE TABLE IF NOT EXISTS activities (
+    arn TEXT COLLATE "C" PRIMARY KEY,
+    name TEXT COLLATE "C" NOT NULL UNIQUE,
+    created DOUBLE PRECISION NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tasks (
+    token TEXT COLLATE "C" PRIMARY KEY,
+    activity_arn TEXT COLLATE "C",
+    execution_arn TEXT COLLATE "C" NOT NULL,
+    state_name TEXT NOT NULL,
+    input TEXT NOT NULL,
+    status TEXT NOT NULL,
+    worker TEXT,
+    lease_until DOUBLE PRECISION,
+    heartbeat_seconds BIGINT,
+    last_heartbeat DOUBLE PRECISION,
+    output TEXT,
+    error TEXT,
+    cause TEXT,
+    created DOUBLE PRECISION NOT NULL
+);
+CREATE INDEX IF NOT EXISTS tasks_open_by_activity ON tasks (activity_arn, created, token)
+    WHERE status IN ('PENDING', 'CLAIMED');
+CREATE INDEX IF NOT EXISTS tasks_open_by_execution ON tasks (execution_arn)
+    WHERE status IN ('PENDING', 'CLAIMED');
+"#;
+
+/// Connections per replica: transitions are group-committed, so a few connections carry the
+/// load, and many replicas times a large pool would exhaust the server's `max_connections`.
+const POOL_SIZE: u32 = 8;
+
+/// Key of the advisory lock that serialises schema creation between replicas starting together
+/// (`CREATE TABLE IF NOT EXISTS` is not safe against a concurrent creator of the same table).
+const SCHEMA_LOCK: i64 = 0x736c_7569_6365; // "sluice"
+
+/// PostgreSQL-backed [`Store`], safe to share between several processes.
+#[derive(Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    /// Connect to `url` (`postgres://user:password@host:port/database`) and create the schema.
+    pub async fn connect(url: &str) -> Result<Self> {
+        Self::connect_with(PgConnectOptions::from_str(url)?).await
+    }
+
+    /// Connect with explicit options and create the schema.
+    pub async fn connect_with(options: PgConnectOptions) -> Result<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(POOL_SIZE)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options)
+            .await?;
+        let mut tx = pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(SCHEMA_LOCK)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::raw_sql(SCHEMA).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(PostgresStore { pool })
+    }
+
+    /// Close every connection of the pool (waits for those in use to be returned).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn state_machine(row: &PgRow) -> sqlx::Result<StateMachineRecord> {
+    Ok(StateMachineRecord {
+        arn: row.try_get("arn")?,
+        name: row.try_get("name")?,
+        definition: row.try_get("definition")?,
+        role_arn: row.try_get("role_arn")?,
+        kind: row.try_get("kind")?,
+        created: row.try_get("created")?,
+        revision: row.try_get("revision")?,
+    })
+}
+
+fn execution(row: &PgRow) -> sqlx::Result<ExecutionRecord> {
+    Ok(ExecutionRecord {
+        arn: row.try_get("arn")?,
+        state_machine_arn: row.try_get("state_machine_arn")?,
+        name: row.try_get("name")?,
+        status: row.try_get("status")?,
+        input: row.try_get("input")?,
+        output: row.try_get("output")?,
+        error: row.try_get("error")?,
+        cause: row.try_get("cause")?,
+        start: row.try_get("start")?,
+        stop: row.try_get("stop")?,
+        definition: row.try_get("definition")?,
+        role_arn: row.try_get("role_arn")?,
+        kind: row.try_get("kind")?,
+        redrive_count: row.try_get("redrive_count")?,
+    })
+}
+
+fn activity(row: &PgRow) -> sqlx::Result<ActivityRecord> {
+    Ok(ActivityRecord {
+        arn: row.try_get("arn")?,
+        name: row.try_get("name")?,
+        created: row.try_get("created")?,
+    })
+}
+
+fn task(row: &PgRow) -> sqlx::Result<TaskRecord> {
+    Ok(TaskRecord {
+        token: row.try_get("token")?,
+        activity_arn: row.try_get("activity_arn")?,
+        execution_arn: row.try_get("execution_arn")?,
+        state_name: row.try_get("state_name")?,
+        input: row.try_get("input")?,
+        status: row.try_get("status")?,
+        worker: row.try_get("worker")?,
+        lease_until: row.try_get("lease_until")?,
+        heartbeat_seconds: row.try_get("heartbeat_seconds")?,
+        last_heartbeat: row.try_get("last_heartbeat")?,
+        output: row.try_get("output")?,
+        error: row.try_get("error")?,
+        cause: row.try_get("cause")?,
+        created: row.try_get("created")?,
+    })
+}
+
+fn history_event(row: &PgRow) -> sqlx::Result<HistoryEvent> {
+    let key: Option<String> = row.try_get("details_key")?;
+    let details: Option<String> = row.try_get("details")?;
+    Ok(HistoryEvent {
+        id: row.try_get("id")?,
+        previous_id: row.try_get("previous_id")?,
+        timestamp: row.try_get("timestamp")?,
+        kind: row.try_get("kind")?,
+        details: key.zip(details),
+    })
+}
+
+fn all<T>(rows: &[PgRow], map: fn(&PgRow) -> sqlx::Result<T>) -> Result<Vec<T>> {
+    Ok(rows.iter().map(map).collect::<sqlx::Result<_>>()?)
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+/// SQL `LIMIT` for a page size (`usize::MAX` means no limit).
+fn sql_limit(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
+/// History events collected column by column, so that any number of them is one `INSERT`.
+#[derive(Default)]
+struct EventRows<'a> {
+    execution_arn: Vec<&'a str>,
+    id: Vec<i64>,
+    previous_id: Vec<i64>,
+    timestamp: Vec<f64>,
+    kind: Vec<&'a str>,
+    details_key: Vec<Option<&'a str>>,
+    details: Vec<Option<&'a str>>,
+}
+
+impl<'a> EventRows<'a> {
+    /// Number `events` from `first_id` on.
+    fn push(&mut self, execution_arn: &'a str, first_id: i64, events: &'a [NewEvent]) {
+        for (id, e) in (first_id..).zip(events) {
+            self.execution_arn.push(execution_arn);
+            self.id.push(id);
+            self.previous_id.push(id - 1);
+            self.timestamp.push(e.timestamp);
+            self.kind.push(&e.kind);
+            self.details_key
+                .push(e.details.as_ref().map(|(k, _)| k.as_str()));
+            self.details
+                .push(e.details.as_ref().map(|(_, d)| d.as_str()));
+        }
+    }
+
+    async fn insert(self, conn: &mut PgConnection) -> Result<()> {
+        if self.id.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            r#"INSERT INTO events (execution_arn, id, previous_id, "timestamp", kind, details_key, details)
+               SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::float8[], $5::text[], $6::text[], $7::text[])"#,
+        )
+        .bind(self.execution_arn)
+        .bind(self.id)
+        .bind(self.previous_id)
+        .bind(self.timestamp)
+        .bind(self.kind)
+        .bind(self.details_key)
+        .bind(self.details)
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+}
+
+/// An execution's row as a batch sees it: read (and locked) at the start, then advanced by
+/// each applied transition; written back once at the end.
+struct Head<'a> {
+    version: i64,
+    next_event_id: i64,
+    step_events: i64,
+    status: String,
+    /// Whether some transition of the batch applied, so the row needs writing.
+    changed: bool,
+    cursor: Option<&'a Cursor>,
+    finish: Option<&'a Finish>,
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn create_state_machine(&self, sm: &StateMachineRecord) -> Result<()> {
+        let done = sqlx::query(
+            "INSERT INTO state_machines (arn, name, definition, role_arn, kind, created, revision) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&sm.arn)
+        .bind(&sm.name)
+        .bind(&sm.definition)
+        .bind(&sm.role_arn)
+        .bind(&sm.kind)
+        .bind(sm.created)
+        .bind(sm.revision)
+        .execute(&self.pool)
+        .await;
+        match done {
+            Ok(_) => Ok(()),
+            Err(e) if is_unique_violation(&e) => Err(StoreError::AlreadyExists(sm.name.clone())),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn get_state_machine(&self, arn: &str) -> Result<Option<StateMachineRecord>> {
+        let row = sqlx::query("SELECT * FROM state_machines WHERE arn = $1")
+            .bind(arn)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(state_machine).transpose()?)
+    }
+
+    async fn update_state_machine(
+        &self,
+        arn: &str,
+        definition: Option<&str>,
+        role_arn: Option<&str>,
+    ) -> Result<StateMachineRecord> {
+        let row = sqlx::query(
+            "UPDATE state_machines SET definition = COALESCE($1, definition), role_arn = COALESCE($2, role_arn), revision = revision + 1 WHERE arn = $3 RETURNING *",
+        )
+        .bind(definition)
+        .bind(role_arn)
+        .bind(arn)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(arn.to_string()))?;
+        Ok(state_machine(&row)?)
+    }
+
+    async fn delete_state_machine(&self, arn: &str) -> Result<()> {
+        sqlx::query("DELETE FROM state_machines WHERE arn = $1")
+            .bind(arn)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn list_state_machines(
+        &self,
+        after_name: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<StateMachineRecord>> {
+        let rows =
+            sqlx::query("SELECT * FROM state_machines WHERE name > $1 ORDER BY name LIMIT $2")
+                .bind(after_name.unwrap_or(""))
+                .bind(sql_limit(limit))
+                .fetch_all(&self.pool)
+                .await?;
+        all(&rows, state_machine)
+    }
+
+    async fn create_execution(
+        &self,
+        e: &ExecutionRecord,
+        cursor: Option<&Cursor>,
+        started: &[NewEvent],
+    ) -> Result<Option<ExecutionRecord>> {
+        let mut tx = self.pool.begin().await?;
+        // No conflict target: every unique index arbitrates, so a concurrent start of the same
+        // execution (same ARN and same name) waits for the other and then does nothing,
+        // instead of failing on whichever index it happens to check second.
+        let inserted = sqlx::query(
+            "INSERT INTO executions (arn, state_machine_arn, name, status, input, output, error, cause, start, stop, definition, role_arn, kind, redrive_count, cursor_state, cursor_input, cursor_vars, version, next_event_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 0, $18)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(&e.arn)
+        .bind(&e.state_machine_arn)
+        .bind(&e.name)
+        .bind(&e.status)
+        .bind(&e.input)
+        .bind(&e.output)
+        .bind(&e.error)
+        .bind(&e.cause)
+        .bind(e.start)
+        .bind(e.stop)
+        .bind(&e.definition)
+        .bind(&e.role_arn)
+        .bind(&e.kind)
+        .bind(e.redrive_count)
+        .bind(cursor.map(|c| c.state))
+        .bind(cursor.map(|c| c.input.as_str()))
+        .bind(cursor.map(|c| c.vars.as_str()))
+        .bind(1 + started.len() as i64)
+        .execute(&mut *tx)
+        .await?;
+        if inserted.rows_affected() == 1 {
+            let mut events = EventRows::default();
+            events.push(&e.arn, 1, started);
+            events.insert(&mut tx).await?;
+            tx.commit().await?;
+            return Ok(None);
+        }
+        // The conflicting row is committed (the insert waited for it), so this statement's
+        // fresh snapshot sees it.
+        let existing =
+            sqlx::query("SELECT * FROM executions WHERE state_machine_arn = $1 AND name = $2")
+                .bind(&e.state_machine_arn)
+                .bind(&e.name)
+                .fetch_optional(&mut *tx)
+                .await?;
+        match existing {
+            Some(row) => Ok(Some(execution(&row)?)),
+            // The ARN is taken by an execution with another machine or name.
+            None => Err(StoreError::AlreadyExists(e.arn.clone())),
+        }
+    }
+
+    async fn get_execution(&self, arn: &str) -> Result<Option<ExecutionRecord>> {
+        let row = sqlx::query("SELECT * FROM executions WHERE arn = $1")
+            .bind(arn)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(execution).transpose()?)
+    }
+
+    async fn list_executions(&self, f: &ExecutionFilter) -> Result<Vec<ExecutionRecord>> {
+        let (after_start, after_arn) = match &f.after {
+            Some((s, a)) => (Some(*s), Some(a.as_str())),
+            None => (None, None),
+        };
+        let rows = sqlx::query(
+            "SELECT * FROM executions
+             WHERE ($1::text IS NULL OR state_machine_arn = $1)
+               AND ($2::text IS NULL OR status = $2)
+               AND ($3::float8 IS NULL OR start < $3 OR (start = $3 AND arn > $4))
+             ORDER BY start DESC, arn LIMIT $5",
+        )
+        .bind(f.state_machine_arn.as_deref())
+        .bind(f.status.as_deref())
+        .bind(after_start)
+        .bind(after_arn)
+        .bind(sql_limit(f.limit))
+        .fetch_all(&self.pool)
+        .await?;
+        all(&rows, execution)
+    }
+
+    async fn get_cursor(&self, arn: &str) -> Result<Option<Cursor>> {
+        let row = sqlx::query(
+            "SELECT cursor_state, cursor_input, cursor_vars, version, next_event_id, step_events FROM executions WHERE arn = $1 AND cursor_state IS NOT NULL",
+        )
+        .bind(arn)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(r) = row else { return Ok(None) };
+        Ok(Some(Cursor {
+            state: r.try_get("cursor_state")?,
+            input: r.try_get("cursor_input")?,
+            vars: r.try_get("cursor_vars")?,
+            version: r.try_get("version")?,
+            next_event_id: r.try_get("next_event_id")?,
+            step_events: r.try_get("step_events")?,
+        }))
+    }
+
+    async fn commit(&self, batch: &[Transition]) -> Result<Vec<Result<()>>> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut arns: Vec<&str> = batch.iter().map(|t| t.execution_arn.as_str()).collect();
+        arns.sort_unstable();
+        arns.dedup();
+
+        let mut tx = self.pool.begin().await?;
+        // Lock all the batch's executions up front and in ARN order (PostgreSQL locks the rows
+        // after sorting them): replicas committing overlapping batches then queue behind one
+        // another instead of deadlocking, and a replica that waited reads the version the
+        // other one wrote, so a transition both attempt applies once.
+        let rows = sqlx::query(
+            "SELECT arn, version, next_event_id, step_events, status FROM executions WHERE arn = ANY($1) ORDER BY arn FOR UPDATE",
+        )
+        .bind(&arns)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut heads = HashMap::with_capacity(rows.len());
+        for row in &rows {
+            let arn: String = row.try_get("arn")?;
+            let head = Head {
+                version: row.try_get("version")?,
+                next_event_id: row.try_get("next_event_id")?,
+                step_events: row.try_get("step_events")?,
+                status: row.try_get("status")?,
+                changed: false,
+                cursor: None,
+                finish: None,
+            };
+            heads.insert(arn, head);
+        }
+
+        let mut results = Vec::with_capacity(batch.len());
+        let mut events = EventRows::default();
+        for t in batch {
+            let Some(head) = heads.get_mut(t.execution_arn.as_str()) else {
+                results.push(Err(StoreError::NotFound(t.execution_arn.clone())));
+                continue;
+            };
+            if head.version != t.expected_version || head.status != "RUNNING" {
+                results.push(Err(StoreError::Conflict(t.execution_arn.clone())));
+                continue;
+            }
+            events.push(&t.execution_arn, head.next_event_id, &t.events);
+            head.next_event_id += t.events.len() as i64;
+            head.changed = true;
+            if t.next.is_none() && t.finish.is_none() {
+                // Events of a step still running: their ids are used, the version stays.
+                head.step_events += t.events.len() as i64;
+            } else {
+                head.version += 1;
+                head.step_events = 0;
+            }
+            if let Some(c) = &t.next {
+                head.cursor = Some(c);
+            }
+            if let Some(f) = &t.finish {
+                head.status.clone_from(&f.status);
+                head.finish = Some(f);
+            }
+            results.push(Ok(()));
+        }
+        events.insert(&mut tx).await?;
+
+        // One row per changed execution, written with one statement. A NULL cursor state
+        // keeps the stored cursor; a NULL status keeps the stored outcome.
+        let mut u_arn = Vec::new();
+        let mut u_state = Vec::new();
+        let mut u_input = Vec::new();
+        let mut u_vars = Vec::new();
+        let mut u_status = Vec::new();
+        let mut u_output = Vec::new();
+        let mut u_error = Vec::new();
+        let mut u_cause = Vec::new();
+        let mut u_stop = Vec::new();
+        let mut u_version = Vec::new();
+        let mut u_next_event_id = Vec::new();
+        let mut u_step_events = Vec::new();
+        let mut finished = Vec::new();
+        for (arn, head) in heads.iter().filter(|(_, h)| h.changed) {
+            u_arn.push(arn.as_str());
+            u_state.push(head.cursor.map(|c| c.state));
+            u_input.push(head.cursor.map(|c| c.input.as_str()));
+            u_vars.push(head.cursor.map(|c| c.vars.as_str()));
+            u_status.push(head.finish.map(|f| f.status.as_str()));
+            u_output.push(head.finish.and_then(|f| f.output.as_deref()));
+            u_error.push(head.finish.and_then(|f| f.error.as_deref()));
+            u_cause.push(head.finish.and_then(|f| f.cause.as_deref()));
+            u_stop.push(head.finish.map(|f| f.stop));
+            u_version.push(head.version);
+            u_next_event_id.push(head.next_event_id);
+            u_step_events.push(head.step_events);
+            if head.finish.is_some() {
+                finished.push(arn.as_str());
+            }
+        }
+        if !u_arn.is_empty() {
+            sqlx::query(
+                "UPDATE executions AS e SET
+                    cursor_state = COALESCE(u.state, e.cursor_state),
+                    cursor_input = CASE WHEN u.state IS NULL THEN e.cursor_input ELSE u.input END,
+                    cursor_vars = CASE WHEN u.state IS NULL THEN e.cursor_vars ELSE u.vars END,
+                    status = COALESCE(u.status, e.status),
+                    output = CASE WHEN u.status IS NULL THEN e.output ELSE u.output END,
+                    error = CASE WHEN u.status IS NULL THEN e.error ELSE u.error END,
+                    cause = CASE WHEN u.status IS NULL THEN e.cause ELSE u.cause END,
+                    stop = CASE WHEN u.status IS NULL THEN e.stop ELSE u.stop END,
+                    version = u.version,
+                    next_event_id = u.next_event_id,
+                    step_events = u.step_events
+                 FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::float8[], $10::bigint[], $11::bigint[], $12::bigint[])
+                    AS u(arn, state, input, vars, status, output, error, cause, stop, version, next_event_id, step_events)
+                 WHERE e.arn = u.arn",
+            )
+            .bind(u_arn)
+            .bind(u_state)
+            .bind(u_input)
+            .bind(u_vars)
+            .bind(u_status)
+            .bind(u_output)
+            .bind(u_error)
+            .bind(u_cause)
+            .bind(u_stop)
+            .bind(u_version)
+            .bind(u_next_event_id)
+            .bind(u_step_events)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if !finished.is_empty() {
+            // Tasks of an ended execution can no longer be answered.
+            sqlx::query(
+                "UPDATE tasks SET status = 'TIMED_OUT' WHERE execution_arn = ANY($1) AND status IN ('PENDING', 'CLAIMED')",
+            )
+            .bind(finished)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(results)
+    }
+
+    async fn history(
+        &self,
+        arn: &str,
+        after: Option<i64>,
+        reverse: bool,
+        limit: usize,
+    ) -> Result<Vec<HistoryEvent>> {
+        let sql = if reverse {
+            "SELECT * FROM events WHERE execution_arn = $1 AND id < $2 ORDER BY id DESC LIMIT $3"
+        } else {
+            "SELECT * FROM events WHERE execution_arn = $1 AND id > $2 ORDER BY id LIMIT $3"
+        };
+        let bound = after.unwrap_or(if reverse { i64::MAX } else { 0 });
+        let rows = sqlx::query(sql)
+            .bind(arn)
+            .bind(bound)
+            .bind(sql_limit(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        all(&rows, history_event)
+    }
+
+    async fn running_executions(&self) -> Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT arn FROM executions WHERE status = 'RUNNING' AND kind = 'STANDARD' ORDER BY start, arn",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| r.try_get("arn"))
+            .collect::<sqlx::Result<_>>()?)
+    }
+
+    async fn redrive(&self, arn: &str, event: &NewEvent) -> Result<ExecutionRecord> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(
+            "SELECT next_event_id, status FROM executions WHERE arn = $1 AND cursor_state IS NOT NULL FOR UPDATE",
+        )
+        .bind(arn)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(arn.to_string()))?;
+        let status: String = row.try_get("status")?;
+        if !matches!(status.as_str(), "FAILED" | "TIMED_OUT" | "ABORTED") {
+            return Err(StoreError::Conflict(arn.to_string()));
+        }
+        let next_event_id: i64 = row.try_get("next_event_id")?;
+        let mut events = EventRows::default();
+        events.push(arn, next_event_id, std::slice::from_ref(event));
+        events.insert(&mut tx).await?;
+        let row = sqlx::query(
+            "UPDATE executions SET status = 'RUNNING', output = NULL, error = NULL, cause = NULL, stop = NULL, redrive_count = redrive_count + 1, version = version + 1, step_events = 0, next_event_id = $1 WHERE arn = $2 RETURNING *",
+        )
+        .bind(next_event_id + 1)
+        .bind(arn)
+        .fetch_one(&mut *tx)
+        .await?;
+        let record = execution(&row)?;
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    async fn create_activity(&self, a: &ActivityRecord) -> Result<ActivityRecord> {
+        // CreateActivity is idempotent by name; no conflict target for the same reason as in
+        // `create_execution`.
+        let done =
+            sqlx::query("INSERT INTO activities (arn, name, created) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+                .bind(&a.arn)
+                .bind(&a.name)
+                .bind(a.created)
+                .execute(&self.pool)
+                .await?;
+        if done.rows_affected() == 1 {
+            return Ok(a.clone());
+        }
+        let row = sqlx::query("SELECT * FROM activities WHERE name = $1")
+            .bind(&a.name)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::AlreadyExists(a.arn.clone()))?;
+        Ok(activity(&row)?)
+    }
+
+    async fn get_activity(&self, arn: &str) -> Result<Option<ActivityRecord>> {
+        let row = sqlx::query("SELECT * FROM activities WHERE arn = $1")
+            .bind(arn)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(activity).transpose()?)
+    }
+
+    async fn delete_activity(&self, arn: &str) -> Result<()> {
+        sqlx::query("DELETE FROM activities WHERE arn = $1")
+            .bind(arn)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn list_activities(
+        &self,
+        after_name: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<ActivityRecord>> {
+        let rows = sqlx::query("SELECT * FROM activities WHERE name > $1 ORDER BY name LIMIT $2")
+            .bind(after_name.unwrap_or(""))
+            .bind(sql_limit(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        all(&rows, activity)
+    }
+
+    async fn put_task(&self, t: &TaskRecord) -> Result<TaskRecord> {
+        let done = sqlx::query(
+            "INSERT INTO tasks (token, activity_arn, execution_arn, state_name, input, status, worker, lease_until, heartbeat_seconds, last_heartbeat, output, error, cause, created)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (token) DO NOTHING",
+        )
+        .bind(&t.token)
+        .bind(&t.activity_arn)
+        .bind(&t.execution_arn)
+        .bind(&t.state_name)
+        .bind(&t.input)
+        .bind(&t.status)
+        .bind(&t.worker)
+        .bind(t.lease_until)
+        .bind(t.heartbeat_seconds)
+        .bind(t.last_heartbeat)
+        .bind(&t.output)
+        .bind(&t.error)
+        .bind(&t.cause)
+        .bind(t.created)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 1 {
+            return Ok(t.clone());
+        }
+        self.get_task(&t.token)
+            .await?
+            .ok_or(StoreError::InvalidToken)
+    }
+
+    async fn get_task(&self, token: &str) -> Result<Option<TaskRecord>> {
+        let row = sqlx::query("SELECT * FROM tasks WHERE token = $1")
+            .bind(token)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(task).transpose()?)
+    }
+
+    async fn claim_task(
+        &self,
+        activity_arn: &str,
+        worker: &str,
+        now: f64,
+        lease_seconds: f64,
+    ) -> Result<Option<TaskRecord>> {
+        // SKIP LOCKED: a task another worker is claiming right now is passed over rather than
+        // waited for, and a row whose claim committed meanwhile is re-checked against the
+        // condition (so it is skipped unless its lease has expired).
+        let row = sqlx::query(
+            "UPDATE tasks SET status = 'CLAIMED', worker = $2, lease_until = $3 + $4, last_heartbeat = $3
+             WHERE token = (
+                 SELECT token FROM tasks
+                 WHERE activity_arn = $1 AND status IN ('PENDING', 'CLAIMED')
+                   AND (status = 'PENDING' OR lease_until < $3)
+                 ORDER BY created, token
+                 LIMIT 1
+                 FOR UPDATE SKIP LOCKED
+             )
+             RETURNING *",
+        )
+        .bind(activity_arn)
+        .bind(worker)
+        .bind(now)
+        .bind(lease_seconds)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(task).transpose()?)
+    }
+
+    async fn heartbeat_task(&self, token: &str, now: f64) -> Result<TaskRecord> {
+        let row = sqlx::query(
+            "UPDATE tasks SET last_heartbeat = $2,
+                 lease_until = GREATEST(COALESCE(lease_until, 0), $2 + COALESCE(heartbeat_seconds, 60))
+             WHERE token = $1 AND status IN ('PENDING', 'CLAIMED')
+             RETURNING *",
+        )
+        .bind(token)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(row) => Ok(task(&row)?),
+            None => Err(self.why_not_open(token).await?),
+        }
+    }
+
+    async fn complete_task(&self, token: &str, outcome: &TaskOutcome) -> Result<TaskRecord> {
+        let (status, output, error, cause) = match outcome {
+            TaskOutcome::Succeeded(o) => ("SUCCEEDED", Some(o.as_str()), None, None),
+            TaskOutcome::Failed { error, cause } => {
+                ("FAILED", None, error.as_deref(), cause.as_deref())
+            }
+            TaskOutcome::TimedOut => ("TIMED_OUT", None, None, None),
+        };
+        let row = sqlx::query(
+            "UPDATE tasks SET status = $1, output = $2, error = $3, cause = $4
+             WHERE token = $5 AND status IN ('PENDING', 'CLAIMED')
+             RETURNING *",
+        )
+        .bind(status)
+        .bind(output)
+        .bind(error)
+        .bind(cause)
+        .bind(token)
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(row) => Ok(task(&row)?),
+            None => Err(self.why_not_open(token).await?),
+        }
+    }
+}
+
+impl PostgresStore {
+    /// The error for a task that an update of open tasks did not find.
+    async fn why_not_open(&self, token: &str) -> Result<StoreError> {
+        let exists = sqlx::query("SELECT 1 FROM tasks WHERE token = $1")
+            .bind(token)
+            .fetch_optional(&self.pool)
+            .await?
+            .is_some();
+        Ok(if exists {
+            StoreError::TaskEnded
+        } else {
+            StoreError::InvalidToken
+        })
+    }
+}

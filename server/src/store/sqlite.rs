@@ -1,0 +1,705 @@
+//! The embedded store: one SQLite file in WAL mode. A process crash loses nothing committed
+//! (WAL with `synchronous = NORMAL` is durable against process death; an OS crash may lose the
+//! last group commit), and group commit makes one transaction carry many transitions.
+
+use std::path::Path;
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{Row, SqlitePool};
+
+use super::*;
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS state_machines (
+    arn TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    definition TEXT NOT NULL,
+    role_arn TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    created REAL NOT NULL,
+    revision INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS executions (
+    arn TEXT PRIMARY KEY,
+    state_machine_arn TEXT NOT NULL,
+    name TEXT NOT NULL,
+    status TEXT NOT NULL,
+    input TEXT NOT NULL,
+    output TEXT,
+    error TEXT,
+    cause TEXT,
+    start REAL NOT NULL,
+    stop REAL,
+    definition TEXT NOT NULL,
+    role_arn TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    redrive_count INTEGER NOT NULL DEFAULT 0,
+    cursor_state INTEGER,
+    cursor_input TEXT,
+    cursor_vars TEXT,
+    version INTEGER NOT NULL DEFAULT 0,
+    next_event_id INTEGER NOT NULL DEFAULT 1,
+    step_events INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (state_machine_arn, name)
+);
+CREATE INDEX IF NOT EXISTS executions_by_machine ON executions (state_machine_arn, start DESC, arn);
+CREATE INDEX IF NOT EXISTS executions_by_status ON executions (status);
+CREATE TABLE IF NOT EXISTS events (
+    execution_arn TEXT NOT NULL,
+    id INTEGER NOT NULL,
+    previous_id INTEGER NOT NULL,
+    timestamp REAL NOT NULL,
+    kind TEXT NOT NULL,
+    details_key TEXT,
+    details TEXT,
+    PRIMARY KEY (execution_arn, id)
+);
+CREATE TABLE IF NOT EXISTS activities (
+    arn TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tasks (
+    token TEXT PRIMARY KEY,
+    activity_arn TEXT,
+    execution_arn TEXT NOT NULL,
+    state_name TEXT NOT NULL,
+    input TEXT NOT NULL,
+    status TEXT NOT NULL,
+    worker TEXT,
+    lease_until REAL,
+    heartbeat_seconds INTEGER,
+    last_heartbeat REAL,
+    output TEXT,
+    error TEXT,
+    cause TEXT,
+    created REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS tasks_by_activity ON tasks (activity_arn, status, created);
+CREATE INDEX IF NOT EXISTS open_tasks_by_execution ON tasks (execution_arn) WHERE status IN ('PENDING', 'CLAIMED');
+CREATE TABLE IF NOT EXISTS timers (
+    execution_arn TEXT NOT NULL,
+    key TEXT NOT NULL,
+    fire_at REAL NOT NULL,
+    PRIMARY KEY (execution_arn, key)
+);
+"#;
+
+/// SQLite-backed [`Store`].
+#[derive(Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Open (creating if needed) the database file at `path`.
+    pub async fn open(path: &Path) -> Result<Self> {
+        if let Some(dir) = path.parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::Backend(sqlx::Error::Io(e)))?;
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(std::time::Duration::from_secs(30));
+        Self::with_options(options).await
+    }
+
+    /// A private in-memory database (for tests and `sluice run`).
+    pub async fn in_memory() -> Result<Self> {
+        let options = SqliteConnectOptions::from_str("sqlite::memory:")?;
+        Self::with_options(options).await
+    }
+
+    async fn with_options(options: SqliteConnectOptions) -> Result<Self> {
+        // One connection: SQLite has one writer anyway, and a single connection keeps an
+        // in-memory database shared and avoids SQLITE_BUSY between our own writers.
+        // The connection must never be recycled: an in-memory database dies with it.
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(options)
+            .await?;
+        sqlx::raw_sql(SCHEMA).execute(&pool).await?;
+        Ok(SqliteStore { pool })
+    }
+}
+
+fn state_machine(row: &SqliteRow) -> StateMachineRecord {
+    StateMachineRecord {
+        arn: row.get("arn"),
+        name: row.get("name"),
+        definition: row.get("definition"),
+        role_arn: row.get("role_arn"),
+        kind: row.get("kind"),
+        created: row.get("created"),
+        revision: row.get("revision"),
+    }
+}
+
+fn execution(row: &SqliteRow) -> ExecutionRecord {
+    ExecutionRecord {
+        arn: row.get("arn"),
+        state_machine_arn: row.get("state_machine_arn"),
+        name: row.get("name"),
+        status: row.get("status"),
+        input: row.get("input"),
+        output: row.get("output"),
+        error: row.get("error"),
+        cause: row.get("cause"),
+        start: row.get("start"),
+        stop: row.get("stop"),
+        definition: row.get("definition"),
+        role_arn: row.get("role_arn"),
+        kind: row.get("kind"),
+        redrive_count: row.get("redrive_count"),
+    }
+}
+
+fn activity(row: &SqliteRow) -> ActivityRecord {
+    ActivityRecord {
+        arn: row.get("arn"),
+        name: row.get("name"),
+        created: row.get("created"),
+    }
+}
+
+fn task(row: &SqliteRow) -> TaskRecord {
+    TaskRecord {
+        token: row.get("token"),
+        activity_arn: row.get("activity_arn"),
+        execution_arn: row.get("execution_arn"),
+        state_name: row.get("state_name"),
+        input: row.get("input"),
+        status: row.get("status"),
+        worker: row.get("worker"),
+        lease_until: row.get("lease_until"),
+        heartbeat_seconds: row.get("heartbeat_seconds"),
+        last_heartbeat: row.get("last_heartbeat"),
+        output: row.get("output"),
+        error: row.get("error"),
+        cause: row.get("cause"),
+        created: row.get("created"),
+    }
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+async fn insert_events(
+    tx: &mut sqlx::SqliteConnection,
+    arn: &str,
+    first_id: i64,
+    events: &[NewEvent],
+) -> Result<()> {
+    for (i, e) in events.iter().enumerate() {
+        let id = first_id + i as i64;
+        let (key, details) = match &e.details {
+            Some((k, d)) => (Some(k.as_str()), Some(d.as_str())),
+            None => (None, None),
+        };
+        sqlx::query(
+            "INSERT INTO events (execution_arn, id, previous_id, timestamp, kind, details_key, details) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(arn)
+        .bind(id)
+        .bind(id - 1)
+        .bind(e.timestamp)
+        .bind(&e.kind)
+        .bind(key)
+        .bind(details)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn create_state_machine(&self, sm: &StateMachineRecord) -> Result<()> {
+        let done = sqlx::query(
+            "INSERT INTO state_machines (arn, name, definition, role_arn, kind, created, revision) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&sm.arn)
+        .bind(&sm.name)
+        .bind(&sm.definition)
+        .bind(&sm.role_arn)
+        .bind(&sm.kind)
+        .bind(sm.created)
+        .bind(sm.revision)
+        .execute(&self.pool)
+        .await;
+        match done {
+            Ok(_) => Ok(()),
+            Err(e) if is_unique_violation(&e) => Err(StoreError::AlreadyExists(sm.name.clone())),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn get_state_machine(&self, arn: &str) -> Result<Option<StateMachineRecord>> {
+        let row = sqlx::query("SELECT * FROM state_machines WHERE arn = ?")
+            .bind(arn)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(state_machine))
+    }
+
+    async fn update_state_machine(
+        &self,
+        arn: &str,
+        definition: Option<&str>,
+        role_arn: Option<&str>,
+    ) -> Result<StateMachineRecord> {
+        let done = sqlx::query(
+            "UPDATE state_machines SET definition = COALESCE(?, definition), role_arn = COALESCE(?, role_arn), revision = revision + 1 WHERE arn = ?",
+        )
+        .bind(definition)
+        .bind(role_arn)
+        .bind(arn)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(arn.to_string()));
+        }
+        self.get_state_machine(arn)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(arn.to_string()))
+    }
+
+    async fn delete_state_machine(&self, arn: &str) -> Result<()> {
+        sqlx::query("DELETE FROM state_machines WHERE arn = ?")
+            .bind(arn)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn list_state_machines(
+        &self,
+        after_name: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<StateMachineRecord>> {
+        let rows = sqlx::query("SELECT * FROM state_machines WHERE name > ? ORDER BY name LIMIT ?")
+            .bind(after_name.unwrap_or(""))
+            .bind(limit as i64)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(state_machine).collect())
+    }
+
+    async fn create_execution(
+        &self,
+        e: &ExecutionRecord,
+        cursor: Option<&Cursor>,
+        started: &[NewEvent],
+    ) -> Result<Option<ExecutionRecord>> {
+        let mut tx = self.pool.begin().await?;
+        let existing =
+            sqlx::query("SELECT * FROM executions WHERE state_machine_arn = ? AND name = ?")
+                .bind(&e.state_machine_arn)
+                .bind(&e.name)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if let Some(row) = existing {
+            return Ok(Some(execution(&row)));
+        }
+        sqlx::query(
+            "INSERT INTO executions (arn, state_machine_arn, name, status, input, output, error, cause, start, stop, definition, role_arn, kind, redrive_count, cursor_state, cursor_input, cursor_vars, version, next_event_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)",
+        )
+        .bind(&e.arn)
+        .bind(&e.state_machine_arn)
+        .bind(&e.name)
+        .bind(&e.status)
+        .bind(&e.input)
+        .bind(&e.output)
+        .bind(&e.error)
+        .bind(&e.cause)
+        .bind(e.start)
+        .bind(e.stop)
+        .bind(&e.definition)
+        .bind(&e.role_arn)
+        .bind(&e.kind)
+        .bind(e.redrive_count)
+        .bind(cursor.map(|c| c.state))
+        .bind(cursor.map(|c| c.input.as_str()))
+        .bind(cursor.map(|c| c.vars.as_str()))
+        .bind(1 + started.len() as i64)
+        .execute(&mut *tx)
+        .await?;
+        insert_events(&mut tx, &e.arn, 1, started).await?;
+        tx.commit().await?;
+        Ok(None)
+    }
+
+    async fn get_execution(&self, arn: &str) -> Result<Option<ExecutionRecord>> {
+        let row = sqlx::query("SELECT * FROM executions WHERE arn = ?")
+            .bind(arn)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(execution))
+    }
+
+    async fn list_executions(&self, f: &ExecutionFilter) -> Result<Vec<ExecutionRecord>> {
+        let (after_start, after_arn) = match &f.after {
+            Some((s, a)) => (Some(*s), Some(a.as_str())),
+            None => (None, None),
+        };
+        let rows = sqlx::query(
+            "SELECT * FROM executions
+             WHERE (? IS NULL OR state_machine_arn = ?)
+               AND (? IS NULL OR status = ?)
+               AND (? IS NULL OR start < ? OR (start = ? AND arn > ?))
+             ORDER BY start DESC, arn LIMIT ?",
+        )
+        .bind(&f.state_machine_arn)
+        .bind(&f.state_machine_arn)
+        .bind(&f.status)
+        .bind(&f.status)
+        .bind(after_start)
+        .bind(after_start)
+        .bind(after_start)
+        .bind(after_arn)
+        .bind(f.limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(execution).collect())
+    }
+
+    async fn get_cursor(&self, arn: &str) -> Result<Option<Cursor>> {
+        let row = sqlx::query(
+            "SELECT cursor_state, cursor_input, cursor_vars, version, next_event_id, step_events FROM executions WHERE arn = ? AND cursor_state IS NOT NULL",
+        )
+        .bind(arn)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| Cursor {
+            state: r.get("cursor_state"),
+            input: r.get("cursor_input"),
+            vars: r.get("cursor_vars"),
+            version: r.get("version"),
+            next_event_id: r.get("next_event_id"),
+            step_events: r.get("step_events"),
+        }))
+    }
+
+    async fn commit(&self, batch: &[Transition]) -> Result<Vec<Result<()>>> {
+        let mut tx = self.pool.begin().await?;
+        let mut results = Vec::with_capacity(batch.len());
+        for t in batch {
+            let row =
+                sqlx::query("SELECT version, next_event_id, status FROM executions WHERE arn = ?")
+                    .bind(&t.execution_arn)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let Some(row) = row else {
+                results.push(Err(StoreError::NotFound(t.execution_arn.clone())));
+                continue;
+            };
+            let version: i64 = row.get("version");
+            let next_event_id: i64 = row.get("next_event_id");
+            let status: String = row.get("status");
+            if version != t.expected_version || status != "RUNNING" {
+                results.push(Err(StoreError::Conflict(t.execution_arn.clone())));
+                continue;
+            }
+            insert_events(&mut tx, &t.execution_arn, next_event_id, &t.events).await?;
+            let next_id = next_event_id + t.events.len() as i64;
+            if let Some(c) = &t.next {
+                sqlx::query(
+                    "UPDATE executions SET cursor_state = ?, cursor_input = ?, cursor_vars = ?, version = ?, next_event_id = ?, step_events = 0 WHERE arn = ?",
+                )
+                .bind(c.state)
+                .bind(&c.input)
+                .bind(&c.vars)
+                .bind(version + 1)
+                .bind(next_id)
+                .bind(&t.execution_arn)
+                .execute(&mut *tx)
+                .await?;
+            }
+            if t.next.is_none() && t.finish.is_none() {
+                // Events of a step still running: their ids are used, the version stays.
+                sqlx::query("UPDATE executions SET next_event_id = ?, step_events = step_events + ? WHERE arn = ?")
+                    .bind(next_id)
+                    .bind(t.events.len() as i64)
+                    .bind(&t.execution_arn)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            if let Some(f) = &t.finish {
+                sqlx::query(
+                    "UPDATE executions SET status = ?, output = ?, error = ?, cause = ?, stop = ?, version = ?, next_event_id = ? WHERE arn = ?",
+                )
+                .bind(&f.status)
+                .bind(&f.output)
+                .bind(&f.error)
+                .bind(&f.cause)
+                .bind(f.stop)
+                .bind(version + 1)
+                .bind(next_id)
+                .bind(&t.execution_arn)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("DELETE FROM timers WHERE execution_arn = ?")
+                    .bind(&t.execution_arn)
+                    .execute(&mut *tx)
+                    .await?;
+                // Tasks of an ended execution can no longer be answered.
+                sqlx::query(
+                    "UPDATE tasks SET status = 'TIMED_OUT' WHERE execution_arn = ? AND status IN ('PENDING', 'CLAIMED')",
+                )
+                .bind(&t.execution_arn)
+                .execute(&mut *tx)
+                .await?;
+            }
+            results.push(Ok(()));
+        }
+        tx.commit().await?;
+        Ok(results)
+    }
+
+    async fn history(
+        &self,
+        arn: &str,
+        after: Option<i64>,
+        reverse: bool,
+        limit: usize,
+    ) -> Result<Vec<HistoryEvent>> {
+        let sql = if reverse {
+            "SELECT * FROM events WHERE execution_arn = ? AND id < ? ORDER BY id DESC LIMIT ?"
+        } else {
+            "SELECT * FROM events WHERE execution_arn = ? AND id > ? ORDER BY id LIMIT ?"
+        };
+        let bound = after.unwrap_or(if reverse { i64::MAX } else { 0 });
+        let rows = sqlx::query(sql)
+            .bind(arn)
+            .bind(bound)
+            .bind(limit as i64)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let key: Option<String> = r.get("details_key");
+                let details: Option<String> = r.get("details");
+                HistoryEvent {
+                    id: r.get("id"),
+                    previous_id: r.get("previous_id"),
+                    timestamp: r.get("timestamp"),
+                    kind: r.get("kind"),
+                    details: key.zip(details),
+                }
+            })
+            .collect())
+    }
+
+    async fn running_executions(&self) -> Result<Vec<String>> {
+        let rows = sqlx::query("SELECT arn FROM executions WHERE status = 'RUNNING' AND kind = 'STANDARD' ORDER BY start")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(|r| r.get("arn")).collect())
+    }
+
+    async fn redrive(&self, arn: &str, event: &NewEvent) -> Result<ExecutionRecord> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query("SELECT next_event_id, status FROM executions WHERE arn = ? AND cursor_state IS NOT NULL")
+            .bind(arn)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(arn.to_string()))?;
+        let status: String = row.get("status");
+        if !matches!(status.as_str(), "FAILED" | "TIMED_OUT" | "ABORTED") {
+            return Err(StoreError::Conflict(arn.to_string()));
+        }
+        let next_event_id: i64 = row.get("next_event_id");
+        insert_events(&mut tx, arn, next_event_id, std::slice::from_ref(event)).await?;
+        sqlx::query(
+            "UPDATE executions SET status = 'RUNNING', output = NULL, error = NULL, cause = NULL, stop = NULL, redrive_count = redrive_count + 1, version = version + 1, step_events = 0, next_event_id = ? WHERE arn = ?",
+        )
+        .bind(next_event_id + 1)
+        .bind(arn)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        self.get_execution(arn)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(arn.to_string()))
+    }
+
+    async fn create_activity(&self, a: &ActivityRecord) -> Result<ActivityRecord> {
+        // CreateActivity is idempotent by name.
+        sqlx::query("INSERT INTO activities (arn, name, created) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING")
+            .bind(&a.arn)
+            .bind(&a.name)
+            .bind(a.created)
+            .execute(&self.pool)
+            .await?;
+        let row = sqlx::query("SELECT * FROM activities WHERE name = ?")
+            .bind(&a.name)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(activity(&row))
+    }
+
+    async fn get_activity(&self, arn: &str) -> Result<Option<ActivityRecord>> {
+        let row = sqlx::query("SELECT * FROM activities WHERE arn = ?")
+            .bind(arn)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(activity))
+    }
+
+    async fn delete_activity(&self, arn: &str) -> Result<()> {
+        sqlx::query("DELETE FROM activities WHERE arn = ?")
+            .bind(arn)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn list_activities(
+        &self,
+        after_name: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<ActivityRecord>> {
+        let rows = sqlx::query("SELECT * FROM activities WHERE name > ? ORDER BY name LIMIT ?")
+            .bind(after_name.unwrap_or(""))
+            .bind(limit as i64)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(activity).collect())
+    }
+
+    async fn put_task(&self, t: &TaskRecord) -> Result<TaskRecord> {
+        sqlx::query(
+            "INSERT INTO tasks (token, activity_arn, execution_arn, state_name, input, status, worker, lease_until, heartbeat_seconds, last_heartbeat, output, error, cause, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (token) DO NOTHING",
+        )
+        .bind(&t.token)
+        .bind(&t.activity_arn)
+        .bind(&t.execution_arn)
+        .bind(&t.state_name)
+        .bind(&t.input)
+        .bind(&t.status)
+        .bind(&t.worker)
+        .bind(t.lease_until)
+        .bind(t.heartbeat_seconds)
+        .bind(t.last_heartbeat)
+        .bind(&t.output)
+        .bind(&t.error)
+        .bind(&t.cause)
+        .bind(t.created)
+        .execute(&self.pool)
+        .await?;
+        self.get_task(&t.token)
+            .await?
+            .ok_or(StoreError::InvalidToken)
+    }
+
+    async fn get_task(&self, token: &str) -> Result<Option<TaskRecord>> {
+        let row = sqlx::query("SELECT * FROM tasks WHERE token = ?")
+            .bind(token)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(task))
+    }
+
+    async fn claim_task(
+        &self,
+        activity_arn: &str,
+        worker: &str,
+        now: f64,
+        lease_seconds: f64,
+    ) -> Result<Option<TaskRecord>> {
+        // A single connection serialises this read-then-update; PostgreSQL uses SKIP LOCKED.
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(
+            "SELECT token FROM tasks WHERE activity_arn = ? AND (status = 'PENDING' OR (status = 'CLAIMED' AND lease_until < ?)) ORDER BY created, token LIMIT 1",
+        )
+        .bind(activity_arn)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let token: String = row.get("token");
+        sqlx::query(
+            "UPDATE tasks SET status = 'CLAIMED', worker = ?, lease_until = ?, last_heartbeat = ? WHERE token = ?",
+        )
+        .bind(worker)
+        .bind(now + lease_seconds)
+        .bind(now)
+        .bind(&token)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        self.get_task(&token).await
+    }
+
+    async fn heartbeat_task(&self, token: &str, now: f64) -> Result<TaskRecord> {
+        let t = self
+            .get_task(token)
+            .await?
+            .ok_or(StoreError::InvalidToken)?;
+        if !matches!(t.status.as_str(), "PENDING" | "CLAIMED") {
+            return Err(StoreError::TaskEnded);
+        }
+        sqlx::query("UPDATE tasks SET last_heartbeat = ?, lease_until = MAX(COALESCE(lease_until, 0), ?) WHERE token = ? AND status IN ('PENDING', 'CLAIMED')")
+            .bind(now)
+            .bind(now + t.heartbeat_seconds.unwrap_or(60) as f64)
+            .bind(token)
+            .execute(&self.pool)
+            .await?;
+        self.get_task(token).await?.ok_or(StoreError::InvalidToken)
+    }
+
+    async fn timer(&self, execution_arn: &str, key: &str, fire_at: f64) -> Result<f64> {
+        sqlx::query("INSERT INTO timers (execution_arn, key, fire_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
+            .bind(execution_arn)
+            .bind(key)
+            .bind(fire_at)
+            .execute(&self.pool)
+            .await?;
+        let row = sqlx::query("SELECT fire_at FROM timers WHERE execution_arn = ? AND key = ?")
+            .bind(execution_arn)
+            .bind(key)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.get("fire_at"))
+    }
+
+    async fn complete_task(&self, token: &str, outcome: &TaskOutcome) -> Result<TaskRecord> {
+        let (status, output, error, cause) = match outcome {
+            TaskOutcome::Succeeded(o) => ("SUCCEEDED", Some(o.as_str()), None, None),
+            TaskOutcome::Failed { error, cause } => {
+                ("FAILED", None, error.as_deref(), cause.as_deref())
+            }
+            TaskOutcome::TimedOut => ("TIMED_OUT", None, None, None),
+        };
+        let done = sqlx::query(
+            "UPDATE tasks SET status = ?, output = ?, error = ?, cause = ? WHERE token = ? AND status IN ('PENDING', 'CLAIMED')",
+        )
+        .bind(status)
+        .bind(output)
+        .bind(error)
+        .bind(cause)
+        .bind(token)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return match self.get_task(token).await? {
+                None => Err(StoreError::InvalidToken),
+                Some(_) => Err(StoreError::TaskEnded),
+            };
+        }
+        self.get_task(token).await?.ok_or(StoreError::InvalidToken)
+    }
+}

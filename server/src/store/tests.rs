@@ -1,0 +1,1239 @@
+//! The store test suite, run against every backend: whatever one backend is expected to do,
+//! all of them must do. [`suite`] takes an empty store; [`shared_database`] takes two stores
+//! over one database (two replicas).
+
+use std::panic::AssertUnwindSafe;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use futures::FutureExt;
+use futures::future::join_all;
+use sqlx::postgres::PgConnectOptions;
+
+use super::*;
+
+// ---- fixtures
+
+const REGION: &str = "arn:aws:states:us-east-1:123456789012";
+
+fn machine(name: &str) -> StateMachineRecord {
+    StateMachineRecord {
+        arn: format!("{REGION}:stateMachine:{name}"),
+        name: name.to_string(),
+        definition: r#"{"StartAt":"A","States":{"A":{"Type":"Pass","End":true}}}"#.to_string(),
+        role_arn: "arn:aws:iam::123456789012:role/r".to_string(),
+        kind: "STANDARD".to_string(),
+        created: 1_700_000_000.25,
+        revision: 1,
+    }
+}
+
+fn execution(sm: &StateMachineRecord, name: &str, start: f64) -> ExecutionRecord {
+    ExecutionRecord {
+        arn: format!("{REGION}:execution:{}:{name}", sm.name),
+        state_machine_arn: sm.arn.clone(),
+        name: name.to_string(),
+        status: "RUNNING".to_string(),
+        input: r#"{"n":1}"#.to_string(),
+        output: None,
+        error: None,
+        cause: None,
+        start,
+        stop: None,
+        definition: sm.definition.clone(),
+        role_arn: sm.role_arn.clone(),
+        kind: sm.kind.clone(),
+        redrive_count: 0,
+    }
+}
+
+fn cursor(state: i64) -> Cursor {
+    Cursor {
+        state,
+        input: format!(r#"{{"at":{state}}}"#),
+        vars: format!(r#"{{"v":{state}}}"#),
+        // Set by the store; whatever is passed in must not matter.
+        version: -1,
+        next_event_id: -1,
+        step_events: 0,
+    }
+}
+
+fn event(kind: &str, timestamp: f64) -> NewEvent {
+    NewEvent {
+        timestamp,
+        kind: kind.to_string(),
+        details: None,
+    }
+}
+
+fn started_event(start: f64) -> NewEvent {
+    NewEvent {
+        timestamp: start,
+        kind: "ExecutionStarted".to_string(),
+        details: Some((
+            "executionStartedEventDetails".to_string(),
+            r#"{"input":"{\"n\":1}"}"#.to_string(),
+        )),
+    }
+}
+
+/// Create a RUNNING execution at state 0 with its `ExecutionStarted` event (id 1).
+async fn start(store: &dyn Store, sm: &StateMachineRecord, name: &str) -> ExecutionRecord {
+    let e = execution(sm, name, 1000.0);
+    let existing = store
+        .create_execution(&e, Some(&cursor(0)), &[started_event(e.start)])
+        .await
+        .expect("create_execution");
+    assert_eq!(existing, None, "{name} is new");
+    e
+}
+
+fn step(e: &ExecutionRecord, expected_version: i64, kinds: &[&str], next: i64) -> Transition {
+    Transition {
+        execution_arn: e.arn.clone(),
+        expected_version,
+        events: kinds.iter().map(|k| event(k, 1001.0)).collect(),
+        next: Some(cursor(next)),
+        finish: None,
+    }
+}
+
+fn finish(e: &ExecutionRecord, expected_version: i64, status: &str) -> Transition {
+    let failed = status != "SUCCEEDED";
+    Transition {
+        execution_arn: e.arn.clone(),
+        expected_version,
+        events: vec![event(&format!("Execution{}", title(status)), 1002.0)],
+        next: None,
+        finish: Some(Finish {
+            status: status.to_string(),
+            output: (!failed).then(|| r#"{"done":true}"#.to_string()),
+            error: failed.then(|| "States.TaskFailed".to_string()),
+            cause: failed.then(|| "it broke".to_string()),
+            stop: 1002.5,
+        }),
+    }
+}
+
+fn title(status: &str) -> String {
+    match status {
+        "SUCCEEDED" => "Succeeded",
+        "FAILED" => "Failed",
+        "TIMED_OUT" => "TimedOut",
+        _ => "Aborted",
+    }
+    .to_string()
+}
+
+fn task(token: &str, activity_arn: Option<&str>, execution_arn: &str, created: f64) -> TaskRecord {
+    TaskRecord {
+        token: token.to_string(),
+        activity_arn: activity_arn.map(str::to_string),
+        execution_arn: execution_arn.to_string(),
+        state_name: "Work".to_string(),
+        input: format!(r#"{{"token":"{token}"}}"#),
+        status: task_status::PENDING.to_string(),
+        worker: None,
+        lease_until: None,
+        heartbeat_seconds: Some(30),
+        last_heartbeat: None,
+        output: None,
+        error: None,
+        cause: None,
+        created,
+    }
+}
+
+fn activity(name: &str) -> ActivityRecord {
+    ActivityRecord {
+        arn: format!("{REGION}:activity:{name}"),
+        name: name.to_string(),
+        created: 1_700_000_000.5,
+    }
+}
+
+async fn cursor_of(store: &dyn Store, e: &ExecutionRecord) -> Cursor {
+    store
+        .get_cursor(&e.arn)
+        .await
+        .expect("get_cursor")
+        .expect("a running execution has a cursor")
+}
+
+async fn execution_of(store: &dyn Store, e: &ExecutionRecord) -> ExecutionRecord {
+    store
+        .get_execution(&e.arn)
+        .await
+        .expect("get_execution")
+        .expect("the execution exists")
+}
+
+async fn all_events(store: &dyn Store, e: &ExecutionRecord) -> Vec<HistoryEvent> {
+    store
+        .history(&e.arn, None, false, usize::MAX)
+        .await
+        .expect("history")
+}
+
+fn ids(events: &[HistoryEvent]) -> Vec<i64> {
+    events.iter().map(|e| e.id).collect()
+}
+
+/// Assert that a store call failed with the given error.
+macro_rules! assert_err {
+    ($result:expr, $pattern:pat) => {{
+        let result = &$result;
+        assert!(
+            matches!(result, Err($pattern)),
+            "expected {}, got {result:?}",
+            stringify!($pattern)
+        );
+    }};
+}
+
+// ---- the suite
+
+/// Every check, in order, on one empty store.
+pub(crate) async fn suite(store: &dyn Store) {
+    state_machines(store).await;
+    executions_and_commit(store).await;
+    history_paging(store).await;
+    listing_executions(store).await;
+    redrive(store).await;
+    activities(store).await;
+    tasks(store).await;
+    concurrency(store, store).await;
+}
+
+/// Two stores over one database behave as one: what one replica writes the other sees, and
+/// their concurrent claims, commits and starts never overlap.
+pub(crate) async fn shared_database(a: &dyn Store, b: &dyn Store) {
+    let sm = machine("shared");
+    a.create_state_machine(&sm).await.expect("create on a");
+    assert_eq!(
+        b.get_state_machine(&sm.arn).await.expect("get on b"),
+        Some(sm.clone())
+    );
+    assert_err!(
+        b.create_state_machine(&sm).await,
+        StoreError::AlreadyExists(_)
+    );
+    concurrency(a, b).await;
+}
+
+async fn state_machines(store: &dyn Store) {
+    let sm = machine("orders");
+    store.create_state_machine(&sm).await.expect("create");
+    assert_eq!(
+        store.get_state_machine(&sm.arn).await.expect("get"),
+        Some(sm.clone())
+    );
+    assert_eq!(
+        store.get_state_machine("arn:nope").await.expect("get"),
+        None
+    );
+
+    // The name is taken, whatever the ARN.
+    let mut again = machine("orders");
+    again.arn.push_str("-2");
+    let dup = store.create_state_machine(&again).await;
+    assert_err!(dup, StoreError::AlreadyExists(_));
+    assert_eq!(
+        store.get_state_machine(&again.arn).await.expect("get"),
+        None
+    );
+
+    let updated = store
+        .update_state_machine(&sm.arn, Some(r#"{"new":1}"#), None)
+        .await
+        .expect("update definition");
+    assert_eq!(updated.definition, r#"{"new":1}"#);
+    assert_eq!(updated.role_arn, sm.role_arn);
+    assert_eq!(updated.revision, sm.revision + 1);
+    let updated = store
+        .update_state_machine(&sm.arn, None, Some("arn:aws:iam::1:role/other"))
+        .await
+        .expect("update role");
+    assert_eq!(updated.definition, r#"{"new":1}"#);
+    assert_eq!(updated.role_arn, "arn:aws:iam::1:role/other");
+    assert_eq!(updated.revision, sm.revision + 2);
+    assert_eq!(
+        store.get_state_machine(&sm.arn).await.expect("get"),
+        Some(updated)
+    );
+    let missing = store
+        .update_state_machine("arn:nope", Some("{}"), None)
+        .await;
+    assert_err!(missing, StoreError::NotFound(_));
+
+    // Listing is by name, bytewise (uppercase before lowercase, '-' before '_'), in pages.
+    for name in ["m-b", "m-B", "m-a_1", "m-a-1", "m-c"] {
+        store
+            .create_state_machine(&machine(name))
+            .await
+            .expect("create");
+    }
+    let mut names = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = store
+            .list_state_machines(after.as_deref(), 2)
+            .await
+            .expect("list");
+        assert!(page.len() <= 2);
+        let Some(last) = page.last() else { break };
+        after = Some(last.name.clone());
+        names.extend(page.into_iter().map(|m| m.name));
+    }
+    assert_eq!(names, ["m-B", "m-a-1", "m-a_1", "m-b", "m-c", "orders"]);
+
+    store
+        .delete_state_machine(&machine("m-b").arn)
+        .await
+        .expect("delete");
+    assert_eq!(
+        store
+            .get_state_machine(&machine("m-b").arn)
+            .await
+            .expect("get"),
+        None
+    );
+    store
+        .delete_state_machine(&machine("m-b").arn)
+        .await
+        .expect("deleting a missing machine is not an error");
+    let names: Vec<String> = store
+        .list_state_machines(Some("m-a_1"), 10)
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|m| m.name)
+        .collect();
+    assert_eq!(names, ["m-c", "orders"]);
+}
+
+async fn executions_and_commit(store: &dyn Store) {
+    let sm = machine("commits");
+    store.create_state_machine(&sm).await.expect("create");
+    let e1 = start(store, &sm, "e1").await;
+    assert_eq!(execution_of(store, &e1).await, e1);
+
+    // Starting again by the same machine and name returns the stored execution, writes
+    // nothing, and ignores the new record (even its ARN).
+    let mut again = execution(&sm, "e1", 2000.0);
+    again.input = r#"{"other":true}"#.to_string();
+    let existing = store
+        .create_execution(&again, Some(&cursor(5)), &[started_event(2000.0)])
+        .await
+        .expect("create again");
+    assert_eq!(existing, Some(e1.clone()));
+    assert_eq!(ids(&all_events(store, &e1).await), [1]);
+
+    let c = cursor_of(store, &e1).await;
+    assert_eq!(
+        c,
+        Cursor {
+            version: 0,
+            next_event_id: 2,
+            ..cursor(0)
+        }
+    );
+    assert_eq!(
+        store.get_cursor("arn:nope").await.expect("get_cursor"),
+        None
+    );
+    assert_eq!(store.get_execution("arn:nope").await.expect("get"), None);
+
+    // An execution without a checkpoint (Express) has no cursor.
+    let mut express = execution(&sm, "express", 1000.0);
+    express.kind = "EXPRESS".to_string();
+    store
+        .create_execution(&express, None, &[started_event(1000.0)])
+        .await
+        .expect("create express");
+    assert_eq!(
+        store.get_cursor(&express.arn).await.expect("get_cursor"),
+        None
+    );
+
+    let e2 = start(store, &sm, "e2").await;
+    let e3 = start(store, &sm, "e3").await;
+    let other = start(store, &sm, "other").await;
+
+    // Tasks of e3 in every status, and one of another execution.
+    let act = store
+        .create_activity(&activity("commit-work"))
+        .await
+        .expect("create activity");
+    for t in [
+        task("e3-pending", None, &e3.arn, 1.0),
+        task("e3-claimed", Some(&act.arn), &e3.arn, 2.0),
+        task("e3-done", None, &e3.arn, 3.0),
+        task("other-pending", None, &other.arn, 4.0),
+    ] {
+        store.put_task(&t).await.expect("put_task");
+    }
+    let claimed = store
+        .claim_task(&act.arn, "w", 10.0, 60.0)
+        .await
+        .expect("claim")
+        .expect("a task to claim");
+    assert_eq!(claimed.token, "e3-claimed");
+    store
+        .complete_task("e3-done", &TaskOutcome::Succeeded("{}".to_string()))
+        .await
+        .expect("complete");
+
+    // One batch: an applied step, a stale one, a finish, and an unknown execution.
+    let results = store
+        .commit(&[
+            step(&e1, 0, &["PassStateEntered", "PassStateExited"], 1),
+            step(&e2, 7, &["PassStateEntered"], 1),
+            finish(&e3, 0, "SUCCEEDED"),
+            step(&execution(&sm, "ghost", 0.0), 0, &["PassStateEntered"], 1),
+        ])
+        .await
+        .expect("commit");
+    assert_eq!(results.len(), 4);
+    assert!(results[0].is_ok(), "{:?}", results[0]);
+    assert_err!(results[1], StoreError::Conflict(_));
+    assert!(results[2].is_ok(), "{:?}", results[2]);
+    assert_err!(results[3], StoreError::NotFound(_));
+
+    let c1 = cursor_of(store, &e1).await;
+    assert_eq!(
+        c1,
+        Cursor {
+            version: 1,
+            next_event_id: 4,
+            ..cursor(1)
+        }
+    );
+    let h1 = all_events(store, &e1).await;
+    assert_eq!(ids(&h1), [1, 2, 3]);
+    assert_eq!(
+        h1.iter().map(|e| e.previous_id).collect::<Vec<_>>(),
+        [0, 1, 2]
+    );
+    assert_eq!(
+        h1.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(),
+        ["ExecutionStarted", "PassStateEntered", "PassStateExited"]
+    );
+    assert_eq!(h1[0].details, started_event(0.0).details);
+    assert_eq!(h1[1].details, None);
+    assert_eq!(h1[1].timestamp, 1001.0);
+
+    // The stale transition wrote nothing.
+    assert_eq!(
+        cursor_of(store, &e2).await,
+        Cursor {
+            version: 0,
+            next_event_id: 2,
+            ..cursor(0)
+        }
+    );
+    assert_eq!(ids(&all_events(store, &e2).await), [1]);
+    assert_eq!(execution_of(store, &e2).await.status, "RUNNING");
+
+    // The finish: outcome stored, open tasks of that execution (only) ended.
+    let done = execution_of(store, &e3).await;
+    assert_eq!(done.status, "SUCCEEDED");
+    assert_eq!(done.output.as_deref(), Some(r#"{"done":true}"#));
+    assert_eq!((done.error, done.cause), (None, None));
+    assert_eq!(done.stop, Some(1002.5));
+    assert_eq!(ids(&all_events(store, &e3).await), [1, 2]);
+    let status = |token: &'static str| async move {
+        store
+            .get_task(token)
+            .await
+            .expect("get_task")
+            .expect("the task exists")
+            .status
+    };
+    assert_eq!(status("e3-pending").await, task_status::TIMED_OUT);
+    assert_eq!(status("e3-claimed").await, task_status::TIMED_OUT);
+    assert_eq!(status("e3-done").await, task_status::SUCCEEDED);
+    assert_eq!(status("other-pending").await, task_status::PENDING);
+    let late = store
+        .complete_task("e3-pending", &TaskOutcome::Succeeded("{}".to_string()))
+        .await;
+    assert_err!(late, StoreError::TaskEnded);
+
+    // An ended execution takes no more transitions, even at its current version.
+    let results = store
+        .commit(&[step(&e3, 1, &["PassStateEntered"], 1)])
+        .await
+        .expect("commit");
+    assert_err!(results[0], StoreError::Conflict(_));
+    assert_eq!(ids(&all_events(store, &e3).await), [1, 2]);
+
+    // Transitions of one execution chain within a batch. Events of a step still running take
+    // their ids and count as the step's events, but leave the version: the step goes on.
+    let results = store
+        .commit(&[
+            step(&e1, 1, &["A"], 2),
+            Transition {
+                next: None,
+                ..step(&e1, 2, &["B", "C"], 0)
+            },
+        ])
+        .await
+        .expect("commit");
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert_eq!(
+        cursor_of(store, &e1).await,
+        Cursor {
+            version: 2,
+            next_event_id: 7,
+            step_events: 2,
+            ..cursor(2)
+        }
+    );
+    let results = store
+        .commit(&[step(&e1, 2, &["D"], 3), step(&e1, 2, &["stale"], 9)])
+        .await
+        .expect("commit");
+    assert!(results[0].is_ok(), "{results:?}");
+    assert_err!(results[1], StoreError::Conflict(_));
+    assert_eq!(
+        cursor_of(store, &e1).await,
+        Cursor {
+            version: 3,
+            next_event_id: 8,
+            ..cursor(3)
+        }
+    );
+    let h1 = all_events(store, &e1).await;
+    assert_eq!(ids(&h1), [1, 2, 3, 4, 5, 6, 7]);
+    assert_eq!(
+        h1[3..].iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(),
+        ["A", "B", "C", "D"]
+    );
+    let results = store
+        .commit(&[finish(&e1, 3, "FAILED")])
+        .await
+        .expect("commit");
+    assert!(results[0].is_ok(), "{results:?}");
+    let failed = execution_of(store, &e1).await;
+    assert_eq!(failed.status, "FAILED");
+    assert_eq!(failed.output, None);
+    assert_eq!(failed.error.as_deref(), Some("States.TaskFailed"));
+    assert_eq!(failed.cause.as_deref(), Some("it broke"));
+    // The checkpoint stays where the execution failed, for a redrive.
+    assert_eq!(
+        cursor_of(store, &e1).await,
+        Cursor {
+            version: 4,
+            next_event_id: 9,
+            ..cursor(3)
+        }
+    );
+
+    assert!(store.commit(&[]).await.expect("empty commit").is_empty());
+
+    // Only running Standard executions resume after a restart.
+    let running = store.running_executions().await.expect("running");
+    for e in [&e2, &other] {
+        assert!(running.contains(&e.arn), "{} in {running:?}", e.arn);
+    }
+    for e in [&e1, &e3, &express] {
+        assert!(!running.contains(&e.arn), "{} in {running:?}", e.arn);
+    }
+}
+
+async fn history_paging(store: &dyn Store) {
+    let sm = machine("history");
+    store.create_state_machine(&sm).await.expect("create");
+    let e = &start(store, &sm, "long").await;
+    let kinds: Vec<String> = (2..=10).map(|i| format!("E{i}")).collect();
+    let kinds: Vec<&str> = kinds.iter().map(String::as_str).collect();
+    let results = store
+        .commit(&[step(e, 0, &kinds, 1)])
+        .await
+        .expect("commit");
+    assert!(results[0].is_ok());
+
+    let page = |after: Option<i64>, reverse: bool| async move {
+        ids(&store
+            .history(&e.arn, after, reverse, 4)
+            .await
+            .expect("history"))
+    };
+    assert_eq!(page(None, false).await, [1, 2, 3, 4]);
+    assert_eq!(page(Some(4), false).await, [5, 6, 7, 8]);
+    assert_eq!(page(Some(8), false).await, [9, 10]);
+    assert_eq!(page(Some(10), false).await, Vec::<i64>::new());
+    assert_eq!(page(None, true).await, [10, 9, 8, 7]);
+    assert_eq!(page(Some(7), true).await, [6, 5, 4, 3]);
+    assert_eq!(page(Some(3), true).await, [2, 1]);
+    assert_eq!(page(Some(1), true).await, Vec::<i64>::new());
+    assert!(
+        store
+            .history("arn:nope", None, false, 10)
+            .await
+            .expect("history")
+            .is_empty()
+    );
+}
+
+async fn listing_executions(store: &dyn Store) {
+    let sm = machine("listing");
+    let other = machine("listing-other");
+    for m in [&sm, &other] {
+        store.create_state_machine(m).await.expect("create");
+    }
+    // Two start at the same time: ties go by ARN.
+    let mut made = Vec::new();
+    for (name, start) in [
+        ("a", 10.0),
+        ("b", 20.0),
+        ("c", 20.0),
+        ("d", 30.0),
+        ("e", 40.0),
+    ] {
+        let e = execution(&sm, name, start);
+        store
+            .create_execution(&e, Some(&cursor(0)), &[started_event(start)])
+            .await
+            .expect("create");
+        made.push(e);
+    }
+    let x = execution(&other, "x", 25.0);
+    store
+        .create_execution(&x, Some(&cursor(0)), &[started_event(25.0)])
+        .await
+        .expect("create");
+    for name in ["b", "d"] {
+        let e = execution(&sm, name, 0.0);
+        let results = store
+            .commit(&[finish(&e, 0, "FAILED")])
+            .await
+            .expect("commit");
+        assert!(results[0].is_ok());
+    }
+
+    let pages = |status: Option<&'static str>| {
+        let sm = &sm;
+        async move {
+            let mut names = Vec::new();
+            let mut after = None;
+            loop {
+                let page = store
+                    .list_executions(&ExecutionFilter {
+                        state_machine_arn: Some(sm.arn.clone()),
+                        status: status.map(str::to_string),
+                        after: after.clone(),
+                        limit: 2,
+                    })
+                    .await
+                    .expect("list_executions");
+                assert!(page.len() <= 2);
+                let Some(last) = page.last() else { break };
+                after = Some((last.start, last.arn.clone()));
+                names.extend(page.into_iter().map(|e| e.name));
+            }
+            names
+        }
+    };
+    assert_eq!(pages(None).await, ["e", "d", "b", "c", "a"]);
+    assert_eq!(pages(Some("RUNNING")).await, ["e", "c", "a"]);
+    assert_eq!(pages(Some("FAILED")).await, ["d", "b"]);
+
+    let everything = store
+        .list_executions(&ExecutionFilter {
+            limit: 1000,
+            ..ExecutionFilter::default()
+        })
+        .await
+        .expect("list_executions");
+    let names: Vec<&str> = everything
+        .iter()
+        .filter(|e| e.state_machine_arn == sm.arn || e.state_machine_arn == other.arn)
+        .map(|e| e.name.as_str())
+        .collect();
+    assert_eq!(names, ["e", "d", "x", "b", "c", "a"]);
+    let listed_b = everything
+        .iter()
+        .find(|e| e.arn == made[1].arn)
+        .expect("b is listed");
+    assert_eq!(listed_b.status, "FAILED");
+}
+
+async fn redrive(store: &dyn Store) {
+    let sm = machine("redrive");
+    store.create_state_machine(&sm).await.expect("create");
+    let e = start(store, &sm, "r").await;
+    let results = store
+        .commit(&[
+            step(&e, 0, &["TaskStateEntered"], 1),
+            finish(&e, 1, "FAILED"),
+        ])
+        .await
+        .expect("commit");
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+
+    let redriven = store
+        .redrive(&e.arn, &event("ExecutionRedriven", 3000.0))
+        .await
+        .expect("redrive");
+    assert_eq!(
+        redriven,
+        ExecutionRecord {
+            redrive_count: 1,
+            ..e.clone()
+        }
+    );
+    assert_eq!(execution_of(store, &e).await, redriven);
+    let history = all_events(store, &e).await;
+    assert_eq!(ids(&history), [1, 2, 3, 4]);
+    assert_eq!(history[3].kind, "ExecutionRedriven");
+    assert_eq!(history[3].timestamp, 3000.0);
+    let c = cursor_of(store, &e).await;
+    assert_eq!(
+        c,
+        Cursor {
+            version: 3,
+            next_event_id: 5,
+            ..cursor(1)
+        }
+    );
+    assert!(
+        store
+            .running_executions()
+            .await
+            .expect("running")
+            .contains(&e.arn)
+    );
+
+    // It runs on from its checkpoint.
+    let results = store
+        .commit(&[finish(&e, 3, "SUCCEEDED")])
+        .await
+        .expect("commit");
+    assert!(results[0].is_ok(), "{results:?}");
+
+    let succeeded = store
+        .redrive(&e.arn, &event("ExecutionRedriven", 1.0))
+        .await;
+    assert_err!(succeeded, StoreError::Conflict(_));
+    let running = start(store, &sm, "still-running").await;
+    let result = store
+        .redrive(&running.arn, &event("ExecutionRedriven", 1.0))
+        .await;
+    assert_err!(result, StoreError::Conflict(_));
+    let missing = store
+        .redrive("arn:nope", &event("ExecutionRedriven", 1.0))
+        .await;
+    assert_err!(missing, StoreError::NotFound(_));
+    assert_eq!(ids(&all_events(store, &running).await), [1]);
+}
+
+async fn activities(store: &dyn Store) {
+    let a = activity("act-b");
+    assert_eq!(store.create_activity(&a).await.expect("create"), a);
+    // Idempotent by name: the stored one comes back.
+    let again = ActivityRecord {
+        arn: format!("{}-other", a.arn),
+        created: 5.0,
+        ..a.clone()
+    };
+    assert_eq!(store.create_activity(&again).await.expect("create"), a);
+    assert_eq!(store.get_activity(&again.arn).await.expect("get"), None);
+    assert_eq!(
+        store.get_activity(&a.arn).await.expect("get"),
+        Some(a.clone())
+    );
+
+    for name in ["act-a", "act-C", "act-c"] {
+        store
+            .create_activity(&activity(name))
+            .await
+            .expect("create");
+    }
+    let mut names = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = store
+            .list_activities(after.as_deref(), 3)
+            .await
+            .expect("list");
+        assert!(page.len() <= 3);
+        let Some(last) = page.last() else { break };
+        after = Some(last.name.clone());
+        names.extend(page.into_iter().map(|a| a.name));
+    }
+    let ours: Vec<&str> = names
+        .iter()
+        .map(String::as_str)
+        .filter(|n| n.starts_with("act-"))
+        .collect();
+    assert_eq!(ours, ["act-C", "act-a", "act-b", "act-c"]);
+
+    store.delete_activity(&a.arn).await.expect("delete");
+    assert_eq!(store.get_activity(&a.arn).await.expect("get"), None);
+    store
+        .delete_activity(&a.arn)
+        .await
+        .expect("deleting a missing activity is not an error");
+    // The name is free again.
+    let reborn = ActivityRecord {
+        created: 9.0,
+        ..a.clone()
+    };
+    assert_eq!(
+        store.create_activity(&reborn).await.expect("create"),
+        reborn
+    );
+}
+
+async fn tasks(store: &dyn Store) {
+    let act = store
+        .create_activity(&activity("tasks"))
+        .await
+        .expect("create activity");
+    let idle = store
+        .create_activity(&activity("tasks-idle"))
+        .await
+        .expect("create activity");
+    let exec = "arn:aws:states:us-east-1:123456789012:execution:tasks:t";
+    let t1 = task("t1", Some(&act.arn), exec, 1.0);
+    let t2 = task("t2", Some(&act.arn), exec, 2.0);
+    let callback = task("cb", None, exec, 0.5);
+    for t in [&t2, &t1, &callback] {
+        assert_eq!(&store.put_task(t).await.expect("put_task"), t);
+    }
+    // Idempotent by token: the stored task comes back unchanged.
+    let again = TaskRecord {
+        input: r#"{"changed":true}"#.to_string(),
+        ..t1.clone()
+    };
+    assert_eq!(store.put_task(&again).await.expect("put_task"), t1);
+    assert_eq!(
+        store.get_task("t1").await.expect("get_task"),
+        Some(t1.clone())
+    );
+    assert_eq!(store.get_task("nope").await.expect("get_task"), None);
+
+    // Oldest first; a claimed task is not handed out again while its lease holds.
+    let claim = |worker: &'static str, now: f64| {
+        let arn = act.arn.clone();
+        async move {
+            store
+                .claim_task(&arn, worker, now, 10.0)
+                .await
+                .expect("claim_task")
+        }
+    };
+    let c1 = claim("w1", 100.0).await.expect("t1 is pending");
+    assert_eq!(
+        c1,
+        TaskRecord {
+            status: task_status::CLAIMED.to_string(),
+            worker: Some("w1".to_string()),
+            lease_until: Some(110.0),
+            last_heartbeat: Some(100.0),
+            ..t1.clone()
+        }
+    );
+    assert_eq!(
+        claim("w2", 101.0).await.map(|t| t.token).as_deref(),
+        Some("t2")
+    );
+    assert_eq!(claim("w3", 102.0).await, None);
+    assert_eq!(
+        claim("w3", 110.0).await,
+        None,
+        "a lease holds until its end"
+    );
+    assert_eq!(
+        store
+            .claim_task(&idle.arn, "w", 100.0, 10.0)
+            .await
+            .expect("claim_task"),
+        None,
+        "callbacks and other activities' tasks are not handed out"
+    );
+
+    // After the lease expires, the task goes to the next worker.
+    let c3 = claim("w3", 110.5).await.expect("t1's lease expired");
+    assert_eq!(c3.token, "t1");
+    assert_eq!(c3.worker.as_deref(), Some("w3"));
+    assert_eq!(c3.lease_until, Some(120.5));
+
+    // A heartbeat extends the lease by the task's heartbeat interval; it never shortens it.
+    let hb = store.heartbeat_task("t1", 115.0).await.expect("heartbeat");
+    assert_eq!(hb.last_heartbeat, Some(115.0));
+    assert_eq!(hb.lease_until, Some(145.0));
+    assert_eq!(hb.status, task_status::CLAIMED);
+    let hb = store.heartbeat_task("t1", 100.0).await.expect("heartbeat");
+    assert_eq!(hb.lease_until, Some(145.0));
+    // At 140 only t2's lease (until 111) has run out; t1's heartbeat kept its own.
+    let c4 = claim("w4", 140.0).await.expect("t2's lease expired");
+    assert_eq!(c4.token, "t2");
+    assert_eq!(
+        claim("w5", 140.0).await,
+        None,
+        "the heartbeat kept t1's lease"
+    );
+    let missing = store.heartbeat_task("nope", 1.0).await;
+    assert_err!(missing, StoreError::InvalidToken);
+
+    let done = store
+        .complete_task("t1", &TaskOutcome::Succeeded(r#"{"ok":1}"#.to_string()))
+        .await
+        .expect("complete");
+    assert_eq!(done.status, task_status::SUCCEEDED);
+    assert_eq!(done.output.as_deref(), Some(r#"{"ok":1}"#));
+    assert_eq!(store.get_task("t1").await.expect("get_task"), Some(done));
+    let twice = store
+        .complete_task("t1", &TaskOutcome::Succeeded("{}".to_string()))
+        .await;
+    assert_err!(twice, StoreError::TaskEnded);
+    let late = store.heartbeat_task("t1", 116.0).await;
+    assert_err!(late, StoreError::TaskEnded);
+    let unknown = store
+        .complete_task("nope", &TaskOutcome::Succeeded("{}".to_string()))
+        .await;
+    assert_err!(unknown, StoreError::InvalidToken);
+
+    let failed = store
+        .complete_task(
+            "t2",
+            &TaskOutcome::Failed {
+                error: Some("Oops".to_string()),
+                cause: Some("bad input".to_string()),
+            },
+        )
+        .await
+        .expect("fail");
+    assert_eq!(failed.status, task_status::FAILED);
+    assert_eq!(failed.error.as_deref(), Some("Oops"));
+    assert_eq!(failed.cause.as_deref(), Some("bad input"));
+    assert_eq!(failed.output, None);
+
+    // A callback is answered without being claimed.
+    let hb = store.heartbeat_task("cb", 50.0).await.expect("heartbeat");
+    assert_eq!(hb.status, task_status::PENDING);
+    let timed_out = store
+        .complete_task("cb", &TaskOutcome::TimedOut)
+        .await
+        .expect("time out");
+    assert_eq!(timed_out.status, task_status::TIMED_OUT);
+
+    assert_eq!(
+        claim("w6", 1000.0).await,
+        None,
+        "ended tasks are never handed out"
+    );
+}
+
+/// Racing callers, through `a` and `b` alternately (the same store, or two replicas).
+async fn concurrency(a: &dyn Store, b: &dyn Store) {
+    const CALLERS: usize = 16;
+    let pick = |i: usize| if i.is_multiple_of(2) { a } else { b };
+    let tag = "race";
+
+    // Two tasks, sixteen claimers: each task goes to exactly one of them.
+    let act = a
+        .create_activity(&activity(tag))
+        .await
+        .expect("create activity");
+    for (i, token) in ["r1", "r2"].into_iter().enumerate() {
+        let token = format!("{tag}-{token}");
+        a.put_task(&task(&token, Some(&act.arn), "arn:race", i as f64))
+            .await
+            .expect("put_task");
+    }
+    let claims = join_all((0..CALLERS).map(|i| {
+        let arn = act.arn.clone();
+        async move {
+            pick(i)
+                .claim_task(&arn, &format!("w{i}"), 100.0, 60.0)
+                .await
+                .expect("claim_task")
+        }
+    }))
+    .await;
+    let mut won: Vec<(String, String)> = claims
+        .into_iter()
+        .flatten()
+        .map(|t| (t.token, t.worker.expect("a claimed task has a worker")))
+        .collect();
+    won.sort();
+    assert_eq!(won.len(), 2, "claims: {won:?}");
+    assert_eq!(won[0].0, format!("{tag}-r1"));
+    assert_eq!(won[1].0, format!("{tag}-r2"));
+    for (token, worker) in &won {
+        let stored = b
+            .get_task(token)
+            .await
+            .expect("get_task")
+            .expect("the task exists");
+        assert_eq!(
+            stored.worker.as_ref(),
+            Some(worker),
+            "the winner is the one stored"
+        );
+    }
+
+    // Sixteen workers draining a queue, each claiming until nothing is left: every task is
+    // handed out exactly once. (Longer than the race above, so the claims overlap in the
+    // database, not just in the pool's queue.)
+    const QUEUE: usize = 64;
+    let queue = a
+        .create_activity(&activity("race-queue"))
+        .await
+        .expect("create activity");
+    for i in 0..QUEUE {
+        a.put_task(&task(
+            &format!("q{i:02}"),
+            Some(&queue.arn),
+            "arn:race",
+            i as f64,
+        ))
+        .await
+        .expect("put_task");
+    }
+    let drained = join_all((0..CALLERS).map(|i| {
+        let arn = queue.arn.clone();
+        async move {
+            let mut got = Vec::new();
+            while let Some(t) = pick(i)
+                .claim_task(&arn, &format!("w{i}"), 100.0, 60.0)
+                .await
+                .expect("claim_task")
+            {
+                got.push(t.token);
+            }
+            got
+        }
+    }))
+    .await;
+    let mut tokens: Vec<String> = drained.into_iter().flatten().collect();
+    tokens.sort();
+    let expected: Vec<String> = (0..QUEUE).map(|i| format!("q{i:02}")).collect();
+    assert_eq!(tokens, expected, "each task claimed exactly once");
+
+    // Sixteen starts of one execution: one creates it, the rest get it back.
+    let sm = &machine(tag);
+    a.create_state_machine(sm).await.expect("create");
+    let e = execution(sm, "once", 1000.0);
+    let starts = join_all((0..CALLERS).map(|i| {
+        let e = &e;
+        async move {
+            pick(i)
+                .create_execution(e, Some(&cursor(0)), &[started_event(e.start)])
+                .await
+                .expect("create_execution")
+        }
+    }))
+    .await;
+    assert_eq!(
+        starts.iter().filter(|s| s.is_none()).count(),
+        1,
+        "{starts:?}"
+    );
+    assert!(starts.iter().flatten().all(|s| s == &e), "{starts:?}");
+    assert_eq!(ids(&all_events(b, &e).await), [1]);
+
+    // Sixteen replays of one transition: it applies once.
+    let commits = join_all((0..CALLERS).map(|i| {
+        let e = &e;
+        async move {
+            pick(i)
+                .commit(&[step(e, 0, &["PassStateEntered", "PassStateExited"], 1)])
+                .await
+                .expect("commit")
+        }
+    }))
+    .await;
+    let applied = commits.iter().filter(|r| r[0].is_ok()).count();
+    assert_eq!(applied, 1, "{commits:?}");
+    assert!(
+        commits
+            .iter()
+            .filter(|r| r[0].is_err())
+            .all(|r| matches!(r[0], Err(StoreError::Conflict(_)))),
+        "{commits:?}"
+    );
+    assert_eq!(ids(&all_events(a, &e).await), [1, 2, 3]);
+    assert_eq!(cursor_of(b, &e).await.version, 1);
+
+    // Overlapping batches in opposite orders neither deadlock nor double-apply.
+    let others: Vec<ExecutionRecord> =
+        join_all((0..4).map(|i| async move { start(a, sm, &format!("batch-{i}")).await })).await;
+    let forward: Vec<Transition> = others.iter().map(|e| step(e, 0, &["X"], 1)).collect();
+    let backward: Vec<Transition> = others.iter().rev().map(|e| step(e, 0, &["X"], 1)).collect();
+    let (r1, r2) = futures::join!(a.commit(&forward), b.commit(&backward));
+    let (r1, r2) = (r1.expect("commit"), r2.expect("commit"));
+    for (i, e) in others.iter().enumerate() {
+        let (x, y) = (&r1[i], &r2[others.len() - 1 - i]);
+        assert!(x.is_ok() != y.is_ok(), "{}: {x:?} {y:?}", e.name);
+        assert_eq!(ids(&all_events(a, e).await), [1, 2]);
+    }
+}
+
+// ---- the backends
+
+#[tokio::test]
+async fn sqlite_passes_the_suite() {
+    let store = SqliteStore::in_memory().await.expect("in-memory SQLite");
+    suite(&store).await;
+
+    let dir = TempDir::new("suite");
+    let store = SqliteStore::open(&dir.path.join("nested/sluice.db"))
+        .await
+        .expect("SQLite file");
+    suite(&store).await;
+}
+
+#[tokio::test]
+async fn sqlite_file_survives_reopening() {
+    let dir = TempDir::new("reopen");
+    let path = dir.path.join("sluice.db");
+    let sm = machine("kept");
+    {
+        let store = SqliteStore::open(&path).await.expect("SQLite file");
+        store.create_state_machine(&sm).await.expect("create");
+        start(&store, &sm, "e").await;
+    }
+    let store = SqliteStore::open(&path).await.expect("reopen");
+    assert_eq!(
+        store.get_state_machine(&sm.arn).await.expect("get"),
+        Some(sm.clone())
+    );
+    let e = execution(&sm, "e", 1000.0);
+    assert_eq!(cursor_of(&store, &e).await.next_event_id, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_passes_the_suite() {
+    let Some(url) = postgres_url() else { return };
+    let db = TestDatabase::create(&url).await;
+    let store = PostgresStore::connect_with(db.options.clone())
+        .await
+        .expect("connect to the test database");
+    let outcome = AssertUnwindSafe(suite(&store)).catch_unwind().await;
+    store.close().await;
+    db.drop().await;
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_replicas_share_one_database() {
+    let Some(url) = postgres_url() else { return };
+    let db = TestDatabase::create(&url).await;
+    // Replicas start together: schema creation must not trip over itself.
+    let (a, b) = futures::join!(
+        PostgresStore::connect_with(db.options.clone()),
+        PostgresStore::connect_with(db.options.clone())
+    );
+    let a = a.expect("connect replica a");
+    let b = b.expect("connect replica b");
+    let outcome = AssertUnwindSafe(shared_database(&a, &b))
+        .catch_unwind()
+        .await;
+    a.close().await;
+    b.close().await;
+    db.drop().await;
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+/// The PostgreSQL to test against, or `None` to skip (allowed unless `CI_REQUIRE_POSTGRES=1`).
+fn postgres_url() -> Option<String> {
+    match std::env::var("SLUICE_TEST_POSTGRES_URL") {
+        Ok(url) if !url.trim().is_empty() => Some(url.trim().to_string()),
+        _ => {
+            assert!(
+                std::env::var("CI_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+                "CI_REQUIRE_POSTGRES=1 but SLUICE_TEST_POSTGRES_URL is not set \
+                 (export SLUICE_TEST_POSTGRES_URL=\"$(.ci/postgres.sh)\")"
+            );
+            eprintln!(
+                "notice: SLUICE_TEST_POSTGRES_URL is not set, so the PostgreSQL store is not \
+                 tested (export SLUICE_TEST_POSTGRES_URL=\"$(.ci/postgres.sh)\" to test it)"
+            );
+            None
+        }
+    }
+}
+
+fn unique_suffix() -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!(
+        "{}_{nanos}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A database of its own for one test, so that reruns and parallel tests start empty.
+struct TestDatabase {
+    admin: sqlx::PgPool,
+    name: String,
+    options: PgConnectOptions,
+}
+
+impl TestDatabase {
+    async fn create(url: &str) -> Self {
+        let server = PgConnectOptions::from_str(url).expect("SLUICE_TEST_POSTGRES_URL parses");
+        let admin = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .connect_with(server.clone())
+            .await
+            .expect("connect to SLUICE_TEST_POSTGRES_URL");
+        let name = format!("sluice_test_{}", unique_suffix());
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&admin)
+            .await
+            .expect("create the test database");
+        let options = server.database(&name);
+        TestDatabase {
+            admin,
+            name,
+            options,
+        }
+    }
+
+    async fn drop(self) {
+        // FORCE: a connection the pool has not closed yet must not keep the database alive.
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        )))
+        .execute(&self.admin)
+        .await
+        .expect("drop the test database");
+        self.admin.close().await;
+    }
+}
+
+/// A directory removed on drop.
+struct TempDir {
+    path: std::path::PathBuf,
+}
+
+impl TempDir {
+    fn new(what: &str) -> Self {
+        let path = std::env::temp_dir().join(format!("sluice-store-{what}-{}", unique_suffix()));
+        std::fs::create_dir_all(&path).expect("create a temporary directory");
+        TempDir { path }
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        // Best effort: a leftover directory in the temp dir harms nothing.
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}

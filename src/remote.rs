@@ -1,0 +1,227 @@
+//! Client commands that talk to a running `sluice serve` over the Step Functions API.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::Subcommand;
+use serde_json::{Value, json};
+use sluice_server::client::Client;
+
+/// Where the server listens; `SLUICE_ENDPOINT` overrides the default.
+#[derive(clap::Args, Clone)]
+pub struct Endpoint {
+    /// URL of the sluice server.
+    #[arg(
+        long,
+        env = "SLUICE_ENDPOINT",
+        default_value = "http://127.0.0.1:8083",
+        global = true
+    )]
+    endpoint: String,
+}
+
+#[derive(Subcommand)]
+pub enum ExecutionsCommand {
+    /// Start an execution.
+    Start {
+        /// State machine ARN.
+        #[arg(long)]
+        state_machine: String,
+        /// Input as inline JSON.
+        #[arg(long, default_value = "{}")]
+        input: String,
+        /// Execution name (idempotency key).
+        #[arg(long)]
+        name: Option<String>,
+        #[command(flatten)]
+        endpoint: Endpoint,
+    },
+    /// List the executions of a state machine.
+    List {
+        #[arg(long)]
+        state_machine: String,
+        /// RUNNING, SUCCEEDED, FAILED, TIMED_OUT or ABORTED.
+        #[arg(long)]
+        status: Option<String>,
+        #[command(flatten)]
+        endpoint: Endpoint,
+    },
+    /// Show one execution.
+    Describe {
+        arn: String,
+        #[command(flatten)]
+        endpoint: Endpoint,
+    },
+    /// Print an execution's history events.
+    History {
+        arn: String,
+        /// Newest first.
+        #[arg(long)]
+        reverse: bool,
+        #[command(flatten)]
+        endpoint: Endpoint,
+    },
+    /// Stop a running execution.
+    Stop {
+        arn: String,
+        #[arg(long)]
+        error: Option<String>,
+        #[arg(long)]
+        cause: Option<String>,
+        #[command(flatten)]
+        endpoint: Endpoint,
+    },
+    /// Approve a waiting task (SendTaskSuccess): the human-approval path.
+    Approve {
+        /// The task token the execution handed out.
+        token: String,
+        /// Output of the task, as JSON.
+        #[arg(long, default_value = r#"{"approved": true}"#)]
+        output: String,
+        #[command(flatten)]
+        endpoint: Endpoint,
+    },
+    /// Reject a waiting task (SendTaskFailure).
+    Reject {
+        token: String,
+        #[arg(long, default_value = "Rejected")]
+        error: String,
+        #[arg(long, default_value = "")]
+        cause: String,
+        #[command(flatten)]
+        endpoint: Endpoint,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum StateMachinesCommand {
+    /// Register a state machine from a definition file (JSON or YAML).
+    Create {
+        #[arg(long)]
+        name: String,
+        definition: PathBuf,
+        /// STANDARD or EXPRESS.
+        #[arg(long, default_value = "STANDARD")]
+        r#type: String,
+        #[arg(long, default_value = "arn:aws:iam::123456789012:role/sluice")]
+        role_arn: String,
+        #[command(flatten)]
+        endpoint: Endpoint,
+    },
+    /// List registered state machines.
+    List {
+        #[command(flatten)]
+        endpoint: Endpoint,
+    },
+}
+
+fn call(endpoint: &Endpoint, action: &str, request: Value) -> Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let client = Client::new(&endpoint.endpoint);
+    let reply = runtime.block_on(client.call(action, &request))?;
+    println!("{}", serde_json::to_string_pretty(&reply)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `sluice executions …`.
+pub fn executions(cmd: ExecutionsCommand) -> Result<ExitCode> {
+    match cmd {
+        ExecutionsCommand::Start {
+            state_machine,
+            input,
+            name,
+            endpoint,
+        } => {
+            let mut req = json!({"stateMachineArn": state_machine, "input": input});
+            if let Some(n) = name {
+                req["name"] = json!(n);
+            }
+            call(&endpoint, "StartExecution", req)
+        }
+        ExecutionsCommand::List {
+            state_machine,
+            status,
+            endpoint,
+        } => {
+            let mut req = json!({"stateMachineArn": state_machine});
+            if let Some(s) = status {
+                req["statusFilter"] = json!(s);
+            }
+            call(&endpoint, "ListExecutions", req)
+        }
+        ExecutionsCommand::Describe { arn, endpoint } => {
+            call(&endpoint, "DescribeExecution", json!({"executionArn": arn}))
+        }
+        ExecutionsCommand::History {
+            arn,
+            reverse,
+            endpoint,
+        } => call(
+            &endpoint,
+            "GetExecutionHistory",
+            json!({"executionArn": arn, "reverseOrder": reverse, "maxResults": 1000}),
+        ),
+        ExecutionsCommand::Stop {
+            arn,
+            error,
+            cause,
+            endpoint,
+        } => call(
+            &endpoint,
+            "StopExecution",
+            json!({"executionArn": arn, "error": error, "cause": cause}),
+        ),
+        ExecutionsCommand::Approve {
+            token,
+            output,
+            endpoint,
+        } => {
+            serde_json::from_str::<Value>(&output).context("--output must be JSON")?;
+            call(
+                &endpoint,
+                "SendTaskSuccess",
+                json!({"taskToken": token, "output": output}),
+            )
+        }
+        ExecutionsCommand::Reject {
+            token,
+            error,
+            cause,
+            endpoint,
+        } => call(
+            &endpoint,
+            "SendTaskFailure",
+            json!({"taskToken": token, "error": error, "cause": cause}),
+        ),
+    }
+}
+
+/// `sluice state-machines …`.
+pub fn state_machines(cmd: StateMachinesCommand) -> Result<ExitCode> {
+    match cmd {
+        StateMachinesCommand::Create {
+            name,
+            definition,
+            r#type,
+            role_arn,
+            endpoint,
+        } => {
+            let text = std::fs::read_to_string(&definition)
+                .with_context(|| format!("reading {}", definition.display()))?;
+            // YAML definitions are sent as JSON: the API takes JSON.
+            let value = sluice_orchestrator::lang::load::parse_document(
+                &text,
+                &definition.display().to_string(),
+            )?;
+            call(
+                &endpoint,
+                "CreateStateMachine",
+                json!({"name": name, "definition": value.to_string(), "roleArn": role_arn, "type": r#type}),
+            )
+        }
+        StateMachinesCommand::List { endpoint } => call(&endpoint, "ListStateMachines", json!({})),
+    }
+}

@@ -1,0 +1,439 @@
+//! `sluice serve` driven by the official Rust SDK (aws-sdk-sfn).
+
+use std::time::Duration;
+
+use aws_sdk_sfn::types::{ExecutionStatus, HistoryEventType, StateMachineType};
+use serde_json::{Value, json};
+
+use crate::support::{ROLE, Server, eventually};
+
+async fn finished(
+    client: &aws_sdk_sfn::Client,
+    arn: &str,
+) -> aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput {
+    eventually(Duration::from_secs(30), || async {
+        let d = client
+            .describe_execution()
+            .execution_arn(arn)
+            .send()
+            .await
+            .expect("DescribeExecution succeeds");
+        (d.status() != &ExecutionStatus::Running).then_some(d)
+    })
+    .await
+}
+
+async fn create(client: &aws_sdk_sfn::Client, name: &str, definition: Value) -> String {
+    client
+        .create_state_machine()
+        .name(name)
+        .definition(definition.to_string())
+        .role_arn(ROLE)
+        .send()
+        .await
+        .expect("CreateStateMachine succeeds")
+        .state_machine_arn()
+        .to_string()
+}
+
+#[tokio::test]
+async fn state_machines_executions_and_history() {
+    let server = Server::start("sqlite::memory:");
+    let client = server.client();
+    // The Wait keeps the execution running while the idempotent start below is tried.
+    let def = json!({"StartAt": "Pause", "States": {
+        "Pause": {"Type": "Wait", "Seconds": 1, "Next": "Check"},
+        "Check": {"Type": "Choice", "Choices": [{"Variable": "$.n", "NumericGreaterThan": 1, "Next": "Big"}], "Default": "Small"},
+        "Big": {"Type": "Pass", "Parameters": {"size": "big", "n.$": "$.n"}, "End": true},
+        "Small": {"Type": "Pass", "Result": {"size": "small"}, "End": true}}});
+    let arn = create(&client, "sizes", def.clone()).await;
+    // The region comes from the client's signature scope.
+    assert!(arn.starts_with("arn:aws:states:eu-west-1:"), "{arn}");
+    // Creating the identical machine again is idempotent; a different one is not.
+    assert_eq!(create(&client, "sizes", def).await, arn);
+    let err = client
+        .create_state_machine()
+        .name("sizes")
+        .definition(json!({"StartAt": "A", "States": {"A": {"Type": "Succeed"}}}).to_string())
+        .role_arn(ROLE)
+        .send()
+        .await
+        .expect_err("a different definition under the same name is refused");
+    assert!(err.into_service_error().is_state_machine_already_exists());
+    let bad = client
+        .create_state_machine()
+        .name("broken")
+        .definition(r#"{"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "Nowhere"}}}"#)
+        .role_arn(ROLE)
+        .send()
+        .await
+        .expect_err("an invalid definition is refused");
+    let bad = bad.into_service_error();
+    assert!(bad.is_invalid_definition(), "{bad:?}");
+
+    let d = client
+        .describe_state_machine()
+        .state_machine_arn(&arn)
+        .send()
+        .await
+        .expect("described");
+    assert_eq!(d.name(), "sizes");
+    assert_eq!(d.r#type(), &StateMachineType::Standard);
+    let listed = client.list_state_machines().send().await.expect("listed");
+    assert_eq!(listed.state_machines().len(), 1);
+
+    let started = client
+        .start_execution()
+        .state_machine_arn(&arn)
+        .name("first")
+        .input(r#"{"n": 5}"#)
+        .send()
+        .await
+        .expect("StartExecution succeeds");
+    let exec = started.execution_arn().to_string();
+    // Starting again with the same name and input is idempotent; other input is refused.
+    let again = client
+        .start_execution()
+        .state_machine_arn(&arn)
+        .name("first")
+        .input(r#"{"n": 5}"#)
+        .send()
+        .await
+        .expect("idempotent");
+    assert_eq!(again.execution_arn(), exec);
+    let clash = client
+        .start_execution()
+        .state_machine_arn(&arn)
+        .name("first")
+        .input(r#"{"n": 6}"#)
+        .send()
+        .await
+        .expect_err("name reused");
+    assert!(clash.into_service_error().is_execution_already_exists());
+
+    let done = finished(&client, &exec).await;
+    assert_eq!(done.status(), &ExecutionStatus::Succeeded);
+    let output: Value = serde_json::from_str(done.output().expect("output")).expect("JSON output");
+    assert_eq!(output, json!({"size": "big", "n": 5}));
+
+    let history = client
+        .get_execution_history()
+        .execution_arn(&exec)
+        .send()
+        .await
+        .expect("history");
+    let kinds: Vec<HistoryEventType> = history
+        .events()
+        .iter()
+        .map(|e| e.r#type().clone())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            HistoryEventType::ExecutionStarted,
+            HistoryEventType::WaitStateEntered,
+            HistoryEventType::WaitStateExited,
+            HistoryEventType::ChoiceStateEntered,
+            HistoryEventType::ChoiceStateExited,
+            HistoryEventType::PassStateEntered,
+            HistoryEventType::PassStateExited,
+            HistoryEventType::ExecutionSucceeded,
+        ]
+    );
+    let ids: Vec<i64> = history.events().iter().map(|e| e.id()).collect();
+    assert_eq!(ids, (1..=8).collect::<Vec<i64>>());
+    // Pages in reverse order.
+    let page = client
+        .get_execution_history()
+        .execution_arn(&exec)
+        .reverse_order(true)
+        .max_results(4)
+        .send()
+        .await
+        .expect("page 1");
+    assert_eq!(
+        page.events().iter().map(|e| e.id()).collect::<Vec<_>>(),
+        [8, 7, 6, 5]
+    );
+    let rest = client
+        .get_execution_history()
+        .execution_arn(&exec)
+        .reverse_order(true)
+        .max_results(4)
+        .next_token(page.next_token().expect("more pages"))
+        .send()
+        .await
+        .expect("page 2");
+    assert_eq!(
+        rest.events().iter().map(|e| e.id()).collect::<Vec<_>>(),
+        [4, 3, 2, 1]
+    );
+    assert!(rest.next_token().is_none());
+    // Once closed, the name cannot be reused even with the same input.
+    let closed = client
+        .start_execution()
+        .state_machine_arn(&arn)
+        .name("first")
+        .input(r#"{"n": 5}"#)
+        .send()
+        .await
+        .expect_err("closed");
+    assert!(closed.into_service_error().is_execution_already_exists());
+
+    let listed = client
+        .list_executions()
+        .state_machine_arn(&arn)
+        .status_filter(ExecutionStatus::Succeeded)
+        .send()
+        .await
+        .expect("ListExecutions");
+    assert_eq!(listed.executions().len(), 1);
+    let missing = client
+        .describe_execution()
+        .execution_arn(format!("{}-nope", exec.replace(":first", ":none")))
+        .send()
+        .await
+        .expect_err("no such execution");
+    assert!(missing.into_service_error().is_execution_does_not_exist());
+}
+
+#[tokio::test]
+async fn activities_deliver_tasks_to_workers() {
+    let server = Server::start("sqlite::memory:");
+    let client = server.client();
+    let activity = client
+        .create_activity()
+        .name("resize")
+        .send()
+        .await
+        .expect("CreateActivity");
+    let activity_arn = activity.activity_arn().to_string();
+    let def = json!({"StartAt": "Work", "States": {
+        "Work": {"Type": "Task", "Resource": activity_arn, "HeartbeatSeconds": 30, "ResultPath": "$.result", "End": true}}});
+    let arn = create(&client, "with-activity", def).await;
+    let exec = client
+        .start_execution()
+        .state_machine_arn(&arn)
+        .input(r#"{"image": "cat.png"}"#)
+        .send()
+        .await
+        .expect("started")
+        .execution_arn()
+        .to_string();
+    let task = client
+        .get_activity_task()
+        .activity_arn(&activity_arn)
+        .worker_name("w1")
+        .send()
+        .await
+        .expect("GetActivityTask");
+    let token = task
+        .task_token()
+        .expect("a task was handed out")
+        .to_string();
+    assert_eq!(
+        serde_json::from_str::<Value>(task.input().expect("input")).expect("JSON"),
+        json!({"image": "cat.png"})
+    );
+    client
+        .send_task_heartbeat()
+        .task_token(&token)
+        .send()
+        .await
+        .expect("heartbeat");
+    client
+        .send_task_success()
+        .task_token(&token)
+        .output(r#"{"width": 64}"#)
+        .send()
+        .await
+        .expect("SendTaskSuccess");
+    let done = finished(&client, &exec).await;
+    assert_eq!(done.status(), &ExecutionStatus::Succeeded);
+    assert_eq!(
+        serde_json::from_str::<Value>(done.output().expect("output")).expect("JSON"),
+        json!({"image": "cat.png", "result": {"width": 64}})
+    );
+    // A repeated answer is stale; an unknown token is invalid.
+    let late = client
+        .send_task_success()
+        .task_token(&token)
+        .output("{}")
+        .send()
+        .await
+        .expect_err("stale");
+    assert!(late.into_service_error().is_task_timed_out());
+    let unknown = client
+        .send_task_failure()
+        .task_token("not-a-token")
+        .send()
+        .await
+        .expect_err("unknown");
+    assert!(unknown.into_service_error().is_invalid_token());
+    let history = client
+        .get_execution_history()
+        .execution_arn(&exec)
+        .send()
+        .await
+        .expect("history");
+    let kinds: Vec<&str> = history
+        .events()
+        .iter()
+        .map(|e| e.r#type().as_str())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "ExecutionStarted",
+            "TaskStateEntered",
+            "ActivityScheduled",
+            "ActivitySucceeded",
+            "TaskStateExited",
+            "ExecutionSucceeded"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn callbacks_heartbeats_and_stop() {
+    let server = Server::start("sqlite::memory:");
+    let client = server.client();
+    let callback = json!({"StartAt": "Approve", "States": {
+        "Approve": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                    "Parameters": {"QueueUrl": "q", "MessageBody": {"token.$": "$$.Task.Token"}},
+                    "Catch": [{"ErrorEquals": ["Rejected"], "Next": "Denied"}], "End": true},
+        "Denied": {"Type": "Fail", "Error": "Denied"}}});
+    let arn = create(&client, "approval", callback).await;
+    let exec = client
+        .start_execution()
+        .state_machine_arn(&arn)
+        .send()
+        .await
+        .expect("started")
+        .execution_arn()
+        .to_string();
+    // The token travels in the task's parameters; read it from the history.
+    let token = eventually(Duration::from_secs(10), || async {
+        let h = client
+            .get_execution_history()
+            .execution_arn(&exec)
+            .send()
+            .await
+            .expect("history");
+        h.events().iter().find_map(|e| {
+            let params = e.task_scheduled_event_details()?.parameters();
+            let v: Value = serde_json::from_str(params).ok()?;
+            v["MessageBody"]["token"].as_str().map(str::to_string)
+        })
+    })
+    .await;
+    client
+        .send_task_failure()
+        .task_token(&token)
+        .error("Rejected")
+        .cause("no")
+        .send()
+        .await
+        .expect("SendTaskFailure");
+    let done = finished(&client, &exec).await;
+    assert_eq!(done.status(), &ExecutionStatus::Failed);
+    assert_eq!(done.error(), Some("Denied"));
+
+    // A worker that never heartbeats: the task ends with States.HeartbeatTimeout.
+    let activity_arn = client
+        .create_activity()
+        .name("slow")
+        .send()
+        .await
+        .expect("activity")
+        .activity_arn()
+        .to_string();
+    let def = json!({"StartAt": "Work", "States": {"Work": {"Type": "Task", "Resource": activity_arn, "HeartbeatSeconds": 1, "End": true}}});
+    let arn = create(&client, "heartbeat", def).await;
+    let exec = client
+        .start_execution()
+        .state_machine_arn(&arn)
+        .send()
+        .await
+        .expect("started")
+        .execution_arn()
+        .to_string();
+    let task = client
+        .get_activity_task()
+        .activity_arn(&activity_arn)
+        .send()
+        .await
+        .expect("poll");
+    let token = task.task_token().expect("task").to_string();
+    let done = finished(&client, &exec).await;
+    assert_eq!(done.status(), &ExecutionStatus::Failed);
+    assert_eq!(done.error(), Some("States.HeartbeatTimeout"));
+    let late = client
+        .send_task_success()
+        .task_token(&token)
+        .output("{}")
+        .send()
+        .await
+        .expect_err("too late");
+    assert!(late.into_service_error().is_task_timed_out());
+
+    // StopExecution aborts a waiting execution.
+    let wait =
+        json!({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 3600, "End": true}}});
+    let arn = create(&client, "waits", wait).await;
+    let exec = client
+        .start_execution()
+        .state_machine_arn(&arn)
+        .send()
+        .await
+        .expect("started")
+        .execution_arn()
+        .to_string();
+    client
+        .stop_execution()
+        .execution_arn(&exec)
+        .cause("test")
+        .send()
+        .await
+        .expect("StopExecution");
+    let d = client
+        .describe_execution()
+        .execution_arn(&exec)
+        .send()
+        .await
+        .expect("described");
+    assert_eq!(d.status(), &ExecutionStatus::Aborted);
+}
+
+#[tokio::test]
+async fn express_sync_execution() {
+    let server = Server::start("sqlite::memory:");
+    let client = server.client();
+    let arn = client
+        .create_state_machine()
+        .name("quick")
+        .r#type(StateMachineType::Express)
+        .definition(json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "Parameters": {"sum.$": "States.MathAdd($.a, $.b)"}, "End": true}}}).to_string())
+        .role_arn(ROLE)
+        .send()
+        .await
+        .expect("created")
+        .state_machine_arn()
+        .to_string();
+    let out = client
+        .start_sync_execution()
+        .state_machine_arn(&arn)
+        .input(r#"{"a": 2, "b": 3}"#)
+        .send()
+        .await
+        .expect("StartSyncExecution");
+    assert_eq!(
+        out.status(),
+        &aws_sdk_sfn::types::SyncExecutionStatus::Succeeded
+    );
+    assert_eq!(
+        serde_json::from_str::<Value>(out.output().expect("output")).expect("JSON"),
+        json!({"sum": 5})
+    );
+    assert!(out.execution_arn().contains(":express:quick:"));
+}

@@ -1,0 +1,186 @@
+//! Crash recovery: 1,000 executions with Waits and activity tasks; the server is killed with
+//! SIGKILL mid-way and restarted; every execution completes with a history that has no
+//! transition twice and no gap.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use aws_sdk_sfn::types::ExecutionStatus;
+use serde_json::json;
+
+use crate::support::{ROLE, Server, client, eventually, temp_dir};
+
+const EXECUTIONS: usize = 1000;
+
+/// Answers activity tasks until told to stop, surviving server restarts.
+async fn worker(
+    endpoint: Arc<std::sync::Mutex<String>>,
+    activity: String,
+    stop: Arc<AtomicBool>,
+    answered: Arc<AtomicUsize>,
+) {
+    while !stop.load(Ordering::SeqCst) {
+        let ep = endpoint.lock().expect("not poisoned").clone();
+        let c = client(&ep);
+        let task = match c
+            .get_activity_task()
+            .activity_arn(&activity)
+            .worker_name("crash-worker")
+            .send()
+            .await
+        {
+            Ok(t) => t,
+            Err(_) => {
+                // The server is down or restarting.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Some(token) = task.task_token() else {
+            continue;
+        };
+        let input: serde_json::Value =
+            serde_json::from_str(task.input().unwrap_or("{}")).unwrap_or_default();
+        let output = json!({"doubled": input["n"].as_i64().unwrap_or(0) * 2}).to_string();
+        if c.send_task_success()
+            .task_token(token)
+            .output(output)
+            .send()
+            .await
+            .is_ok()
+        {
+            answered.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn executions_survive_kill_9() {
+    let dir = temp_dir("crash");
+    let store = format!("sqlite:{}", dir.join("sluice.db").display());
+    let server = Server::start(&store);
+    let c = server.client();
+    let activity = c
+        .create_activity()
+        .name("double")
+        .send()
+        .await
+        .expect("activity")
+        .activity_arn()
+        .to_string();
+    let def = json!({"StartAt": "Prepare", "States": {
+        "Prepare": {"Type": "Pass", "Parameters": {"n.$": "$.n"}, "Next": "Pause"},
+        "Pause": {"Type": "Wait", "Seconds": 1, "Next": "Double"},
+        "Double": {"Type": "Task", "Resource": activity, "ResultPath": "$.r", "Next": "Rest"},
+        "Rest": {"Type": "Wait", "Seconds": 1, "Next": "Done"},
+        "Done": {"Type": "Pass", "Parameters": {"n.$": "$.n", "doubled.$": "$.r.doubled"}, "End": true}}});
+    let sm = c
+        .create_state_machine()
+        .name("crashy")
+        .definition(def.to_string())
+        .role_arn(ROLE)
+        .send()
+        .await
+        .expect("created")
+        .state_machine_arn()
+        .to_string();
+    let mut arns = Vec::with_capacity(EXECUTIONS);
+    for i in 0..EXECUTIONS {
+        let out = c
+            .start_execution()
+            .state_machine_arn(&sm)
+            .name(format!("run-{i}"))
+            .input(json!({"n": i}).to_string())
+            .send()
+            .await
+            .expect("started");
+        arns.push(out.execution_arn().to_string());
+    }
+    let endpoint = Arc::new(std::sync::Mutex::new(server.endpoint.clone()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let answered = Arc::new(AtomicUsize::new(0));
+    let workers: Vec<_> = (0..8)
+        .map(|_| {
+            tokio::spawn(worker(
+                endpoint.clone(),
+                activity.clone(),
+                stop.clone(),
+                answered.clone(),
+            ))
+        })
+        .collect();
+    // Kill once some, but not all, tasks were answered.
+    eventually(Duration::from_secs(60), || async {
+        (answered.load(Ordering::SeqCst) >= EXECUTIONS / 4).then_some(())
+    })
+    .await;
+    server.kill();
+    let server = Server::start(&store);
+    *endpoint.lock().expect("not poisoned") = server.endpoint.clone();
+    let c = server.client();
+    for arn in &arns {
+        let d = eventually(Duration::from_secs(120), || async {
+            let d = c
+                .describe_execution()
+                .execution_arn(arn)
+                .send()
+                .await
+                .ok()?;
+            (d.status() != &ExecutionStatus::Running).then_some(d)
+        })
+        .await;
+        assert_eq!(
+            d.status(),
+            &ExecutionStatus::Succeeded,
+            "{arn}: {:?} {:?}",
+            d.error(),
+            d.cause()
+        );
+    }
+    stop.store(true, Ordering::SeqCst);
+    for w in workers {
+        w.abort();
+    }
+    for (i, arn) in arns.iter().enumerate() {
+        let h = c
+            .get_execution_history()
+            .execution_arn(arn)
+            .max_results(1000)
+            .send()
+            .await
+            .expect("history");
+        let events = h.events();
+        let ids: Vec<i64> = events.iter().map(|e| e.id()).collect();
+        assert_eq!(
+            ids,
+            (1..=ids.len() as i64).collect::<Vec<_>>(),
+            "{arn}: gap in history"
+        );
+        let mut entered = HashSet::new();
+        for e in events {
+            if let Some(d) = e.state_entered_event_details() {
+                assert!(
+                    entered.insert(d.name().to_string()),
+                    "{arn}: {} entered twice",
+                    d.name()
+                );
+            }
+        }
+        assert_eq!(entered.len(), 5, "{arn}: every state entered once");
+        assert_eq!(
+            events.last().map(|e| e.r#type().as_str()),
+            Some("ExecutionSucceeded")
+        );
+        let out = c
+            .describe_execution()
+            .execution_arn(arn)
+            .send()
+            .await
+            .expect("described");
+        let output: serde_json::Value =
+            serde_json::from_str(out.output().expect("output")).expect("JSON");
+        assert_eq!(output, json!({"n": i, "doubled": 2 * i as i64}));
+    }
+}

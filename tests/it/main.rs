@@ -1,0 +1,8 @@
+//! Cross-process tests: the `sluice` binary, `sluice serve` driven by real AWS clients
+//! (aws-sdk-sfn and the AWS CLI), and crash recovery. One test binary keeps link time down.
+
+mod api;
+mod awscli;
+mod cli;
+mod crash;
+mod support;

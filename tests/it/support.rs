@@ -1,0 +1,135 @@
+//! Starting `sluice serve` as a real process and pointing AWS clients at it.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use aws_sdk_sfn::config::interceptors::BeforeSerializationInterceptorContextMut;
+use aws_sdk_sfn::config::{
+    BehaviorVersion, ConfigBag, Credentials, Intercept, Region, RuntimeComponents,
+};
+use aws_smithy_runtime_api::client::endpoint::EndpointPrefix;
+
+/// StartSyncExecution puts `sync-` before the endpoint's host, as AWS serves it from
+/// `sync-states.<region>…`; against `127.0.0.1` that name does not resolve, so the tests drop
+/// the prefix (users of a local endpoint do the same, or use a resolvable name).
+#[derive(Debug)]
+struct NoHostPrefix;
+
+impl Intercept for NoHostPrefix {
+    fn name(&self) -> &'static str {
+        "NoHostPrefix"
+    }
+
+    fn modify_before_serialization(
+        &self,
+        _context: &mut BeforeSerializationInterceptorContextMut<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), aws_sdk_sfn::error::BoxError> {
+        cfg.interceptor_state().unset::<EndpointPrefix>();
+        Ok(())
+    }
+}
+
+/// A running `sluice serve`; killed when dropped.
+pub struct Server {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub endpoint: String,
+}
+
+impl Server {
+    /// Start a server on a free port over `store` (e.g. `sqlite:/tmp/x.db`).
+    pub fn start(store: &str) -> Server {
+        Self::start_with(store, &[])
+    }
+
+    /// Start with extra flags.
+    pub fn start_with(store: &str, extra: &[&str]) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sluice"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--store", store])
+            .args(extra)
+            .env("SLUICE_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("sluice serve starts");
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let mut lines = BufReader::new(stderr).lines();
+        let endpoint = loop {
+            let line = lines
+                .next()
+                .expect("sluice serve printed its address before exiting")
+                .expect("stderr is readable");
+            if let Some(url) = line.strip_prefix("sluice serve listening on ") {
+                break url.trim().to_string();
+            }
+        };
+        // Keep draining stderr so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Server { child, endpoint }
+    }
+
+    /// `kill -9`: no chance to clean up.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// An aws-sdk-sfn client for this server.
+    pub fn client(&self) -> aws_sdk_sfn::Client {
+        client(&self.endpoint)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An aws-sdk-sfn client with dummy credentials, plain HTTP, for `endpoint`.
+pub fn client(endpoint: &str) -> aws_sdk_sfn::Client {
+    let http = aws_smithy_http_client::Builder::new().build_http();
+    let conf = aws_sdk_sfn::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("eu-west-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
+        .http_client(http)
+        .interceptor(NoHostPrefix)
+        .build();
+    aws_sdk_sfn::Client::from_conf(conf)
+}
+
+/// A fresh temporary directory for one test.
+pub fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("sluice-it-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// Poll `check` until it returns Some, for at most `limit`.
+pub async fn eventually<T, F, Fut>(limit: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "condition not reached within {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A state machine role ARN for tests.
+pub const ROLE: &str = "arn:aws:iam::123456789012:role/sluice-test";
