@@ -44,14 +44,25 @@ async fn worker(
         let input: serde_json::Value =
             serde_json::from_str(task.input().unwrap_or("{}")).unwrap_or_default();
         let output = json!({"doubled": input["n"].as_i64().unwrap_or(0) * 2}).to_string();
-        if c.send_task_success()
-            .task_token(token)
-            .output(output)
-            .send()
-            .await
-            .is_ok()
-        {
-            answered.fetch_add(1, Ordering::SeqCst);
+        // A worker that cannot reach the server retries its answer, as real workers do; a
+        // service error (e.g. the task ended) is final.
+        loop {
+            let ep = endpoint.lock().expect("not poisoned").clone();
+            let sent = client(&ep)
+                .send_task_success()
+                .task_token(token)
+                .output(&output)
+                .send()
+                .await;
+            match sent {
+                Ok(_) => {
+                    answered.fetch_add(1, Ordering::SeqCst);
+                    break;
+                }
+                Err(aws_sdk_sfn::error::SdkError::ServiceError(_)) => break,
+                Err(_) if stop.load(Ordering::SeqCst) => break,
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
         }
     }
 }
@@ -60,7 +71,9 @@ async fn worker(
 async fn executions_survive_kill_9() {
     let dir = temp_dir("crash");
     let store = format!("sqlite:{}", dir.join("sluice.db").display());
-    let server = Server::start(&store);
+    // Short leases: a task whose worker vanished in the crash is handed out again soon.
+    let flags = ["--activity-lease-seconds", "5"];
+    let server = Server::start_with(&store, &flags);
     let c = server.client();
     let activity = c
         .create_activity()
@@ -117,7 +130,7 @@ async fn executions_survive_kill_9() {
     })
     .await;
     server.kill();
-    let server = Server::start(&store);
+    let server = Server::start_with(&store, &flags);
     *endpoint.lock().expect("not poisoned") = server.endpoint.clone();
     let c = server.client();
     for arn in &arns {

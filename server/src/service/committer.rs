@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::store::{Result, Store, StoreError, Transition};
+use crate::store::{NewEvent, Result, Store, StoreError, Transition};
 
 type Reply = oneshot::Sender<Result<()>>;
 
@@ -46,12 +46,13 @@ impl Committer {
         (Committer { queue: tx }, writer)
     }
 
-    /// Queue a transition without waiting for it; gives it back when the queue is full.
-    pub fn enqueue(&self, transition: Transition) -> std::result::Result<(), Transition> {
+    /// Queue a transition without waiting for it; gives its events back when the queue is
+    /// full.
+    pub fn enqueue(&self, transition: Transition) -> std::result::Result<(), Vec<NewEvent>> {
         let (reply, _) = oneshot::channel();
         self.queue
             .try_send((transition, reply))
-            .map_err(|e| e.into_inner().0)
+            .map_err(|e| e.into_inner().0.events)
     }
 
     /// Apply one transition durably.

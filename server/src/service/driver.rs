@@ -51,8 +51,8 @@ impl EventSink for Buffer<'_> {
             };
             // Queued behind nothing of this step and ahead of its final commit; if the queue
             // is full the events simply go with the final commit.
-            if let Err(t) = self.committer.enqueue(t) {
-                *events = t.events;
+            if let Err(back) = self.committer.enqueue(t) {
+                *events = back;
             }
         }
     }
