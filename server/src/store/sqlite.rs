@@ -9,7 +9,9 @@ use async_trait::async_trait;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
-use sqlx::{Row, SqlitePool};
+use std::collections::HashMap;
+
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
 use super::*;
 
@@ -88,6 +90,21 @@ CREATE TABLE IF NOT EXISTS timers (
     PRIMARY KEY (execution_arn, key)
 );
 "#;
+
+/// Bound parameters per statement (SQLite allows 32,766).
+const CHUNK: usize = 840;
+
+/// An execution's row while a batch is applied in memory.
+struct Head<'a> {
+    version: i64,
+    next_event_id: i64,
+    step_events: i64,
+    status: String,
+    /// Whether a transition of the batch applied, so the row needs writing.
+    changed: bool,
+    cursor: Option<&'a Cursor>,
+    finish: Option<&'a Finish>,
+}
 
 /// SQLite-backed [`Store`].
 #[derive(Clone)]
@@ -393,76 +410,154 @@ impl Store for SqliteStore {
     }
 
     async fn commit(&self, batch: &[Transition]) -> Result<Vec<Result<()>>> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        // A handful of statements per batch, not per transition: every statement is a round
+        // trip to SQLite's worker thread, which is what bounds throughput here.
         let mut tx = self.pool.begin().await?;
+        let mut arns: Vec<&str> = batch.iter().map(|t| t.execution_arn.as_str()).collect();
+        arns.sort_unstable();
+        arns.dedup();
+        let mut heads: HashMap<&str, Head<'_>> = HashMap::with_capacity(arns.len());
+        for chunk in arns.chunks(CHUNK) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "SELECT arn, version, next_event_id, step_events, status FROM executions WHERE arn IN (",
+            );
+            let mut list = q.separated(", ");
+            for arn in chunk {
+                list.push_bind(*arn);
+            }
+            q.push(")");
+            for row in q.build().fetch_all(&mut *tx).await? {
+                let arn: String = row.get("arn");
+                if let Some(key) = chunk.iter().find(|a| **a == arn) {
+                    heads.insert(
+                        key,
+                        Head {
+                            version: row.get("version"),
+                            next_event_id: row.get("next_event_id"),
+                            step_events: row.get("step_events"),
+                            status: row.get("status"),
+                            changed: false,
+                            cursor: None,
+                            finish: None,
+                        },
+                    );
+                }
+            }
+        }
         let mut results = Vec::with_capacity(batch.len());
+        let mut events: Vec<(&str, i64, &NewEvent)> = Vec::new();
         for t in batch {
-            let row =
-                sqlx::query("SELECT version, next_event_id, status FROM executions WHERE arn = ?")
-                    .bind(&t.execution_arn)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            let Some(row) = row else {
+            let Some(head) = heads.get_mut(t.execution_arn.as_str()) else {
                 results.push(Err(StoreError::NotFound(t.execution_arn.clone())));
                 continue;
             };
-            let version: i64 = row.get("version");
-            let next_event_id: i64 = row.get("next_event_id");
-            let status: String = row.get("status");
-            if version != t.expected_version || status != "RUNNING" {
+            if head.version != t.expected_version || head.status != "RUNNING" {
                 results.push(Err(StoreError::Conflict(t.execution_arn.clone())));
                 continue;
             }
-            insert_events(&mut tx, &t.execution_arn, next_event_id, &t.events).await?;
-            let next_id = next_event_id + t.events.len() as i64;
-            if let Some(c) = &t.next {
-                sqlx::query(
-                    "UPDATE executions SET cursor_state = ?, cursor_input = ?, cursor_vars = ?, version = ?, next_event_id = ?, step_events = 0 WHERE arn = ?",
-                )
-                .bind(c.state)
-                .bind(&c.input)
-                .bind(&c.vars)
-                .bind(version + 1)
-                .bind(next_id)
-                .bind(&t.execution_arn)
-                .execute(&mut *tx)
-                .await?;
+            for (id, e) in (head.next_event_id..).zip(&t.events) {
+                events.push((&t.execution_arn, id, e));
             }
+            head.next_event_id += t.events.len() as i64;
+            head.changed = true;
             if t.next.is_none() && t.finish.is_none() {
                 // Events of a step still running: their ids are used, the version stays.
-                sqlx::query("UPDATE executions SET next_event_id = ?, step_events = step_events + ? WHERE arn = ?")
-                    .bind(next_id)
-                    .bind(t.events.len() as i64)
-                    .bind(&t.execution_arn)
-                    .execute(&mut *tx)
-                    .await?;
+                head.step_events += t.events.len() as i64;
+            } else {
+                head.version += 1;
+                head.step_events = 0;
+            }
+            if let Some(c) = &t.next {
+                head.cursor = Some(c);
             }
             if let Some(f) = &t.finish {
-                sqlx::query(
-                    "UPDATE executions SET status = ?, output = ?, error = ?, cause = ?, stop = ?, version = ?, next_event_id = ? WHERE arn = ?",
-                )
-                .bind(&f.status)
-                .bind(&f.output)
-                .bind(&f.error)
-                .bind(&f.cause)
-                .bind(f.stop)
-                .bind(version + 1)
-                .bind(next_id)
-                .bind(&t.execution_arn)
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query("DELETE FROM timers WHERE execution_arn = ?")
-                    .bind(&t.execution_arn)
-                    .execute(&mut *tx)
-                    .await?;
-                // Tasks of an ended execution can no longer be answered.
-                sqlx::query(
-                    "UPDATE tasks SET status = 'TIMED_OUT' WHERE execution_arn = ? AND status IN ('PENDING', 'CLAIMED')",
-                )
-                .bind(&t.execution_arn)
-                .execute(&mut *tx)
-                .await?;
+                head.status.clone_from(&f.status);
+                head.finish = Some(f);
             }
             results.push(Ok(()));
+        }
+        for chunk in events.chunks(CHUNK / 7) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO events (execution_arn, id, previous_id, timestamp, kind, details_key, details) ",
+            );
+            q.push_values(chunk, |mut row, (arn, id, e)| {
+                let (key, details) = match &e.details {
+                    Some((k, d)) => (Some(k.as_str()), Some(d.as_str())),
+                    None => (None, None),
+                };
+                row.push_bind(*arn)
+                    .push_bind(*id)
+                    .push_bind(*id - 1)
+                    .push_bind(e.timestamp)
+                    .push_bind(e.kind.as_str())
+                    .push_bind(key)
+                    .push_bind(details);
+            });
+            q.build().execute(&mut *tx).await?;
+        }
+        let changed: Vec<(&str, &Head<'_>)> = heads
+            .iter()
+            .filter(|(_, h)| h.changed)
+            .map(|(a, h)| (*a, h))
+            .collect();
+        for chunk in changed.chunks(CHUNK / 12) {
+            // NULL cursor state keeps the stored cursor; NULL status keeps the outcome.
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "WITH u(arn, state, input, vars, status, output, error, cause, stop, version, next_event_id, step_events) AS (",
+            );
+            q.push_values(chunk, |mut row, (arn, h)| {
+                row.push_bind(*arn)
+                    .push_bind(h.cursor.map(|c| c.state))
+                    .push_bind(h.cursor.map(|c| c.input.as_str()))
+                    .push_bind(h.cursor.map(|c| c.vars.as_str()))
+                    .push_bind(h.finish.map(|f| f.status.as_str()))
+                    .push_bind(h.finish.and_then(|f| f.output.as_deref()))
+                    .push_bind(h.finish.and_then(|f| f.error.as_deref()))
+                    .push_bind(h.finish.and_then(|f| f.cause.as_deref()))
+                    .push_bind(h.finish.map(|f| f.stop))
+                    .push_bind(h.version)
+                    .push_bind(h.next_event_id)
+                    .push_bind(h.step_events);
+            });
+            q.push(
+                ") UPDATE executions SET
+                    cursor_state = COALESCE(u.state, executions.cursor_state),
+                    cursor_input = CASE WHEN u.state IS NULL THEN executions.cursor_input ELSE u.input END,
+                    cursor_vars = CASE WHEN u.state IS NULL THEN executions.cursor_vars ELSE u.vars END,
+                    status = COALESCE(u.status, executions.status),
+                    output = CASE WHEN u.status IS NULL THEN executions.output ELSE u.output END,
+                    error = CASE WHEN u.status IS NULL THEN executions.error ELSE u.error END,
+                    cause = CASE WHEN u.status IS NULL THEN executions.cause ELSE u.cause END,
+                    stop = CASE WHEN u.status IS NULL THEN executions.stop ELSE u.stop END,
+                    version = u.version,
+                    next_event_id = u.next_event_id,
+                    step_events = u.step_events
+                 FROM u WHERE executions.arn = u.arn",
+            );
+            q.build().execute(&mut *tx).await?;
+        }
+        let finished: Vec<&str> = changed
+            .iter()
+            .filter(|(_, h)| h.finish.is_some())
+            .map(|(a, _)| *a)
+            .collect();
+        for chunk in finished.chunks(CHUNK) {
+            // Tasks of an ended execution can no longer be answered; its timers are over.
+            for sql in [
+                "UPDATE tasks SET status = 'TIMED_OUT' WHERE status IN ('PENDING', 'CLAIMED') AND execution_arn IN (",
+                "DELETE FROM timers WHERE execution_arn IN (",
+            ] {
+                let mut q = QueryBuilder::<Sqlite>::new(sql);
+                let mut list = q.separated(", ");
+                for arn in chunk {
+                    list.push_bind(*arn);
+                }
+                q.push(")");
+                q.build().execute(&mut *tx).await?;
+            }
         }
         tx.commit().await?;
         Ok(results)
