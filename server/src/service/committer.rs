@@ -5,14 +5,21 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::store::{NewEvent, Result, Store, StoreError, Transition};
+use crate::store::{ExecutionRecord, NewEvent, Result, Store, StoreError, Transition};
 
 type Reply = oneshot::Sender<Result<()>>;
+
+/// What the writer writes.
+enum Work {
+    Transition(Transition),
+    /// An execution that already ended (Express), with its events.
+    Finished(ExecutionRecord, Vec<NewEvent>),
+}
 
 /// Hands transitions to the writer task and waits for their outcome.
 #[derive(Clone)]
 pub struct Committer {
-    queue: mpsc::Sender<(Transition, Reply)>,
+    queue: mpsc::Sender<(Work, Reply)>,
 }
 
 /// Largest batch written in one transaction.
@@ -21,23 +28,48 @@ const MAX_BATCH: usize = 512;
 impl Committer {
     /// Start the writer; it ends when every `Committer` clone is dropped.
     pub fn start(store: Arc<dyn Store>) -> (Committer, tokio::task::JoinHandle<()>) {
-        let (tx, mut rx) = mpsc::channel::<(Transition, Reply)>(4 * MAX_BATCH);
+        let (tx, mut rx) = mpsc::channel::<(Work, Reply)>(4 * MAX_BATCH);
         let writer = tokio::spawn(async move {
             let mut batch = Vec::with_capacity(MAX_BATCH);
             while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-                let (transitions, replies): (Vec<_>, Vec<_>) = batch.drain(..).unzip();
+                let mut transitions = Vec::new();
+                let mut t_replies = Vec::new();
+                let mut finished = Vec::new();
+                let mut f_replies = Vec::new();
+                for (work, reply) in batch.drain(..) {
+                    match work {
+                        Work::Transition(t) => {
+                            transitions.push(t);
+                            t_replies.push(reply);
+                        }
+                        Work::Finished(e, events) => {
+                            finished.push((e, events));
+                            f_replies.push(reply);
+                        }
+                    }
+                }
+                if !finished.is_empty() {
+                    let outcome = store
+                        .record_finished(&finished)
+                        .await
+                        .map_err(|e| e.to_string());
+                    for reply in f_replies {
+                        let _ = reply.send(outcome.clone().map_err(backend));
+                    }
+                }
+                if transitions.is_empty() {
+                    continue;
+                }
                 match store.commit(&transitions).await {
                     Ok(results) => {
-                        for (reply, result) in replies.into_iter().zip(results) {
+                        for (reply, result) in t_replies.into_iter().zip(results) {
                             let _ = reply.send(result);
                         }
                     }
                     Err(e) => {
                         let message = e.to_string();
-                        for reply in replies {
-                            let _ = reply.send(Err(StoreError::Backend(sqlx::Error::Protocol(
-                                message.clone(),
-                            ))));
+                        for reply in t_replies {
+                            let _ = reply.send(Err(backend(message.clone())));
                         }
                     }
                 }
@@ -51,19 +83,43 @@ impl Committer {
     pub fn enqueue(&self, transition: Transition) -> std::result::Result<(), Vec<NewEvent>> {
         let (reply, _) = oneshot::channel();
         self.queue
-            .try_send((transition, reply))
-            .map_err(|e| e.into_inner().0.events)
+            .try_send((Work::Transition(transition), reply))
+            .map_err(|e| match e.into_inner().0 {
+                Work::Transition(t) => t.events,
+                Work::Finished(_, events) => events,
+            })
     }
 
-    /// Apply one transition durably.
-    pub async fn commit(&self, transition: Transition) -> Result<()> {
+    /// Record an execution that already ended, batched with other writes.
+    pub async fn record_finished(
+        &self,
+        execution: ExecutionRecord,
+        events: Vec<NewEvent>,
+    ) -> Result<()> {
         let (reply, answer) = oneshot::channel();
         self.queue
-            .send((transition, reply))
+            .send((Work::Finished(execution, events), reply))
             .await
             .map_err(|_| StoreError::Backend(sqlx::Error::PoolClosed))?;
         answer
             .await
             .map_err(|_| StoreError::Backend(sqlx::Error::PoolClosed))?
     }
+
+    /// Apply one transition durably.
+    pub async fn commit(&self, transition: Transition) -> Result<()> {
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .send((Work::Transition(transition), reply))
+            .await
+            .map_err(|_| StoreError::Backend(sqlx::Error::PoolClosed))?;
+        answer
+            .await
+            .map_err(|_| StoreError::Backend(sqlx::Error::PoolClosed))?
+    }
+}
+
+/// A backend failure reported to every writer of a failed batch.
+fn backend(message: String) -> StoreError {
+    StoreError::Backend(sqlx::Error::Protocol(message))
 }

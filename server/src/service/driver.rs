@@ -385,7 +385,9 @@ impl Service {
         record.cause = finish.cause;
         record.stop = Some(finish.stop);
         // Express executions write only their outcome: one row, two events.
-        self.store.create_execution(&record, None, &events).await?;
+        self.committer
+            .record_finished(record.clone(), events.to_vec())
+            .await?;
         Ok(ExpressOutcome { record })
     }
 

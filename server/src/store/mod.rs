@@ -290,6 +290,15 @@ pub trait Store: Send + Sync {
     /// End a PENDING/CLAIMED task; [`StoreError::InvalidToken`] or [`StoreError::TaskEnded`].
     async fn complete_task(&self, token: &str, outcome: &TaskOutcome) -> Result<TaskRecord>;
 
+    /// Record executions that already ended (Express): each row with its events. Existing
+    /// names are left alone. The default writes them one by one; backends batch.
+    async fn record_finished(&self, batch: &[(ExecutionRecord, Vec<NewEvent>)]) -> Result<()> {
+        for (execution, events) in batch {
+            self.create_execution(execution, None, events).await?;
+        }
+        Ok(())
+    }
+
     // ---- timers
     /// The deadline of a durable timer: the stored one when `key` was set before (a replayed
     /// step), else `fire_at`, which is stored. Timers of an execution go when it ends.

@@ -358,6 +358,62 @@ impl Store for SqliteStore {
         Ok(None)
     }
 
+    async fn record_finished(&self, batch: &[(ExecutionRecord, Vec<NewEvent>)]) -> Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await?;
+        for chunk in batch.chunks(CHUNK / 14) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO executions (arn, state_machine_arn, name, status, input, output, error, cause, start, stop, definition, role_arn, kind, next_event_id) ",
+            );
+            q.push_values(chunk, |mut row, (e, events)| {
+                row.push_bind(&e.arn)
+                    .push_bind(&e.state_machine_arn)
+                    .push_bind(&e.name)
+                    .push_bind(&e.status)
+                    .push_bind(&e.input)
+                    .push_bind(&e.output)
+                    .push_bind(&e.error)
+                    .push_bind(&e.cause)
+                    .push_bind(e.start)
+                    .push_bind(e.stop)
+                    .push_bind(&e.definition)
+                    .push_bind(&e.role_arn)
+                    .push_bind(&e.kind)
+                    .push_bind(1 + events.len() as i64);
+            });
+            q.push(" ON CONFLICT DO NOTHING");
+            q.build().execute(&mut *tx).await?;
+        }
+        let events: Vec<(&str, i64, &NewEvent)> = batch
+            .iter()
+            .flat_map(|(e, evs)| (1..).zip(evs).map(move |(id, ev)| (e.arn.as_str(), id, ev)))
+            .collect();
+        for chunk in events.chunks(CHUNK / 7) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO events (execution_arn, id, previous_id, timestamp, kind, details_key, details) ",
+            );
+            q.push_values(chunk, |mut row, (arn, id, e)| {
+                let (key, details) = match &e.details {
+                    Some((k, d)) => (Some(k.as_str()), Some(d.as_str())),
+                    None => (None, None),
+                };
+                row.push_bind(*arn)
+                    .push_bind(*id)
+                    .push_bind(*id - 1)
+                    .push_bind(e.timestamp)
+                    .push_bind(e.kind.as_str())
+                    .push_bind(key)
+                    .push_bind(details);
+            });
+            q.push(" ON CONFLICT DO NOTHING");
+            q.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn get_execution(&self, arn: &str) -> Result<Option<ExecutionRecord>> {
         let row = sqlx::query("SELECT * FROM executions WHERE arn = ?")
             .bind(arn)
