@@ -437,3 +437,66 @@ async fn express_sync_execution() {
     );
     assert!(out.execution_arn().contains(":express:quick:"));
 }
+
+/// The same orchestrator over PostgreSQL (when `SLUICE_TEST_POSTGRES_URL` is set; `.ci/run`
+/// sets it, and `CI_REQUIRE_POSTGRES=1` makes its absence a failure).
+#[tokio::test]
+async fn postgres_backed_server() {
+    let Ok(url) = std::env::var("SLUICE_TEST_POSTGRES_URL") else {
+        assert!(
+            std::env::var("CI_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+            "SLUICE_TEST_POSTGRES_URL is required here"
+        );
+        eprintln!("notice: SLUICE_TEST_POSTGRES_URL not set; skipping the PostgreSQL server test");
+        return;
+    };
+    let server = Server::start(&url);
+    let client = server.client();
+    // Names unique per run: the database outlives the test.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let suffix = format!("{}-{nanos}", std::process::id());
+    let activity_arn = client
+        .create_activity()
+        .name(format!("pg-{suffix}"))
+        .send()
+        .await
+        .expect("activity")
+        .activity_arn()
+        .to_string();
+    let def = json!({"StartAt": "Work", "States": {
+        "Work": {"Type": "Task", "Resource": activity_arn, "Next": "Wait"},
+        "Wait": {"Type": "Wait", "Seconds": 1, "End": true}}});
+    let arn = create(&client, &format!("pg-machine-{suffix}"), def).await;
+    let exec = client
+        .start_execution()
+        .state_machine_arn(&arn)
+        .input(r#"{"x": 1}"#)
+        .send()
+        .await
+        .expect("started")
+        .execution_arn()
+        .to_string();
+    let task = client
+        .get_activity_task()
+        .activity_arn(&activity_arn)
+        .send()
+        .await
+        .expect("poll");
+    let token = task.task_token().expect("task").to_string();
+    client
+        .send_task_success()
+        .task_token(&token)
+        .output(r#"{"ok": true}"#)
+        .send()
+        .await
+        .expect("answered");
+    let done = finished(&client, &exec).await;
+    assert_eq!(done.status(), &ExecutionStatus::Succeeded);
+    assert_eq!(
+        serde_json::from_str::<Value>(done.output().expect("output")).expect("JSON"),
+        json!({"ok": true})
+    );
+}
