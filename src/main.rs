@@ -54,6 +54,10 @@ struct ServeArgs {
     /// Seconds a claimed activity task stays with its worker without a heartbeat.
     #[arg(long, default_value_t = 300.0)]
     activity_lease_seconds: f64,
+    /// Require SigV4-signed requests made with this key (ACCESS_KEY_ID:SECRET; repeatable).
+    /// Without it, any signature is accepted.
+    #[arg(long = "auth", value_name = "KEY:SECRET", env = "SLUICE_AUTH")]
+    access_keys: Vec<sluice_server::api::auth::AccessKey>,
 }
 
 /// Execution semantics to emulate.
@@ -152,6 +156,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         region: args.region,
         account: args.account,
         activity_lease_seconds: args.activity_lease_seconds,
+        access_keys: args.access_keys,
         ..Default::default()
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -500,3 +500,33 @@ async fn postgres_backed_server() {
         json!({"ok": true})
     );
 }
+
+/// With `--auth`, only requests signed with the configured key get through.
+#[tokio::test]
+async fn signatures_are_checked_when_enabled() {
+    // The support client signs with AKIDTEST/secret.
+    let server = Server::start_with("sqlite::memory:", &["--auth", "AKIDTEST:secret"]);
+    let listed = server.client().list_state_machines().send().await;
+    assert!(
+        listed.is_ok(),
+        "a correctly signed request passes: {listed:?}"
+    );
+    let wrong = crate::support::client_with_key(&server.endpoint, "AKIDTEST", "not-the-secret")
+        .list_state_machines()
+        .send()
+        .await
+        .expect_err("a wrong secret is refused");
+    assert_eq!(
+        wrong.into_service_error().meta().code(),
+        Some("InvalidSignatureException")
+    );
+    let unknown = crate::support::client_with_key(&server.endpoint, "SOMEONE", "secret")
+        .list_state_machines()
+        .send()
+        .await
+        .expect_err("an unknown key is refused");
+    assert_eq!(
+        unknown.into_service_error().meta().code(),
+        Some("UnrecognizedClientException")
+    );
+}

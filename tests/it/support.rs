@@ -92,12 +92,17 @@ impl Drop for Server {
 
 /// An aws-sdk-sfn client with dummy credentials, plain HTTP, for `endpoint`.
 pub fn client(endpoint: &str) -> aws_sdk_sfn::Client {
+    client_with_key(endpoint, "AKIDTEST", "secret")
+}
+
+/// An aws-sdk-sfn client signing with the given key.
+pub fn client_with_key(endpoint: &str, key_id: &str, secret: &str) -> aws_sdk_sfn::Client {
     let http = aws_smithy_http_client::Builder::new().build_http();
     let conf = aws_sdk_sfn::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("eu-west-1"))
         .endpoint_url(endpoint)
-        .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
+        .credentials_provider(Credentials::new(key_id, secret, None, None, "test"))
         .http_client(http)
         .interceptor(NoHostPrefix)
         .build();

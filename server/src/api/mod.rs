@@ -2,6 +2,7 @@
 //! `application/x-amz-json-1.0`), so the AWS CLI, boto3 and the AWS SDKs work against sluice.
 
 mod actions;
+pub mod auth;
 mod error;
 mod test_state;
 
@@ -10,7 +11,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::Value;
@@ -47,10 +48,15 @@ fn region_of(headers: &HeaderMap) -> Option<String> {
 
 async fn endpoint(
     State(service): State<Arc<Service>>,
+    method: Method,
+    uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let result = async {
+        if !service.config.access_keys.is_empty() {
+            auth::verify(&service.config.access_keys, &method, &uri, &headers, &body)?;
+        }
         let target = headers
             .get("x-amz-target")
             .and_then(|v| v.to_str().ok())

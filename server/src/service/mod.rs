@@ -44,6 +44,8 @@ pub struct Config {
     pub activity_lease_seconds: f64,
     /// Engine limits (transitions per execution, payload size, Map concurrency).
     pub limits: Limits,
+    /// When not empty, requests must carry a SigV4 signature made with one of these keys.
+    pub access_keys: Vec<crate::api::auth::AccessKey>,
 }
 
 impl Default for Config {
@@ -53,6 +55,7 @@ impl Default for Config {
             account: "123456789012".into(),
             activity_lease_seconds: 300.0,
             limits: Limits::default(),
+            access_keys: Vec::new(),
         }
     }
 }
