@@ -58,6 +58,13 @@ struct ServeArgs {
     /// Without it, any signature is accepted.
     #[arg(long = "auth", value_name = "KEY:SECRET", env = "SLUICE_AUTH")]
     access_keys: Vec<sluice_server::api::auth::AccessKey>,
+    /// This replica's name among servers sharing one PostgreSQL database (stable across
+    /// restarts, e.g. the pod name, so a restart takes its executions back at once).
+    #[arg(long, env = "SLUICE_REPLICA_ID", default_value = "local")]
+    replica_id: String,
+    /// Seconds a replica holds its executions without renewing (renewed every third of it).
+    #[arg(long, default_value_t = 30.0)]
+    execution_lease_seconds: f64,
 }
 
 /// Execution semantics to emulate.
@@ -157,6 +164,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         account: args.account,
         activity_lease_seconds: args.activity_lease_seconds,
         access_keys: args.access_keys,
+        replica_id: args.replica_id,
+        execution_lease_seconds: args.execution_lease_seconds,
         ..Default::default()
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -86,6 +86,7 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
             source,
         })?;
     let resumed = service.resume().await?;
+    service.start_maintenance();
     tracing::info!(listen = %options.listen, resumed, "sluice serve is ready");
     // Tools and tests wait for this line to know the port is open.
     eprintln!(

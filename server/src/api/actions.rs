@@ -540,7 +540,15 @@ async fn redrive_execution(svc: &Arc<Service>, input: &Value) -> Reply {
     }
     let event = crate::service::redriven_event(e.redrive_count + 1);
     svc.store.redrive(&e.arn, &event).await?;
-    svc.spawn_driver(e.arn.clone());
+    let now = now();
+    let until = now + svc.config.execution_lease_seconds;
+    if svc
+        .store
+        .lease_execution(&e.arn, &svc.config.replica_id, now, until)
+        .await?
+    {
+        svc.spawn_driver(e.arn.clone());
+    }
     Ok(json!({"redriveDate": event.timestamp}))
 }
 

@@ -328,7 +328,15 @@ impl Service {
         {
             Some(existing) => Ok((existing, false)),
             None => {
-                self.spawn_driver(record.arn.clone());
+                let now = now();
+                let until = now + self.config.execution_lease_seconds;
+                if self
+                    .store
+                    .lease_execution(&record.arn, &self.config.replica_id, now, until)
+                    .await?
+                {
+                    self.spawn_driver(record.arn.clone());
+                }
                 Ok((record, true))
             }
         }

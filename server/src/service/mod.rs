@@ -46,6 +46,11 @@ pub struct Config {
     pub limits: Limits,
     /// When not empty, requests must carry a SigV4 signature made with one of these keys.
     pub access_keys: Vec<crate::api::auth::AccessKey>,
+    /// Names this process among replicas sharing a database; a restarted replica with the
+    /// same id takes its executions back at once, others wait for the leases to expire.
+    pub replica_id: String,
+    /// How long a replica holds the executions it drives without renewing its leases.
+    pub execution_lease_seconds: f64,
 }
 
 impl Default for Config {
@@ -56,6 +61,8 @@ impl Default for Config {
             activity_lease_seconds: 300.0,
             limits: Limits::default(),
             access_keys: Vec::new(),
+            replica_id: "local".into(),
+            execution_lease_seconds: 30.0,
         }
     }
 }
@@ -68,6 +75,7 @@ pub struct Service {
     engine: Engine,
     committer: Committer,
     drivers: Mutex<HashMap<String, AbortHandle>>,
+    maintenance: Mutex<Option<AbortHandle>>,
 }
 
 impl Service {
@@ -90,21 +98,78 @@ impl Service {
             engine,
             committer,
             drivers: Mutex::new(HashMap::new()),
+            maintenance: Mutex::new(None),
         })
     }
 
-    /// Restart the drivers of every execution that was RUNNING (after a crash or restart).
+    /// Take the leases of every RUNNING execution no other replica holds and drive them
+    /// (after a crash or restart, or when a replica died).
     pub async fn resume(self: &Arc<Self>) -> Result<usize, ServiceError> {
-        let running = self.store.running_executions().await?;
-        let n = running.len();
-        for arn in running {
-            self.spawn_driver(arn);
+        let mut n = 0;
+        loop {
+            let now = crate::time::now();
+            let until = now + self.config.execution_lease_seconds;
+            let claimed = self
+                .store
+                .claim_executions(&self.config.replica_id, now, until, 1000)
+                .await?;
+            let fresh: Vec<String> = claimed
+                .into_iter()
+                .filter(|arn| !self.is_driving(arn))
+                .collect();
+            if fresh.is_empty() {
+                return Ok(n);
+            }
+            n += fresh.len();
+            for arn in fresh {
+                self.spawn_driver(arn);
+            }
         }
-        Ok(n)
+    }
+
+    /// Keep leases alive and adopt executions of replicas that stopped renewing theirs.
+    pub fn start_maintenance(self: &Arc<Self>) {
+        let service = self.clone();
+        let period = std::time::Duration::from_secs_f64(
+            (self.config.execution_lease_seconds / 3.0).max(0.1),
+        );
+        let handle = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(period);
+            loop {
+                tick.tick().await;
+                let until = crate::time::now() + service.config.execution_lease_seconds;
+                if let Err(e) = service
+                    .store
+                    .renew_leases(&service.config.replica_id, until)
+                    .await
+                {
+                    tracing::warn!(error = %e, "renewing execution leases failed");
+                }
+                if let Err(e) = service.resume().await {
+                    tracing::warn!(error = %e, "adopting executions failed");
+                }
+            }
+        });
+        *self.maintenance.lock().unwrap_or_else(|p| p.into_inner()) = Some(handle.abort_handle());
+    }
+
+    fn is_driving(&self, arn: &str) -> bool {
+        self.drivers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(arn)
     }
 
     /// Stop every driver (their executions stay RUNNING in the store and resume on restart).
     pub fn shutdown(&self) {
+        if let Some(m) = self
+            .maintenance
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            m.abort();
+        }
         let drivers = std::mem::take(&mut *self.drivers.lock().unwrap_or_else(|p| p.into_inner()));
         for (_, handle) in drivers {
             handle.abort();

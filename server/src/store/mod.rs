@@ -260,6 +260,20 @@ pub trait Store: Send + Sync {
     ) -> Result<Vec<HistoryEvent>>;
     /// ARNs of STANDARD executions still RUNNING (to resume after a restart).
     async fn running_executions(&self) -> Result<Vec<String>>;
+    /// Lease RUNNING Standard executions to `owner` until `until`: those without a lease, with
+    /// an expired one (`< now`), or already `owner`'s. Returns their ARNs, at most `limit`.
+    /// Replicas sharing a database never hold the same execution at once.
+    async fn claim_executions(
+        &self,
+        owner: &str,
+        now: f64,
+        until: f64,
+        limit: usize,
+    ) -> Result<Vec<String>>;
+    /// Lease one execution to `owner` if nobody else holds it; true when `owner` holds it now.
+    async fn lease_execution(&self, arn: &str, owner: &str, now: f64, until: f64) -> Result<bool>;
+    /// Extend every lease `owner` holds to `until`; returns how many.
+    async fn renew_leases(&self, owner: &str, until: f64) -> Result<u64>;
     /// Set a FAILED/TIMED_OUT/ABORTED execution RUNNING again from its cursor.
     async fn redrive(&self, arn: &str, event: &NewEvent) -> Result<ExecutionRecord>;
 

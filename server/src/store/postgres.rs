@@ -46,8 +46,14 @@ CREATE TABLE IF NOT EXISTS executions (
     version BIGINT NOT NULL DEFAULT 0,
     next_event_id BIGINT NOT NULL DEFAULT 1,
     step_events BIGINT NOT NULL DEFAULT 0,
+    owner TEXT,
+    lease_until DOUBLE PRECISION,
     UNIQUE (state_machine_arn, name)
 );
+-- Columns added after the first schema, for databases created by an earlier sluice.
+ALTER TABLE executions ADD COLUMN IF NOT EXISTS step_events BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE executions ADD COLUMN IF NOT EXISTS owner TEXT;
+ALTER TABLE executions ADD COLUMN IF NOT EXISTS lease_until DOUBLE PRECISION;
 CREATE INDEX IF NOT EXISTS executions_by_machine ON executions (state_machine_arn, start DESC, arn);
 CREATE INDEX IF NOT EXISTS executions_by_start ON executions (start DESC, arn);
 CREATE INDEX IF NOT EXISTS executions_by_status ON executions (status);
@@ -627,6 +633,60 @@ impl Store for PostgresStore {
             .iter()
             .map(|r| r.try_get("arn"))
             .collect::<sqlx::Result<_>>()?)
+    }
+
+    async fn claim_executions(
+        &self,
+        owner: &str,
+        now: f64,
+        until: f64,
+        limit: usize,
+    ) -> Result<Vec<String>> {
+        // SKIP LOCKED: replicas claiming at the same moment take disjoint executions.
+        let rows = sqlx::query(
+            "UPDATE executions SET owner = $1, lease_until = $2
+             WHERE arn IN (SELECT arn FROM executions
+                           WHERE status = 'RUNNING' AND kind = 'STANDARD'
+                             AND (lease_until IS NULL OR lease_until < $3 OR owner = $1)
+                           ORDER BY start LIMIT $4
+                           FOR UPDATE SKIP LOCKED)
+             RETURNING arn",
+        )
+        .bind(owner)
+        .bind(until)
+        .bind(now)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| r.try_get("arn"))
+            .collect::<sqlx::Result<_>>()?)
+    }
+
+    async fn lease_execution(&self, arn: &str, owner: &str, now: f64, until: f64) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE executions SET owner = $1, lease_until = $2
+             WHERE arn = $3 AND status = 'RUNNING' AND (lease_until IS NULL OR lease_until < $4 OR owner = $1)",
+        )
+        .bind(owner)
+        .bind(until)
+        .bind(arn)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn renew_leases(&self, owner: &str, until: f64) -> Result<u64> {
+        let done = sqlx::query(
+            "UPDATE executions SET lease_until = $1 WHERE owner = $2 AND status = 'RUNNING'",
+        )
+        .bind(until)
+        .bind(owner)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
     }
 
     async fn redrive(&self, arn: &str, event: &NewEvent) -> Result<ExecutionRecord> {

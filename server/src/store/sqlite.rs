@@ -46,6 +46,8 @@ CREATE TABLE IF NOT EXISTS executions (
     version INTEGER NOT NULL DEFAULT 0,
     next_event_id INTEGER NOT NULL DEFAULT 1,
     step_events INTEGER NOT NULL DEFAULT 0,
+    owner TEXT,
+    lease_until REAL,
     UNIQUE (state_machine_arn, name)
 );
 CREATE INDEX IF NOT EXISTS executions_by_machine ON executions (state_machine_arn, start DESC, arn);
@@ -659,6 +661,58 @@ impl Store for SqliteStore {
             .fetch_all(&self.pool)
             .await?;
         Ok(rows.iter().map(|r| r.get("arn")).collect())
+    }
+
+    async fn claim_executions(
+        &self,
+        owner: &str,
+        now: f64,
+        until: f64,
+        limit: usize,
+    ) -> Result<Vec<String>> {
+        // One connection serialises this with every other write of the process.
+        let rows = sqlx::query(
+            "UPDATE executions SET owner = ?, lease_until = ?
+             WHERE arn IN (SELECT arn FROM executions
+                           WHERE status = 'RUNNING' AND kind = 'STANDARD'
+                             AND (lease_until IS NULL OR lease_until < ? OR owner = ?)
+                           ORDER BY start LIMIT ?)
+             RETURNING arn",
+        )
+        .bind(owner)
+        .bind(until)
+        .bind(now)
+        .bind(owner)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(|r| r.get("arn")).collect())
+    }
+
+    async fn lease_execution(&self, arn: &str, owner: &str, now: f64, until: f64) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE executions SET owner = ?, lease_until = ?
+             WHERE arn = ? AND status = 'RUNNING' AND (lease_until IS NULL OR lease_until < ? OR owner = ?)",
+        )
+        .bind(owner)
+        .bind(until)
+        .bind(arn)
+        .bind(now)
+        .bind(owner)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn renew_leases(&self, owner: &str, until: f64) -> Result<u64> {
+        let done = sqlx::query(
+            "UPDATE executions SET lease_until = ? WHERE owner = ? AND status = 'RUNNING'",
+        )
+        .bind(until)
+        .bind(owner)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
     }
 
     async fn redrive(&self, arn: &str, event: &NewEvent) -> Result<ExecutionRecord> {

@@ -205,6 +205,7 @@ pub(crate) async fn suite(store: &dyn Store) {
     activities(store).await;
     tasks(store).await;
     concurrency(store, store).await;
+    leases(store, store).await;
 }
 
 /// Two stores over one database behave as one: what one replica writes the other sees, and
@@ -221,6 +222,76 @@ pub(crate) async fn shared_database(a: &dyn Store, b: &dyn Store) {
         StoreError::AlreadyExists(_)
     );
     concurrency(a, b).await;
+    leases(a, b).await;
+}
+
+/// Execution leases: one holder at a time, taken over when they expire, and concurrent
+/// claimers never take the same execution.
+async fn leases(a: &dyn Store, b: &dyn Store) {
+    let sm = machine("leases");
+    a.create_state_machine(&sm).await.expect("create");
+    let mut mine = Vec::new();
+    for n in 0..3 {
+        mine.push(start(a, &sm, &format!("lease-{n}")).await.arn);
+    }
+    // Far in the future, every earlier lease has expired.
+    let t = 1e12;
+    let got = a
+        .claim_executions("r1", t, t + 30.0, 10_000)
+        .await
+        .expect("claim");
+    assert!(mine.iter().all(|m| got.contains(m)), "{got:?}");
+    let other = b
+        .claim_executions("r2", t + 10.0, t + 40.0, 10_000)
+        .await
+        .expect("claim");
+    assert!(
+        mine.iter().all(|m| !other.contains(m)),
+        "held leases are not taken"
+    );
+    assert!(
+        !b.lease_execution(&mine[0], "r2", t + 10.0, t + 40.0)
+            .await
+            .expect("lease")
+    );
+    assert!(
+        a.lease_execution(&mine[0], "r1", t + 10.0, t + 40.0)
+            .await
+            .expect("lease")
+    );
+    let again = a
+        .claim_executions("r1", t + 10.0, t + 60.0, 10_000)
+        .await
+        .expect("claim");
+    assert!(
+        mine.iter().all(|m| again.contains(m)),
+        "the holder may claim again"
+    );
+    assert!(a.renew_leases("r1", t + 100.0).await.expect("renew") >= 3);
+    let taken = b
+        .claim_executions("r2", t + 101.0, t + 130.0, 10_000)
+        .await
+        .expect("claim");
+    assert!(
+        mine.iter().all(|m| taken.contains(m)),
+        "expired leases are taken over"
+    );
+    assert_eq!(a.renew_leases("r1", t + 200.0).await.expect("renew"), 0);
+    // Sixteen replicas claiming at once take disjoint sets.
+    let claims = futures::future::join_all((0..16).map(|i| {
+        let store = if i % 2 == 0 { a } else { b };
+        async move {
+            store
+                .claim_executions(&format!("racer-{i}"), t + 1000.0, t + 1030.0, 10_000)
+                .await
+                .expect("claim")
+        }
+    }))
+    .await;
+    let all: Vec<&String> = claims.iter().flatten().collect();
+    let unique: std::collections::HashSet<&String> = all.iter().copied().collect();
+    assert_eq!(all.len(), unique.len(), "an execution was claimed twice");
+    assert!(mine.iter().all(|m| unique.contains(m)));
 }
 
 async fn state_machines(store: &dyn Store) {
