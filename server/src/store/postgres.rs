@@ -92,6 +92,12 @@ CREATE INDEX IF NOT EXISTS tasks_open_by_activity ON tasks (activity_arn, create
     WHERE status IN ('PENDING', 'CLAIMED');
 CREATE INDEX IF NOT EXISTS tasks_open_by_execution ON tasks (execution_arn)
     WHERE status IN ('PENDING', 'CLAIMED');
+CREATE TABLE IF NOT EXISTS timers (
+    execution_arn TEXT COLLATE "C" NOT NULL,
+    key TEXT NOT NULL,
+    fire_at DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (execution_arn, key)
+);
 "#;
 
 /// Connections per replica: transitions are group-committed, so a few connections carry the
@@ -593,9 +599,13 @@ impl Store for PostgresStore {
             sqlx::query(
                 "UPDATE tasks SET status = 'TIMED_OUT' WHERE execution_arn = ANY($1) AND status IN ('PENDING', 'CLAIMED')",
             )
-            .bind(finished)
+            .bind(&finished)
             .execute(&mut *tx)
             .await?;
+            sqlx::query("DELETE FROM timers WHERE execution_arn = ANY($1)")
+                .bind(&finished)
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(results)
@@ -676,6 +686,21 @@ impl Store for PostgresStore {
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn timer(&self, execution_arn: &str, key: &str, fire_at: f64) -> Result<f64> {
+        // The first deadline wins: a replayed step waits only for what is left.
+        let row = sqlx::query(
+            "INSERT INTO timers (execution_arn, key, fire_at) VALUES ($1, $2, $3)
+             ON CONFLICT (execution_arn, key) DO UPDATE SET fire_at = timers.fire_at
+             RETURNING fire_at",
+        )
+        .bind(execution_arn)
+        .bind(key)
+        .bind(fire_at)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get("fire_at")?)
     }
 
     async fn renew_leases(&self, owner: &str, until: f64) -> Result<u64> {

@@ -277,6 +277,10 @@ async fn leases(a: &dyn Store, b: &dyn Store) {
         "expired leases are taken over"
     );
     assert_eq!(a.renew_leases("r1", t + 200.0).await.expect("renew"), 0);
+    // Durable timers keep their first deadline.
+    assert_eq!(a.timer(&mine[0], "3/0", 500.0).await.expect("timer"), 500.0);
+    assert_eq!(b.timer(&mine[0], "3/0", 900.0).await.expect("timer"), 500.0);
+    assert_eq!(a.timer(&mine[0], "3/1", 900.0).await.expect("timer"), 900.0);
     // Sixteen replicas claiming at once take disjoint sets.
     let claims = futures::future::join_all((0..16).map(|i| {
         let store = if i % 2 == 0 { a } else { b };
