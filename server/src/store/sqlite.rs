@@ -215,32 +215,48 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
 }
 
-async fn insert_events(
+/// Insert history events `(execution, id, event)` with as few statements as the parameter
+/// limit allows; with `skip_existing`, rows that are already there are left alone.
+async fn insert_event_rows(
     tx: &mut sqlx::SqliteConnection,
-    arn: &str,
-    first_id: i64,
-    events: &[NewEvent],
+    rows: &[(&str, i64, &NewEvent)],
+    skip_existing: bool,
 ) -> Result<()> {
-    for (i, e) in events.iter().enumerate() {
-        let id = first_id + i as i64;
-        let (key, details) = match &e.details {
-            Some((k, d)) => (Some(k.as_str()), Some(d.as_str())),
-            None => (None, None),
-        };
-        sqlx::query(
-            "INSERT INTO events (execution_arn, id, previous_id, timestamp, kind, details_key, details) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(arn)
-        .bind(id)
-        .bind(id - 1)
-        .bind(e.timestamp)
-        .bind(&e.kind)
-        .bind(key)
-        .bind(details)
-        .execute(&mut *tx)
-        .await?;
+    for chunk in rows.chunks(CHUNK / 7) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO events (execution_arn, id, previous_id, timestamp, kind, details_key, details) ",
+        );
+        q.push_values(chunk, |mut row, (arn, id, e)| {
+            let (key, details) = match &e.details {
+                Some((k, d)) => (Some(k.as_str()), Some(d.as_str())),
+                None => (None, None),
+            };
+            row.push_bind(*arn)
+                .push_bind(*id)
+                .push_bind(*id - 1)
+                .push_bind(e.timestamp)
+                .push_bind(e.kind.as_str())
+                .push_bind(key)
+                .push_bind(details);
+        });
+        if skip_existing {
+            q.push(" ON CONFLICT DO NOTHING");
+        }
+        q.build().execute(&mut *tx).await?;
     }
     Ok(())
+}
+
+/// Number `events` of one execution from `first_id` on.
+fn numbered<'a>(
+    arn: &'a str,
+    first_id: i64,
+    events: &'a [NewEvent],
+) -> Vec<(&'a str, i64, &'a NewEvent)> {
+    (first_id..)
+        .zip(events)
+        .map(|(id, e)| (arn, id, e))
+        .collect()
 }
 
 #[async_trait]
@@ -355,7 +371,7 @@ impl Store for SqliteStore {
         .bind(1 + started.len() as i64)
         .execute(&mut *tx)
         .await?;
-        insert_events(&mut tx, &e.arn, 1, started).await?;
+        insert_event_rows(&mut tx, &numbered(&e.arn, 1, started), false).await?;
         tx.commit().await?;
         Ok(None)
     }
@@ -392,26 +408,7 @@ impl Store for SqliteStore {
             .iter()
             .flat_map(|(e, evs)| (1..).zip(evs).map(move |(id, ev)| (e.arn.as_str(), id, ev)))
             .collect();
-        for chunk in events.chunks(CHUNK / 7) {
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO events (execution_arn, id, previous_id, timestamp, kind, details_key, details) ",
-            );
-            q.push_values(chunk, |mut row, (arn, id, e)| {
-                let (key, details) = match &e.details {
-                    Some((k, d)) => (Some(k.as_str()), Some(d.as_str())),
-                    None => (None, None),
-                };
-                row.push_bind(*arn)
-                    .push_bind(*id)
-                    .push_bind(*id - 1)
-                    .push_bind(e.timestamp)
-                    .push_bind(e.kind.as_str())
-                    .push_bind(key)
-                    .push_bind(details);
-            });
-            q.push(" ON CONFLICT DO NOTHING");
-            q.build().execute(&mut *tx).await?;
-        }
+        insert_event_rows(&mut tx, &events, true).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -537,25 +534,7 @@ impl Store for SqliteStore {
             }
             results.push(Ok(()));
         }
-        for chunk in events.chunks(CHUNK / 7) {
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO events (execution_arn, id, previous_id, timestamp, kind, details_key, details) ",
-            );
-            q.push_values(chunk, |mut row, (arn, id, e)| {
-                let (key, details) = match &e.details {
-                    Some((k, d)) => (Some(k.as_str()), Some(d.as_str())),
-                    None => (None, None),
-                };
-                row.push_bind(*arn)
-                    .push_bind(*id)
-                    .push_bind(*id - 1)
-                    .push_bind(e.timestamp)
-                    .push_bind(e.kind.as_str())
-                    .push_bind(key)
-                    .push_bind(details);
-            });
-            q.build().execute(&mut *tx).await?;
-        }
+        insert_event_rows(&mut tx, &events, false).await?;
         let changed: Vec<(&str, &Head<'_>)> = heads
             .iter()
             .filter(|(_, h)| h.changed)
@@ -727,7 +706,8 @@ impl Store for SqliteStore {
             return Err(StoreError::Conflict(arn.to_string()));
         }
         let next_event_id: i64 = row.get("next_event_id");
-        insert_events(&mut tx, arn, next_event_id, std::slice::from_ref(event)).await?;
+        let event = std::slice::from_ref(event);
+        insert_event_rows(&mut tx, &numbered(arn, next_event_id, event), false).await?;
         sqlx::query(
             "UPDATE executions SET status = 'RUNNING', output = NULL, error = NULL, cause = NULL, stop = NULL, redrive_count = redrive_count + 1, version = version + 1, step_events = 0, next_event_id = ? WHERE arn = ?",
         )
