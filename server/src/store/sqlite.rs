@@ -766,8 +766,8 @@ impl Store for SqliteStore {
     }
 
     async fn put_task(&self, t: &TaskRecord) -> Result<TaskRecord> {
-        sqlx::query(
-            "INSERT INTO tasks (token, activity_arn, execution_arn, state_name, input, status, worker, lease_until, heartbeat_seconds, last_heartbeat, output, error, cause, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (token) DO NOTHING",
+        let inserted = sqlx::query(
+            "INSERT INTO tasks (token, activity_arn, execution_arn, state_name, input, status, worker, lease_until, heartbeat_seconds, last_heartbeat, output, error, cause, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (token) DO NOTHING RETURNING *",
         )
         .bind(&t.token)
         .bind(&t.activity_arn)
@@ -783,11 +783,16 @@ impl Store for SqliteStore {
         .bind(&t.error)
         .bind(&t.cause)
         .bind(t.created)
-        .execute(&self.pool)
+        .fetch_optional(&self.pool)
         .await?;
-        self.get_task(&t.token)
-            .await?
-            .ok_or(StoreError::InvalidToken)
+        // RETURNING yields the row only when it was inserted; otherwise read the stored one.
+        match inserted {
+            Some(row) => Ok(task(&row)),
+            None => self
+                .get_task(&t.token)
+                .await?
+                .ok_or(StoreError::InvalidToken),
+        }
     }
 
     async fn get_task(&self, token: &str) -> Result<Option<TaskRecord>> {
@@ -805,28 +810,22 @@ impl Store for SqliteStore {
         now: f64,
         lease_seconds: f64,
     ) -> Result<Option<TaskRecord>> {
-        // A single connection serialises this read-then-update; PostgreSQL uses SKIP LOCKED.
-        let mut tx = self.pool.begin().await?;
+        // One statement: a single connection serialises it; PostgreSQL uses SKIP LOCKED.
         let row = sqlx::query(
-            "SELECT token FROM tasks WHERE activity_arn = ? AND (status = 'PENDING' OR (status = 'CLAIMED' AND lease_until < ?)) ORDER BY created, token LIMIT 1",
-        )
-        .bind(activity_arn)
-        .bind(now)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(row) = row else { return Ok(None) };
-        let token: String = row.get("token");
-        sqlx::query(
-            "UPDATE tasks SET status = 'CLAIMED', worker = ?, lease_until = ?, last_heartbeat = ? WHERE token = ?",
+            "UPDATE tasks SET status = 'CLAIMED', worker = ?, lease_until = ?, last_heartbeat = ?
+             WHERE token = (SELECT token FROM tasks
+                            WHERE activity_arn = ? AND (status = 'PENDING' OR (status = 'CLAIMED' AND lease_until < ?))
+                            ORDER BY created, token LIMIT 1)
+             RETURNING *",
         )
         .bind(worker)
         .bind(now + lease_seconds)
         .bind(now)
-        .bind(&token)
-        .execute(&mut *tx)
+        .bind(activity_arn)
+        .bind(now)
+        .fetch_optional(&self.pool)
         .await?;
-        tx.commit().await?;
-        self.get_task(&token).await
+        Ok(row.as_ref().map(task))
     }
 
     async fn heartbeat_task(&self, token: &str, now: f64) -> Result<TaskRecord> {
@@ -870,21 +869,21 @@ impl Store for SqliteStore {
             TaskOutcome::TimedOut => ("TIMED_OUT", None, None, None),
         };
         let done = sqlx::query(
-            "UPDATE tasks SET status = ?, output = ?, error = ?, cause = ? WHERE token = ? AND status IN ('PENDING', 'CLAIMED')",
+            "UPDATE tasks SET status = ?, output = ?, error = ?, cause = ? WHERE token = ? AND status IN ('PENDING', 'CLAIMED') RETURNING *",
         )
         .bind(status)
         .bind(output)
         .bind(error)
         .bind(cause)
         .bind(token)
-        .execute(&self.pool)
+        .fetch_optional(&self.pool)
         .await?;
-        if done.rows_affected() == 0 {
-            return match self.get_task(token).await? {
+        match done {
+            Some(row) => Ok(task(&row)),
+            None => match self.get_task(token).await? {
                 None => Err(StoreError::InvalidToken),
                 Some(_) => Err(StoreError::TaskEnded),
-            };
+            },
         }
-        self.get_task(token).await?.ok_or(StoreError::InvalidToken)
     }
 }
