@@ -127,6 +127,12 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
             .with_context(|| format!("{}", mock_path.display()))?;
         dispatcher.register(Arc::new(handler));
     }
+    // Lambda resources go to Lambda when an endpoint or AWS credentials are configured.
+    if let Some(config) = sluice_server::lambda_tasks::LambdaTasks::config_from_env() {
+        dispatcher.register(Arc::new(sluice_server::lambda_tasks::LambdaTasks::new(
+            &config,
+        )));
+    }
     let mut engine = Engine::new(dispatcher);
     engine.limits.max_transitions = opts.max_transitions;
     let mut request = RunRequest::new(machine_name(&opts.definition), input);
@@ -135,8 +141,9 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
     if opts.express {
         request.execution_type = ExecutionType::Express;
     }
+    // I/O is on for Task handlers that call out (Lambda).
     let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
+        .enable_all()
         .build()
         .context("starting the async runtime")?;
     let outcome = runtime.block_on(engine.run(&machine, &request));

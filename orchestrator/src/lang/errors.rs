@@ -24,12 +24,19 @@ pub const BRANCH_FAILED: &str = "States.BranchFailed";
 pub const NO_HANDLER: &str = "Sluice.NoTaskHandler";
 
 /// Does one `ErrorEquals` entry match `error`?
+///
+/// `States.Runtime` is terminal: no Retry or Catch handles it, not even one naming it (AWS's
+/// recorded behaviour). `States.DataLimitExceeded` from a task's result is caught by
+/// `States.ALL` in AWS's recordings, so it is matched like any other error here.
 pub fn matches(pattern: &str, error: &str) -> bool {
+    if error == RUNTIME {
+        return false;
+    }
     match pattern {
-        ALL => error != RUNTIME && error != DATA_LIMIT_EXCEEDED,
+        ALL => true,
         // AWS: "matches any known error name except for States.Timeout"; like States.ALL it
         // leaves the unrecoverable two alone.
-        TASK_FAILED => error != TIMEOUT && error != RUNTIME && error != DATA_LIMIT_EXCEEDED,
+        TASK_FAILED => error != TIMEOUT && error != DATA_LIMIT_EXCEEDED,
         _ => pattern == error,
     }
 }
@@ -44,11 +51,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn all_excludes_runtime_and_data_limit() {
+    fn runtime_errors_are_never_handled() {
         assert!(matches(ALL, "Custom"));
         assert!(matches(ALL, TIMEOUT));
+        assert!(matches(ALL, DATA_LIMIT_EXCEEDED));
         assert!(!matches(ALL, RUNTIME));
-        assert!(!matches(ALL, DATA_LIMIT_EXCEEDED));
+        assert!(!matches(RUNTIME, RUNTIME));
     }
 
     #[test]

@@ -87,6 +87,9 @@ impl Service {
             store: store.clone(),
             registry: registry.clone(),
         }));
+        if let Some(lambda) = crate::lambda_tasks::LambdaTasks::config_from_env() {
+            dispatcher.register(Arc::new(crate::lambda_tasks::LambdaTasks::new(&lambda)));
+        }
         let mut engine = Engine::new(dispatcher);
         engine.limits = config.limits.clone();
         // The writer task lives as long as a Committer exists, i.e. as long as the service.

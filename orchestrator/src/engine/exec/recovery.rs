@@ -309,9 +309,14 @@ impl Runner<'_> {
         if size > self.limits.max_payload_bytes {
             return Err(Failure::new(
                 errors::DATA_LIMIT_EXCEEDED,
+                // AWS names the task by its service (`lambda`), or the state for others.
                 format!(
                     "The state/task '{}' returned a result with a size exceeding the maximum number of bytes service limit.",
-                    state.name
+                    if resource_type.is_empty() {
+                        state.name.as_str()
+                    } else {
+                        resource_type.as_str()
+                    }
                 ),
             ));
         }
