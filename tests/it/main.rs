@@ -5,4 +5,5 @@ mod api;
 mod awscli;
 mod cli;
 mod crash;
+mod lambda;
 mod support;

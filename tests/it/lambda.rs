@@ -1,0 +1,100 @@
+//! Lambda hand-off: Task states on Lambda resources through aws-sdk-lambda, against the
+//! Lambda API test double in `tests/lambda/double.py`.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::{Value, json};
+
+/// The test double, killed when dropped.
+struct Double {
+    child: Child,
+    endpoint: String,
+}
+
+impl Double {
+    fn start() -> Double {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/lambda/double.py");
+        let mut child = Command::new("python3")
+            .arg(script)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3 runs the Lambda test double");
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("the double prints its address");
+        let endpoint = line
+            .trim()
+            .strip_prefix("listening on ")
+            .expect("the double's first line is its address")
+            .to_string();
+        Double { child, endpoint }
+    }
+}
+
+impl Drop for Double {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn run(double: &Double, definition: Value, input: Value) -> Value {
+    let dir = crate::support::temp_dir("lambda");
+    let path = dir.join(format!("{}.asl.json", std::process::id()));
+    std::fs::write(&path, definition.to_string()).expect("write definition");
+    let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args([
+            "run",
+            path.to_str().expect("utf-8 path"),
+            "--json",
+            "--input-json",
+        ])
+        .arg(input.to_string())
+        .env("SLUICE_LAMBDA_ENDPOINT", &double.endpoint)
+        .output()
+        .expect("sluice runs");
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)))
+}
+
+#[test]
+fn lambda_tasks_invoke_functions_and_report_their_errors() {
+    let double = Double::start();
+    // The optimized integration wraps the payload in AWS's result object.
+    let invoke = json!({"StartAt": "Call", "States": {"Call": {"Type": "Task",
+        "Resource": "arn:aws:states:::lambda:invoke",
+        "Parameters": {"FunctionName": "id_function", "Payload.$": "$"}, "End": true}}});
+    let out = run(&double, invoke, json!({"n": 1}));
+    assert_eq!(out["status"], "SUCCEEDED", "{out}");
+    assert_eq!(out["output"]["Payload"], json!({"n": 1}));
+    assert_eq!(out["output"]["StatusCode"], 200);
+    assert_eq!(out["output"]["ExecutedVersion"], "$LATEST");
+    // A plain function ARN returns the payload itself.
+    let plain = json!({"StartAt": "Call", "States": {"Call": {"Type": "Task",
+        "Resource": "arn:aws:lambda:us-east-1:111111111111:function:echo_function", "End": true}}});
+    assert_eq!(
+        run(&double, plain, json!({}))["output"],
+        json!({"Return": "HelloWorld"})
+    );
+    // A function error is named by its errorType and can be caught.
+    let raising = json!({"StartAt": "Call", "States": {"Call": {"Type": "Task",
+        "Resource": "arn:aws:lambda:us-east-1:111111111111:function:raise_exception",
+        "Catch": [{"ErrorEquals": ["Exception"], "Next": "Caught"}], "End": true},
+        "Caught": {"Type": "Pass", "End": true}}});
+    let out = run(&double, raising, json!({}));
+    assert_eq!(out["output"]["Error"], "Exception", "{out}");
+    assert!(
+        out["output"]["Cause"]
+            .as_str()
+            .is_some_and(|c| c.contains("Some exception was raised."))
+    );
+    // A missing function is a Lambda service error.
+    let missing = json!({"StartAt": "Call", "States": {"Call": {"Type": "Task",
+        "Resource": "arn:aws:states:::lambda:invoke",
+        "Parameters": {"FunctionName": "no_such_function"}, "End": true}}});
+    let out = run(&double, missing, json!({}));
+    assert_eq!(out["error"], "Lambda.ResourceNotFoundException", "{out}");
+}
