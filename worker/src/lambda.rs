@@ -19,6 +19,18 @@ pub struct LambdaConfig {
     pub secret_access_key: String,
 }
 
+/// Plain HTTP for an `http://` endpoint (a local Lambda API), else HTTPS with rustls.
+fn http_client(endpoint: Option<&str>) -> aws_sdk_lambda::config::SharedHttpClient {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    let builder = aws_smithy_http_client::Builder::new();
+    match endpoint {
+        Some(url) if url.starts_with("http://") => builder.build_http(),
+        _ => builder
+            .tls_provider(Provider::Rustls(CryptoMode::Ring))
+            .build_https(),
+    }
+}
+
 /// A failed invocation in Step Functions terms.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{error}: {cause}")]
@@ -57,7 +69,7 @@ impl Lambda {
                 None,
                 "sluice",
             ))
-            .http_client(aws_smithy_http_client::Builder::new().build_http());
+            .http_client(http_client(config.endpoint.as_deref()));
         if let Some(endpoint) = &config.endpoint {
             builder = builder.endpoint_url(endpoint);
         }
