@@ -29,12 +29,37 @@ enum Command {
     Validate(ValidateArgs),
     /// Run the orchestrator: durable executions behind the AWS Step Functions API.
     Serve(ServeArgs),
+    /// Poll activities and run their tasks with a built-in handler (sluice-lambda).
+    Worker(WorkerArgs),
     /// Inspect and control executions on a running server.
     #[command(subcommand)]
     Executions(remote::ExecutionsCommand),
     /// Register and list state machines on a running server.
     #[command(subcommand, name = "state-machines")]
     StateMachines(remote::StateMachinesCommand),
+}
+
+#[derive(clap::Args)]
+struct WorkerArgs {
+    /// The Step Functions endpoint: sluice serve's URL, or AWS's.
+    #[arg(long, env = "SLUICE_ENDPOINT", default_value = "http://127.0.0.1:8083")]
+    endpoint: String,
+    /// Activity to poll, by name (created if missing) or ARN; repeatable. The name picks the
+    /// built-in handler: sluice-lambda.
+    #[arg(long = "activity", required = true)]
+    activities: Vec<String>,
+    /// Tasks run at once per activity.
+    #[arg(long, default_value_t = 4)]
+    concurrency: usize,
+    /// Name reported to GetActivityTask.
+    #[arg(long, default_value = "sluice-worker")]
+    worker_name: String,
+    /// Seconds between heartbeats of a running task.
+    #[arg(long, default_value_t = 20)]
+    heartbeat_seconds: u64,
+    /// Region for request signing.
+    #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
+    region: String,
 }
 
 #[derive(clap::Args)]
@@ -139,6 +164,7 @@ fn main() -> ExitCode {
         }),
         Command::Validate(args) => commands::validate(&args.definition, args.json),
         Command::Serve(args) => serve(args),
+        Command::Worker(args) => worker(args),
         Command::Executions(cmd) => remote::executions(cmd),
         Command::StateMachines(cmd) => remote::state_machines(cmd),
     };
@@ -178,5 +204,53 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             config,
         },
     ))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SLUICE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let options = sluice_worker::activity::WorkerOptions {
+        endpoint: args.endpoint,
+        region: args.region,
+        access_key_id: var("AWS_ACCESS_KEY_ID").unwrap_or_else(|| "sluice".into()),
+        secret_access_key: var("AWS_SECRET_ACCESS_KEY").unwrap_or_else(|| "sluice".into()),
+        activities: args.activities,
+        concurrency: args.concurrency,
+        worker_name: args.worker_name,
+        heartbeat: std::time::Duration::from_secs(args.heartbeat_seconds.max(1)),
+        lambda: sluice_server::lambda_tasks::LambdaTasks::config_from_env(),
+    };
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let flag = stop.clone();
+        // Ctrl-C or SIGTERM: stop polling, finish the tasks in hand, then exit.
+        tokio::spawn(async move {
+            let _ = tokio::signal::ctrl_c().await;
+            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+        });
+        #[cfg(unix)]
+        {
+            let flag = stop.clone();
+            if let Ok(mut term) =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            {
+                tokio::spawn(async move {
+                    term.recv().await;
+                    flag.store(true, std::sync::atomic::Ordering::SeqCst);
+                });
+            }
+        }
+        sluice_worker::activity::run(options, stop).await
+    })?;
     Ok(ExitCode::SUCCESS)
 }

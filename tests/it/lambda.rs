@@ -7,13 +7,13 @@ use std::process::{Child, Command, Stdio};
 use serde_json::{Value, json};
 
 /// The test double, killed when dropped.
-struct Double {
+pub(crate) struct Double {
     child: Child,
-    endpoint: String,
+    pub(crate) endpoint: String,
 }
 
 impl Double {
-    fn start() -> Double {
+    pub(crate) fn start() -> Double {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/lambda/double.py");
         let mut child = Command::new("python3")
             .arg(script)

@@ -7,3 +7,4 @@ mod cli;
 mod crash;
 mod lambda;
 mod support;
+mod worker;

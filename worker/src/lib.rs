@@ -2,4 +2,5 @@
 //! orchestrator at the wire protocol (the Step Functions activity API) and never depend on
 //! its crate. So far: the hand-off to AWS Lambda (`lambda`).
 
+pub mod activity;
 pub mod lambda;
