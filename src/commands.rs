@@ -128,11 +128,16 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
         dispatcher.register(Arc::new(handler));
     }
     // Lambda resources go to Lambda when an endpoint or AWS credentials are configured.
-    if let Some(config) = sluice_server::lambda_tasks::LambdaTasks::config_from_env() {
+    let lambda = sluice_server::lambda_tasks::LambdaTasks::config_from_env();
+    if let Some(config) = &lambda {
         dispatcher.register(Arc::new(sluice_server::lambda_tasks::LambdaTasks::new(
-            &config,
+            config,
         )));
     }
+    // The built-in activities run in-process: `sluice run` needs no worker.
+    dispatcher.register(Arc::new(
+        sluice_server::lambda_tasks::BuiltinActivities::new(lambda),
+    ));
     let mut engine = Engine::new(dispatcher);
     engine.limits.max_transitions = opts.max_transitions;
     let mut request = RunRequest::new(machine_name(&opts.definition), input);

@@ -100,3 +100,44 @@ impl TaskHandler for LambdaTasks {
         })
     }
 }
+
+/// `sluice run`'s in-process workers: Task states on the built-in activities
+/// (`…:activity:sluice-sql`, `…:activity:sluice-lambda`) run here instead of waiting for a
+/// `sluice worker`.
+pub struct BuiltinActivities {
+    lambda: Option<sluice_worker::lambda::LambdaConfig>,
+}
+
+impl BuiltinActivities {
+    /// Handlers for the built-in activities; `sluice-lambda` needs a Lambda configuration.
+    pub fn new(lambda: Option<sluice_worker::lambda::LambdaConfig>) -> Self {
+        BuiltinActivities { lambda }
+    }
+}
+
+fn builtin_name(resource: &str) -> Option<&str> {
+    let name = resource.split(":activity:").nth(1)?;
+    matches!(name, "sluice-sql" | "sluice-lambda").then_some(name)
+}
+
+impl TaskHandler for BuiltinActivities {
+    fn handles(&self, resource: &str) -> bool {
+        builtin_name(resource).is_some()
+    }
+
+    fn invoke(&self, request: TaskRequest) -> BoxFuture<'_, Result<Value, TaskFailure>> {
+        Box::pin(async move {
+            let name = builtin_name(&request.resource).unwrap_or_default();
+            let handler =
+                sluice_worker::activity::Handler::for_activity(name, self.lambda.as_ref())
+                    .map_err(|e| TaskFailure::new(errors::NO_HANDLER, e.to_string()))?;
+            handler
+                .run(request.input)
+                .await
+                .map_err(|(error, cause)| TaskFailure {
+                    error,
+                    cause: Some(cause),
+                })
+        })
+    }
+}

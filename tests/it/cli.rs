@@ -229,3 +229,30 @@ fn help_on_every_command() {
     }
     assert!(Path::new(env!("CARGO_BIN_EXE_sluice")).exists());
 }
+
+#[test]
+fn sales_etl_pipeline_runs_sql_in_process() {
+    let out_dir = std::env::temp_dir().join(format!("sluice-etl-{}", std::process::id()));
+    let input = json!({"data": "pipelines/sales-etl/data", "out": out_dir.display().to_string()});
+    let out = sluice(&[
+        "run",
+        "pipelines/sales-etl/sales-etl.asl.json",
+        "--input-json",
+        &input.to_string(),
+        "--json",
+    ]);
+    let v = json_out(&out);
+    assert_eq!(v["status"], "SUCCEEDED", "{v}");
+    assert_eq!(v["output"]["cleanRows"], 5);
+    assert_eq!(
+        v["output"]["regions"][0],
+        json!({"region": "west", "orders": 2, "revenue": 355.25})
+    );
+    // The report is a real Parquet file the reference points at.
+    assert!(
+        out_dir
+            .join("report.parquet")
+            .metadata()
+            .is_ok_and(|m| m.len() > 0)
+    );
+}

@@ -8,6 +8,7 @@
 //! | activity name | input | output |
 //! | --- | --- | --- |
 //! | `sluice-lambda` | `{"FunctionName": …, "Payload": …}` | the `lambda:invoke` result object |
+//! | `sluice-sql` | `{"query", "inputs", "output"?, "inline"?}` (see [`crate::sql`]) | a reference to the result |
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -40,7 +41,7 @@ pub struct WorkerOptions {
 /// Why the worker could not start or run.
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerError {
-    #[error("no built-in handler serves activity {0:?}; built-in: sluice-lambda")]
+    #[error("no built-in handler serves activity {0:?}; built-in: sluice-lambda, sluice-sql")]
     NoHandler(String),
     #[error("the sluice-lambda handler needs a Lambda endpoint or AWS credentials")]
     NoLambda,
@@ -50,13 +51,29 @@ pub enum WorkerError {
 
 /// A task handler: input JSON to output JSON, or an (error, cause) failure.
 #[derive(Clone)]
-enum Handler {
+pub enum Handler {
     Lambda(Lambda),
+    Sql,
 }
 
 impl Handler {
-    async fn run(&self, input: Value) -> Result<Value, (String, String)> {
+    /// The built-in handler an activity name selects.
+    pub fn for_activity(name: &str, lambda: Option<&LambdaConfig>) -> Result<Handler, WorkerError> {
+        match name {
+            "sluice-lambda" => Ok(Handler::Lambda(Lambda::new(
+                lambda.ok_or(WorkerError::NoLambda)?,
+            ))),
+            "sluice-sql" => Ok(Handler::Sql),
+            other => Err(WorkerError::NoHandler(other.to_string())),
+        }
+    }
+
+    /// Run one task.
+    pub async fn run(&self, input: Value) -> Result<Value, (String, String)> {
         match self {
+            Handler::Sql => crate::sql::run(&input)
+                .await
+                .map_err(|f| (f.error.to_string(), f.cause)),
             Handler::Lambda(lambda) => {
                 let function = input
                     .get("FunctionName")
@@ -110,12 +127,7 @@ pub async fn run(options: WorkerOptions, stop: Arc<AtomicBool>) -> Result<(), Wo
     let mut pollers = Vec::new();
     for activity in &options.activities {
         let name = activity.rsplit(':').next().unwrap_or(activity).to_string();
-        let handler = match name.as_str() {
-            "sluice-lambda" => Handler::Lambda(Lambda::new(
-                options.lambda.as_ref().ok_or(WorkerError::NoLambda)?,
-            )),
-            _ => return Err(WorkerError::NoHandler(name)),
-        };
+        let handler = Handler::for_activity(&name, options.lambda.as_ref())?;
         let arn = if activity.starts_with("arn:") {
             activity.clone()
         } else {

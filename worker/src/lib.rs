@@ -4,3 +4,4 @@
 
 pub mod activity;
 pub mod lambda;
+pub mod sql;

@@ -1,0 +1,292 @@
+//! The `sluice-sql` handler: DataFusion SQL over named inputs in object storage (local paths,
+//! `file://`, `s3://`; Parquet, CSV, JSON/NDJSON; files or prefixes), with the result written
+//! to an output URL and returned as a reference, so data never travels through the
+//! orchestrator.
+//!
+//! Task input:
+//! ```json
+//! {"query": "SELECT region, sum(amount) AS total FROM sales GROUP BY region",
+//!  "inputs": {"sales": "file:///data/sales/"},            // or {"uri": …, "format": "csv"}
+//!  "output": "file:///data/report.parquet",              // optional; .parquet, .csv or .json
+//!  "inline": 100}                                          // optional: also return ≤ N rows
+//! ```
+//! Result: `{"uri", "format", "rows", "bytes", "schema": [{"name", "type"}], "inline"?: [...]}`.
+
+use std::sync::Arc;
+
+use datafusion::arrow::json::ArrayWriter;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::dataframe::DataFrameWriteOptions;
+use datafusion::prelude::{CsvReadOptions, JsonReadOptions, ParquetReadOptions, SessionContext};
+use object_store::aws::AmazonS3Builder;
+use serde_json::{Map, Value, json};
+use url::Url;
+
+/// A failed SQL task: an error name and a cause, as SendTaskFailure takes them.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{error}: {cause}")]
+pub struct SqlFailure {
+    pub error: &'static str,
+    pub cause: String,
+}
+
+fn invalid(cause: impl Into<String>) -> SqlFailure {
+    SqlFailure {
+        error: "Sluice.InvalidInput",
+        cause: cause.into(),
+    }
+}
+
+fn query_failed(e: impl std::fmt::Display) -> SqlFailure {
+    SqlFailure {
+        error: "Sluice.SqlFailed",
+        cause: e.to_string(),
+    }
+}
+
+/// Data formats the handler reads and writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Parquet,
+    Csv,
+    Json,
+}
+
+impl Format {
+    fn parse(s: &str) -> Option<Format> {
+        match s.to_ascii_lowercase().as_str() {
+            "parquet" => Some(Format::Parquet),
+            "csv" => Some(Format::Csv),
+            "json" | "ndjson" | "jsonl" => Some(Format::Json),
+            _ => None,
+        }
+    }
+
+    /// From a file name's extension (a prefix has none: Parquet is assumed).
+    fn of(uri: &str) -> Format {
+        let name = uri.trim_end_matches('/').rsplit('/').next().unwrap_or("");
+        match name.rsplit_once('.').map(|(_, ext)| ext) {
+            Some(ext) => Format::parse(ext).unwrap_or(Format::Parquet),
+            None => Format::Parquet,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Format::Parquet => "parquet",
+            Format::Csv => "csv",
+            Format::Json => "json",
+        }
+    }
+}
+
+/// A local path or URL as a URL DataFusion resolves (`file://` for local paths).
+fn normalise(uri: &str) -> Result<String, SqlFailure> {
+    if uri.contains("://") {
+        Url::parse(uri).map_err(|e| invalid(format!("{uri:?} is not a URL: {e}")))?;
+        return Ok(uri.to_string());
+    }
+    let path = std::path::absolute(uri).map_err(|e| invalid(format!("{uri:?}: {e}")))?;
+    let mut url = Url::from_file_path(&path)
+        .map_err(|()| invalid(format!("{uri:?} is not a usable path")))?
+        .to_string();
+    if uri.ends_with('/') && !url.ends_with('/') {
+        url.push('/');
+    }
+    Ok(url)
+}
+
+/// Register the S3 bucket of an `s3://` URL with credentials from the usual environment
+/// (`AWS_ACCESS_KEY_ID`, `AWS_REGION`, `AWS_ENDPOINT_URL_S3`/`AWS_ENDPOINT_URL`, …).
+fn register_store(ctx: &SessionContext, uri: &str) -> Result<(), SqlFailure> {
+    let url = Url::parse(uri).map_err(|e| invalid(format!("{uri:?}: {e}")))?;
+    if url.scheme() != "s3" {
+        return Ok(());
+    }
+    let bucket = url
+        .host_str()
+        .ok_or_else(|| invalid(format!("{uri:?} names no bucket")))?;
+    let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
+    let endpoint = std::env::var("AWS_ENDPOINT_URL_S3")
+        .or_else(|_| std::env::var("AWS_ENDPOINT_URL"))
+        .ok();
+    if let Some(endpoint) = endpoint {
+        // Local S3 servers (moto, s3s) speak plain HTTP and path-style requests.
+        builder = builder
+            .with_endpoint(&endpoint)
+            .with_allow_http(endpoint.starts_with("http://"))
+            .with_virtual_hosted_style_request(false);
+    }
+    let store = builder.build().map_err(query_failed)?;
+    let base = Url::parse(&format!("s3://{bucket}")).map_err(query_failed)?;
+    ctx.register_object_store(&base, Arc::new(store));
+    Ok(())
+}
+
+/// Run one SQL task.
+pub async fn run(input: &Value) -> Result<Value, SqlFailure> {
+    let query = input
+        .get("query")
+        .and_then(Value::as_str)
+        .ok_or_else(|| invalid("sluice-sql needs a \"query\" string"))?;
+    let ctx = SessionContext::new();
+    let inputs = input
+        .get("inputs")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    for (name, spec) in &inputs {
+        let (uri, format) = match spec {
+            Value::String(u) => (u.clone(), None),
+            Value::Object(o) => (
+                o.get("uri")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| invalid(format!("input {name:?} needs a \"uri\"")))?
+                    .to_string(),
+                o.get("format").and_then(Value::as_str).map(str::to_string),
+            ),
+            _ => {
+                return Err(invalid(format!(
+                    "input {name:?} must be a URI or {{\"uri\", \"format\"}}"
+                )));
+            }
+        };
+        let url = normalise(&uri)?;
+        register_store(&ctx, &url)?;
+        let format = match format {
+            Some(f) => Format::parse(&f).ok_or_else(|| invalid(format!("unknown format {f:?}")))?,
+            None => Format::of(&url),
+        };
+        let done = match format {
+            Format::Parquet => {
+                ctx.register_parquet(name, &url, ParquetReadOptions::default())
+                    .await
+            }
+            Format::Csv => ctx.register_csv(name, &url, CsvReadOptions::new()).await,
+            Format::Json => {
+                ctx.register_json(name, &url, JsonReadOptions::default())
+                    .await
+            }
+        };
+        done.map_err(|e| query_failed(format!("input {name:?} ({url}): {e}")))?;
+    }
+    let df = ctx.sql(query).await.map_err(query_failed)?;
+    let schema: Vec<Value> = df
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| json!({"name": f.name(), "type": f.data_type().to_string()}))
+        .collect();
+    let mut out = Map::new();
+    if let Some(limit) = input.get("inline").and_then(Value::as_u64) {
+        let rows = df
+            .clone()
+            .limit(0, Some(limit as usize))
+            .map_err(query_failed)?
+            .collect()
+            .await
+            .map_err(query_failed)?;
+        out.insert("inline".into(), batches_to_json(&rows)?);
+    }
+    match input.get("output").and_then(Value::as_str) {
+        Some(target) => {
+            let url = normalise(target)?;
+            register_store(&ctx, &url)?;
+            let format = Format::of(&url);
+            let options = DataFrameWriteOptions::new().with_single_file_output(true);
+            let written = match format {
+                Format::Parquet => df.write_parquet(&url, options, None).await,
+                Format::Csv => df.write_csv(&url, options, None).await,
+                Format::Json => df.write_json(&url, options, None).await,
+            }
+            .map_err(query_failed)?;
+            let rows = count(&written);
+            out.insert("uri".into(), json!(url));
+            out.insert("format".into(), json!(format.name()));
+            out.insert("rows".into(), json!(rows));
+            out.insert("bytes".into(), json!(size_of(&url)));
+        }
+        None if out.contains_key("inline") => {}
+        None => {
+            let rows = df.count().await.map_err(query_failed)?;
+            out.insert("rows".into(), json!(rows));
+        }
+    }
+    out.insert("schema".into(), Value::Array(schema));
+    Ok(Value::Object(out))
+}
+
+/// Rows written, from the `count` column DataFusion's writers return.
+fn count(batches: &[RecordBatch]) -> u64 {
+    use datafusion::arrow::array::{Array, UInt64Array};
+    batches
+        .iter()
+        .filter_map(|b| b.column(0).as_any().downcast_ref::<UInt64Array>())
+        .map(|a| (0..a.len()).map(|i| a.value(i)).sum::<u64>())
+        .sum()
+}
+
+/// Size of a written local file (object stores report it through the reference's reader).
+fn size_of(url: &str) -> Option<u64> {
+    let path = Url::parse(url).ok()?.to_file_path().ok()?;
+    std::fs::metadata(path).ok().map(|m| m.len())
+}
+
+fn batches_to_json(batches: &[RecordBatch]) -> Result<Value, SqlFailure> {
+    let mut buf = Vec::new();
+    {
+        let mut writer = ArrayWriter::new(&mut buf);
+        let refs: Vec<&RecordBatch> = batches.iter().collect();
+        writer.write_batches(&refs).map_err(query_failed)?;
+        writer.finish().map_err(query_failed)?;
+    }
+    if buf.is_empty() {
+        return Ok(Value::Array(Vec::new()));
+    }
+    serde_json::from_slice(&buf).map_err(query_failed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn csv_to_parquet_with_a_reference() {
+        let dir = std::env::temp_dir().join(format!("sluice-sql-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        std::fs::write(
+            dir.join("sales.csv"),
+            "region,amount\nnorth,10\nsouth,5\nnorth,7\n",
+        )
+        .expect("write csv");
+        let input = json!({
+            "query": "SELECT region, sum(amount) AS total FROM sales GROUP BY region ORDER BY region",
+            "inputs": {"sales": dir.join("sales.csv").display().to_string()},
+            "output": dir.join("report.parquet").display().to_string(),
+            "inline": 10,
+        });
+        let out = run(&input).await.expect("query runs");
+        assert_eq!(out["rows"], 2);
+        assert_eq!(out["format"], "parquet");
+        assert!(out["bytes"].as_u64().is_some_and(|b| b > 0));
+        assert_eq!(
+            out["inline"],
+            json!([{"region": "north", "total": 17}, {"region": "south", "total": 5}])
+        );
+        // The reference is readable by the next step.
+        let next = json!({
+            "query": "SELECT count(*) AS n FROM report",
+            "inputs": {"report": out["uri"]},
+            "inline": 1,
+        });
+        assert_eq!(
+            run(&next).await.expect("reads the reference")["inline"],
+            json!([{"n": 2}])
+        );
+        let bad = run(&json!({"query": "SELEC nonsense"}))
+            .await
+            .expect_err("bad SQL");
+        assert_eq!(bad.error, "Sluice.SqlFailed");
+    }
+}
