@@ -96,15 +96,7 @@ impl Handler {
 }
 
 fn client(options: &WorkerOptions) -> aws_sdk_sfn::Client {
-    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
-    let builder = aws_smithy_http_client::Builder::new();
-    let http = if options.endpoint.starts_with("http://") {
-        builder.build_http()
-    } else {
-        builder
-            .tls_provider(Provider::Rustls(CryptoMode::Ring))
-            .build_https()
-    };
+    let http = crate::lambda::http_client(Some(&options.endpoint));
     let conf = aws_sdk_sfn::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(options.region.clone()))

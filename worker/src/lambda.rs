@@ -19,8 +19,8 @@ pub struct LambdaConfig {
     pub secret_access_key: String,
 }
 
-/// Plain HTTP for an `http://` endpoint (a local Lambda API), else HTTPS with rustls.
-fn http_client(endpoint: Option<&str>) -> aws_sdk_lambda::config::SharedHttpClient {
+/// Plain HTTP for an `http://` endpoint (a local server), else HTTPS with rustls.
+pub(crate) fn http_client(endpoint: Option<&str>) -> aws_sdk_lambda::config::SharedHttpClient {
     use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
     let builder = aws_smithy_http_client::Builder::new();
     match endpoint {
