@@ -5,23 +5,7 @@ use std::time::Duration;
 use aws_sdk_sfn::types::{ExecutionStatus, HistoryEventType, StateMachineType};
 use serde_json::{Value, json};
 
-use crate::support::{ROLE, Server, eventually};
-
-async fn finished(
-    client: &aws_sdk_sfn::Client,
-    arn: &str,
-) -> aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput {
-    eventually(Duration::from_secs(30), || async {
-        let d = client
-            .describe_execution()
-            .execution_arn(arn)
-            .send()
-            .await
-            .expect("DescribeExecution succeeds");
-        (d.status() != &ExecutionStatus::Running).then_some(d)
-    })
-    .await
-}
+use crate::support::{ROLE, Server, eventually, finished};
 
 async fn create(client: &aws_sdk_sfn::Client, name: &str, definition: Value) -> String {
     client

@@ -138,3 +138,20 @@ where
 
 /// A state machine role ARN for tests.
 pub const ROLE: &str = "arn:aws:iam::123456789012:role/sluice-test";
+
+/// Wait (up to 30 s) until an execution is no longer RUNNING, and describe it.
+pub async fn finished(
+    client: &aws_sdk_sfn::Client,
+    arn: &str,
+) -> aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput {
+    eventually(Duration::from_secs(30), || async {
+        let d = client
+            .describe_execution()
+            .execution_arn(arn)
+            .send()
+            .await
+            .expect("DescribeExecution succeeds");
+        (d.status() != &aws_sdk_sfn::types::ExecutionStatus::Running).then_some(d)
+    })
+    .await
+}

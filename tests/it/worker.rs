@@ -8,7 +8,7 @@ use aws_sdk_sfn::types::ExecutionStatus;
 use serde_json::{Value, json};
 
 use crate::lambda::Double;
-use crate::support::{ROLE, Server, eventually};
+use crate::support::{ROLE, Server, eventually, finished};
 
 /// Killed when dropped.
 struct Worker(std::process::Child);
@@ -75,16 +75,7 @@ async fn worker_runs_activity_tasks_through_lambda() {
         .expect("started")
         .execution_arn()
         .to_string();
-    let done = eventually(Duration::from_secs(30), || async {
-        let d = client
-            .describe_execution()
-            .execution_arn(&exec)
-            .send()
-            .await
-            .ok()?;
-        (d.status() != &ExecutionStatus::Running).then_some(d)
-    })
-    .await;
+    let done = finished(&client, &exec).await;
     assert_eq!(
         done.status(),
         &ExecutionStatus::Succeeded,
