@@ -134,6 +134,10 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
             config,
         )));
     }
+    // S3 resources: real S3, a local S3 server, or a directory standing in (SLUICE_S3_DIR).
+    dispatcher.register(Arc::new(sluice_server::s3_tasks::S3Tasks::new(
+        sluice_worker::objects::Buckets::from_env(),
+    )));
     // The built-in activities run in-process: `sluice run` needs no worker.
     dispatcher.register(Arc::new(
         sluice_server::lambda_tasks::BuiltinActivities::new(lambda),

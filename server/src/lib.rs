@@ -4,6 +4,7 @@
 pub mod api;
 pub mod client;
 pub mod lambda_tasks;
+pub mod s3_tasks;
 pub mod serve;
 pub mod service;
 pub mod store;

@@ -1,7 +1,10 @@
 //! sluice workers: the code that does a task's work outside the orchestrator. They meet the
 //! orchestrator at the wire protocol (the Step Functions activity API) and never depend on
-//! its crate. So far: the hand-off to AWS Lambda (`lambda`).
+//! its crate: the hand-off to AWS Lambda (`lambda`), DataFusion SQL (`sql`), S3 calls (`s3`)
+//! over the buckets `objects` resolves, and the activity polling loop (`activity`).
 
 pub mod activity;
 pub mod lambda;
+pub mod objects;
+pub mod s3;
 pub mod sql;

@@ -12,15 +12,16 @@
 //! ```
 //! Result: `{"uri", "format", "rows", "bytes", "schema": [{"name", "type"}], "inline"?: [...]}`.
 
-use std::sync::Arc;
-
 use datafusion::arrow::json::ArrayWriter;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::dataframe::DataFrameWriteOptions;
 use datafusion::prelude::{CsvReadOptions, JsonReadOptions, ParquetReadOptions, SessionContext};
-use object_store::aws::AmazonS3Builder;
+use object_store::ObjectStoreExt;
+use object_store::path::Path;
 use serde_json::{Map, Value, json};
 use url::Url;
+
+use crate::objects::Buckets;
 
 /// A failed SQL task: an error name and a cause, as SendTaskFailure takes them.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -96,9 +97,9 @@ fn normalise(uri: &str) -> Result<String, SqlFailure> {
     Ok(url)
 }
 
-/// Register the S3 bucket of an `s3://` URL with credentials from the usual environment
-/// (`AWS_ACCESS_KEY_ID`, `AWS_REGION`, `AWS_ENDPOINT_URL_S3`/`AWS_ENDPOINT_URL`, …).
-fn register_store(ctx: &SessionContext, uri: &str) -> Result<(), SqlFailure> {
+/// Register the bucket of an `s3://` URL (see [`Buckets`]: S3 with credentials from the usual
+/// environment, or a local directory standing in for it).
+fn register_store(ctx: &SessionContext, buckets: &Buckets, uri: &str) -> Result<(), SqlFailure> {
     let url = Url::parse(uri).map_err(|e| invalid(format!("{uri:?}: {e}")))?;
     if url.scheme() != "s3" {
         return Ok(());
@@ -106,20 +107,9 @@ fn register_store(ctx: &SessionContext, uri: &str) -> Result<(), SqlFailure> {
     let bucket = url
         .host_str()
         .ok_or_else(|| invalid(format!("{uri:?} names no bucket")))?;
-    let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
-    let endpoint = std::env::var("AWS_ENDPOINT_URL_S3")
-        .or_else(|_| std::env::var("AWS_ENDPOINT_URL"))
-        .ok();
-    if let Some(endpoint) = endpoint {
-        // Local S3 servers (moto, s3s) speak plain HTTP and path-style requests.
-        builder = builder
-            .with_endpoint(&endpoint)
-            .with_allow_http(endpoint.starts_with("http://"))
-            .with_virtual_hosted_style_request(false);
-    }
-    let store = builder.build().map_err(query_failed)?;
+    let store = buckets.open(bucket).map_err(query_failed)?;
     let base = Url::parse(&format!("s3://{bucket}")).map_err(query_failed)?;
-    ctx.register_object_store(&base, Arc::new(store));
+    ctx.register_object_store(&base, store);
     Ok(())
 }
 
@@ -129,6 +119,7 @@ pub async fn run(input: &Value) -> Result<Value, SqlFailure> {
         .get("query")
         .and_then(Value::as_str)
         .ok_or_else(|| invalid("sluice-sql needs a \"query\" string"))?;
+    let buckets = Buckets::from_env();
     let ctx = SessionContext::new();
     let inputs = input
         .get("inputs")
@@ -152,7 +143,7 @@ pub async fn run(input: &Value) -> Result<Value, SqlFailure> {
             }
         };
         let url = normalise(&uri)?;
-        register_store(&ctx, &url)?;
+        register_store(&ctx, &buckets, &url)?;
         let format = match format {
             Some(f) => Format::parse(&f).ok_or_else(|| invalid(format!("unknown format {f:?}")))?,
             None => Format::of(&url),
@@ -191,7 +182,7 @@ pub async fn run(input: &Value) -> Result<Value, SqlFailure> {
     match input.get("output").and_then(Value::as_str) {
         Some(target) => {
             let url = normalise(target)?;
-            register_store(&ctx, &url)?;
+            register_store(&ctx, &buckets, &url)?;
             let format = Format::of(&url);
             let options = DataFrameWriteOptions::new().with_single_file_output(true);
             let written = match format {
@@ -204,7 +195,7 @@ pub async fn run(input: &Value) -> Result<Value, SqlFailure> {
             out.insert("uri".into(), json!(url));
             out.insert("format".into(), json!(format.name()));
             out.insert("rows".into(), json!(rows));
-            out.insert("bytes".into(), json!(size_of(&url)));
+            out.insert("bytes".into(), json!(size_of(&buckets, &url).await));
         }
         None if out.contains_key("inline") => {}
         None => {
@@ -226,9 +217,15 @@ fn count(batches: &[RecordBatch]) -> u64 {
         .sum()
 }
 
-/// Size of a written local file (object stores report it through the reference's reader).
-fn size_of(url: &str) -> Option<u64> {
-    let path = Url::parse(url).ok()?.to_file_path().ok()?;
+/// Size of the written object, for the reference (`None` when it cannot be read back).
+async fn size_of(buckets: &Buckets, url: &str) -> Option<u64> {
+    let url = Url::parse(url).ok()?;
+    if url.scheme() == "s3" {
+        let store = buckets.open(url.host_str()?).ok()?;
+        let key = url.path().trim_start_matches('/');
+        return store.head(&Path::from(key)).await.ok().map(|m| m.size);
+    }
+    let path = url.to_file_path().ok()?;
     std::fs::metadata(path).ok().map(|m| m.len())
 }
 

@@ -425,3 +425,179 @@ async fn history_events_follow_aws_vocabulary() {
         ]
     );
 }
+
+/// An in-memory stand-in for the S3 resources a Distributed Map reads and writes: `keys`
+/// objects listed two per page, one CSV object, and every write kept.
+struct FakeS3 {
+    keys: Vec<String>,
+    written: std::sync::Mutex<Vec<(String, String)>>,
+}
+
+impl TaskHandler for FakeS3 {
+    fn handles(&self, resource: &str) -> bool {
+        resource.contains(":s3:")
+    }
+    fn invoke(&self, request: TaskRequest) -> BoxFuture<'_, Result<Value, TaskFailure>> {
+        let input = request.input;
+        let out = if request.resource.ends_with("listObjectsV2") {
+            let after = input["ContinuationToken"].as_str().unwrap_or("");
+            let page: Vec<&String> = self
+                .keys
+                .iter()
+                .filter(|k| k.as_str() > after)
+                .take(2)
+                .collect();
+            let truncated = page
+                .last()
+                .is_some_and(|l| *l != self.keys.last().unwrap_or(l));
+            let mut out = json!({
+                "Contents": page.iter().map(|k| json!({"Key": k, "Size": 1})).collect::<Vec<_>>(),
+                "IsTruncated": truncated,
+            });
+            if truncated {
+                out["NextContinuationToken"] = json!(page.last());
+            }
+            Ok(out)
+        } else if request.resource.ends_with("getObject") {
+            match input["Key"].as_str() {
+                Some("rows.csv") => Ok(json!({"Body": "id,n\na,1\nb,2\nc,3\n"})),
+                _ => Err(TaskFailure::new(
+                    "S3.NoSuchKey",
+                    "The specified key does not exist.",
+                )),
+            }
+        } else {
+            let key = input["Key"].as_str().unwrap_or("").to_string();
+            let body = input["Body"].as_str().unwrap_or("").to_string();
+            self.written.lock().expect("lock").push((key, body));
+            Ok(json!({"ETag": "\"x\""}))
+        };
+        Box::pin(async move { out })
+    }
+}
+
+fn fake_s3(keys: usize) -> Arc<FakeS3> {
+    Arc::new(FakeS3 {
+        keys: (0..keys).map(|i| format!("in/{i:03}")).collect(),
+        written: std::sync::Mutex::new(Vec::new()),
+    })
+}
+
+fn distributed(extra: Value) -> Value {
+    let mut map = json!({
+        "Type": "Map",
+        "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+            "StartAt": "P",
+            "States": {"P": {"Type": "Pass", "End": true}}
+        },
+        "End": true
+    });
+    for (k, v) in extra.as_object().expect("object") {
+        map[k] = v.clone();
+    }
+    json!({"StartAt": "M", "States": {"M": map}})
+}
+
+#[tokio::test]
+async fn distributed_map_lists_every_page_of_a_prefix() {
+    let s3 = fake_s3(5);
+    let mut d = Dispatcher::new();
+    d.register(s3.clone());
+    let engine = Engine::new(d);
+    let def = distributed(json!({
+        "ItemReader": {
+            "Resource": "arn:aws:states:::s3:listObjectsV2",
+            "Parameters": {"Bucket": "b", "Prefix": "in/"}
+        },
+        "ItemSelector": {"key.$": "$$.Map.Item.Value.Key", "i.$": "$$.Map.Item.Index"}
+    }));
+    match run_with(&engine, def, json!({})).await {
+        Outcome::Succeeded(v) => {
+            let keys: Vec<&str> = v
+                .as_array()
+                .expect("array")
+                .iter()
+                .map(|o| o["key"].as_str().expect("key"))
+                .collect();
+            assert_eq!(keys, ["in/000", "in/001", "in/002", "in/003", "in/004"]);
+            assert_eq!(v[4]["i"], 4);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    // MaxItems stops the reader early.
+    let def = distributed(json!({
+        "ItemReader": {
+            "Resource": "arn:aws:states:::s3:listObjectsV2",
+            "Parameters": {"Bucket": "b"},
+            "ReaderConfig": {"MaxItems": 3}
+        }
+    }));
+    match run_with(&engine, def, json!({})).await {
+        Outcome::Succeeded(v) => assert_eq!(v.as_array().map(Vec::len), Some(3)),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn distributed_map_reads_csv_batches_and_writes_results() {
+    let s3 = fake_s3(0);
+    let mut d = Dispatcher::new();
+    d.register(s3.clone());
+    let engine = Engine::new(d);
+    let def = distributed(json!({
+        "ItemReader": {
+            "Resource": "arn:aws:states:::s3:getObject",
+            "Parameters": {"Bucket": "b", "Key": "rows.csv"},
+            "ReaderConfig": {"InputType": "CSV", "CSVHeaderLocation": "FIRST_ROW"}
+        },
+        "ItemBatcher": {"MaxItemsPerBatch": 2, "BatchInput": {"run.$": "$.run"}},
+        "ResultWriter": {
+            "Resource": "arn:aws:states:::s3:putObject",
+            "Parameters": {"Bucket": "out", "Prefix": "results/"}
+        }
+    }));
+    let out = match run_with(&engine, def, json!({"run": 7})).await {
+        Outcome::Succeeded(v) => v,
+        other => panic!("unexpected {other:?}"),
+    };
+    let manifest_key = out["ResultWriterDetails"]["Key"].as_str().expect("key");
+    assert!(manifest_key.starts_with("results/") && manifest_key.ends_with("/manifest.json"));
+    assert_eq!(out["ResultWriterDetails"]["Bucket"], "out");
+    assert!(
+        out["MapRunArn"]
+            .as_str()
+            .is_some_and(|a| a.contains(":mapRun:test/M:"))
+    );
+    let written = s3.written.lock().expect("lock").clone();
+    assert_eq!(
+        written.len(),
+        2,
+        "SUCCEEDED_0.json and the manifest: {written:?}"
+    );
+    let results: Value = serde_json::from_str(&written[0].1).expect("results JSON");
+    // Two batches; without a WriterConfig each record is the full record, Output a string.
+    assert_eq!(results.as_array().map(Vec::len), Some(2));
+    let output: Value =
+        serde_json::from_str(results[0]["Output"].as_str().expect("output")).expect("json");
+    assert_eq!(
+        output,
+        json!({"BatchInput": {"run": 7}, "Items": [{"id": "a", "n": "1"}, {"id": "b", "n": "2"}]})
+    );
+    let manifest: Value = serde_json::from_str(&written[1].1).expect("manifest");
+    assert_eq!(
+        manifest["ResultFiles"]["SUCCEEDED"][0]["Key"],
+        json!(written[0].0)
+    );
+
+    // A reader that fails surfaces as States.ItemReaderFailed, which a Catch can handle.
+    let def = distributed(json!({
+        "ItemReader": {
+            "Resource": "arn:aws:states:::s3:getObject",
+            "Parameters": {"Bucket": "b", "Key": "missing.csv"},
+            "ReaderConfig": {"InputType": "CSV"}
+        }
+    }));
+    let outcome = run_with(&engine, def, json!({})).await;
+    assert!(failed("States.ItemReaderFailed")(&outcome), "{outcome:?}");
+}

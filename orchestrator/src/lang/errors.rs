@@ -20,6 +20,10 @@ pub const EXCEED_TOLERATED_FAILURE_THRESHOLD: &str = "States.ExceedToleratedFail
 pub const PERMISSIONS: &str = "States.Permissions";
 /// A branch of a Parallel state failed (spec name; AWS reports the branch's own error).
 pub const BRANCH_FAILED: &str = "States.BranchFailed";
+/// A Distributed Map could not read its items through its ItemReader.
+pub const ITEM_READER_FAILED: &str = "States.ItemReaderFailed";
+/// A Distributed Map could not export its results through its ResultWriter.
+pub const RESULT_WRITER_FAILED: &str = "States.ResultWriterFailed";
 /// No Task handler is registered for a `Resource` (sluice's own name; catchable).
 pub const NO_HANDLER: &str = "Sluice.NoTaskHandler";
 

@@ -5,6 +5,7 @@
 
 pub mod checker;
 pub mod choice;
+pub mod distributed;
 pub mod errors;
 pub mod intrinsics;
 pub mod jsonata;

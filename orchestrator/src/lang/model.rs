@@ -9,6 +9,9 @@ use std::collections::HashMap;
 use serde_json::{Map, Value};
 
 use super::choice::Rule;
+use super::distributed::{
+    CsvHeader, InputType, ItemBatcher, ItemReader, OutputType, ResultWriter, Transformation,
+};
 use super::jsonata::{self, Template};
 use super::path::Path;
 use super::payload::{PayloadTemplate, compile_dynamic, pointer_escape};
@@ -292,7 +295,13 @@ pub enum WaitFor {
 pub struct MapSpec {
     pub processor: Graph,
     pub items: Items,
-    pub item_selector: Option<ItemSelector>,
+    pub item_selector: Option<Arguments>,
+    /// `ItemReader`: items come from object storage instead of the input.
+    pub reader: Option<ItemReader>,
+    pub batcher: Option<ItemBatcher>,
+    pub writer: Option<ResultWriter>,
+    /// `Label` (names the map run).
+    pub label: Option<String>,
     pub max_concurrency: Option<Field>,
     pub tolerated_failure_percentage: Option<Field>,
     pub tolerated_failure_count: Option<Field>,
@@ -309,9 +318,10 @@ pub enum Items {
     Jsonata(Option<Template>),
 }
 
-/// `ItemSelector` / `Parameters` of a Map state.
+/// A payload in the state's query language: a Map's `ItemSelector` (or `Parameters`), an
+/// ItemBatcher's `BatchInput`, an ItemReader's or ResultWriter's `Parameters`/`Arguments`.
 #[derive(Debug)]
-pub enum ItemSelector {
+pub enum Arguments {
     JsonPath(PayloadTemplate),
     Jsonata(Template),
 }
@@ -729,6 +739,110 @@ impl Scope<'_> {
         Ok(ChoiceSpec { choices, default })
     }
 
+    fn item_reader(
+        &self,
+        v: &Value,
+        pointer: &str,
+        language: QueryLanguage,
+    ) -> Result<ItemReader, CompileError> {
+        let obj = v
+            .as_object()
+            .ok_or_else(|| cerr(pointer, "ItemReader must be an object"))?;
+        let resource = obj
+            .get("Resource")
+            .and_then(Value::as_str)
+            .ok_or_else(|| cerr(pointer, "ItemReader needs a Resource"))?
+            .to_string();
+        let empty = Map::new();
+        let cfg_ptr = format!("{pointer}/ReaderConfig");
+        let cfg = match obj.get("ReaderConfig") {
+            None => &empty,
+            Some(c) => c
+                .as_object()
+                .ok_or_else(|| cerr(&cfg_ptr, "ReaderConfig must be an object"))?,
+        };
+        let text = |name: &str| cfg.get(name).and_then(Value::as_str);
+        let input_type = match text("InputType") {
+            None => None,
+            Some(t) => Some(InputType::parse(t).ok_or_else(|| {
+                cerr(
+                    format!("{cfg_ptr}/InputType"),
+                    format!("unknown InputType {t:?} (CSV, JSON, JSONL, PARQUET or MANIFEST)"),
+                )
+            })?),
+        };
+        let load_and_flatten = match text("Transformation") {
+            None | Some("NONE") => false,
+            Some("LOAD_AND_FLATTEN") => true,
+            Some(t) => {
+                return Err(cerr(
+                    format!("{cfg_ptr}/Transformation"),
+                    format!("unknown Transformation {t:?} (NONE or LOAD_AND_FLATTEN)"),
+                ));
+            }
+        };
+        let csv_header = match text("CSVHeaderLocation") {
+            Some("GIVEN") => CsvHeader::Given(
+                cfg.get("CSVHeaders")
+                    .and_then(Value::as_array)
+                    .and_then(|a| {
+                        a.iter()
+                            .map(|h| h.as_str().map(str::to_string))
+                            .collect::<Option<Vec<_>>>()
+                    })
+                    .ok_or_else(|| {
+                        cerr(
+                            format!("{cfg_ptr}/CSVHeaders"),
+                            "CSVHeaderLocation GIVEN needs CSVHeaders, an array of strings",
+                        )
+                    })?,
+            ),
+            _ => CsvHeader::FirstRow,
+        };
+        let csv_delimiter = match text("CSVDelimiter") {
+            None | Some("COMMA") => b',',
+            Some("PIPE") => b'|',
+            Some("SEMICOLON") => b';',
+            Some("SPACE") => b' ',
+            Some("TAB") => b'\t',
+            Some(d) => {
+                return Err(cerr(
+                    format!("{cfg_ptr}/CSVDelimiter"),
+                    format!("unknown CSVDelimiter {d:?} (COMMA, PIPE, SEMICOLON, SPACE or TAB)"),
+                ));
+            }
+        };
+        Ok(ItemReader {
+            resource,
+            arguments: resource_arguments(obj, pointer, language)?,
+            input_type,
+            load_and_flatten,
+            csv_header,
+            csv_delimiter,
+            max_items: self.number_field(cfg, "MaxItems", &cfg_ptr, language)?,
+            items_pointer: text("ItemsPointer").map(str::to_string),
+        })
+    }
+
+    fn item_batcher(
+        &self,
+        v: &Value,
+        pointer: &str,
+        language: QueryLanguage,
+    ) -> Result<ItemBatcher, CompileError> {
+        let obj = v
+            .as_object()
+            .ok_or_else(|| cerr(pointer, "ItemBatcher must be an object"))?;
+        Ok(ItemBatcher {
+            max_items: self.number_field(obj, "MaxItemsPerBatch", pointer, language)?,
+            max_bytes: self.number_field(obj, "MaxInputBytesPerBatch", pointer, language)?,
+            batch_input: obj
+                .get("BatchInput")
+                .map(|b| arguments(b, &format!("{pointer}/BatchInput"), language))
+                .transpose()?,
+        })
+    }
+
     fn map(
         &self,
         obj: &Map<String, Value>,
@@ -754,19 +868,6 @@ impl Scope<'_> {
             .and_then(|c| c.get("Mode"))
             .and_then(Value::as_str)
             == Some("DISTRIBUTED");
-        for unsupported in ["ItemReader", "ItemBatcher", "ResultWriter"] {
-            if obj.contains_key(unsupported) {
-                return Err(CompileError {
-                    unsupported: true,
-                    ..cerr(
-                        format!("{pointer}/{unsupported}"),
-                        format!(
-                            "{unsupported} is not supported yet by sluice (distributed Map readers, batching and result writers come in a later release)"
-                        ),
-                    )
-                });
-            }
-        }
         let processor = compile_graph(proc_obj, &proc_ptr, self.default_language, self.depth + 1)?;
         let items = match language {
             QueryLanguage::JsonPath => Items::Path(selector(
@@ -784,22 +885,33 @@ impl Scope<'_> {
         } else {
             "Parameters"
         };
-        let item_selector = match (selector_def, language) {
-            (None, _) => None,
-            (Some(v), QueryLanguage::JsonPath) => Some(ItemSelector::JsonPath(
-                PayloadTemplate::compile(v).map_err(|e| {
-                    cerr(format!("{pointer}/{selector_name}{}", e.pointer), e.message)
-                })?,
-            )),
-            (Some(v), QueryLanguage::Jsonata) => Some(ItemSelector::Jsonata(jsonata_template(
+        let item_selector = selector_def
+            .map(|v| arguments(v, &format!("{pointer}/{selector_name}"), language))
+            .transpose()?;
+        let reader = match obj.get("ItemReader") {
+            Some(v) => Some(self.item_reader(v, &format!("{pointer}/ItemReader"), language)?),
+            None => None,
+        };
+        let batcher = match obj.get("ItemBatcher") {
+            Some(v) => Some(self.item_batcher(v, &format!("{pointer}/ItemBatcher"), language)?),
+            None => None,
+        };
+        let writer = match obj.get("ResultWriter") {
+            Some(v) => Some(result_writer(
                 v,
-                &format!("{pointer}/{selector_name}"),
-            )?)),
+                &format!("{pointer}/ResultWriter"),
+                language,
+            )?),
+            None => None,
         };
         Ok(MapSpec {
             processor,
             items,
             item_selector,
+            reader,
+            batcher,
+            writer,
+            label: obj.get("Label").and_then(Value::as_str).map(str::to_string),
             max_concurrency: self.number_field(obj, "MaxConcurrency", pointer, language)?,
             tolerated_failure_percentage: self.number_field(
                 obj,
@@ -830,6 +942,84 @@ fn literal_or_jsonata(
         }
         _ => Ok(Field::Literal(v.clone())),
     }
+}
+
+/// A payload template in the state's language.
+fn arguments(v: &Value, pointer: &str, language: QueryLanguage) -> Result<Arguments, CompileError> {
+    match language {
+        QueryLanguage::JsonPath => Ok(Arguments::JsonPath(
+            PayloadTemplate::compile(v)
+                .map_err(|e| cerr(format!("{pointer}{}", e.pointer), e.message))?,
+        )),
+        QueryLanguage::Jsonata => Ok(Arguments::Jsonata(jsonata_template(v, pointer)?)),
+    }
+}
+
+/// The `Parameters` (JSONPath) or `Arguments` (JSONata) of an ItemReader or ResultWriter.
+fn resource_arguments(
+    obj: &Map<String, Value>,
+    pointer: &str,
+    language: QueryLanguage,
+) -> Result<Option<Arguments>, CompileError> {
+    let name = match language {
+        QueryLanguage::JsonPath => "Parameters",
+        QueryLanguage::Jsonata => "Arguments",
+    };
+    obj.get(name)
+        .map(|v| arguments(v, &format!("{pointer}/{name}"), language))
+        .transpose()
+}
+
+fn result_writer(
+    v: &Value,
+    pointer: &str,
+    language: QueryLanguage,
+) -> Result<ResultWriter, CompileError> {
+    let obj = v
+        .as_object()
+        .ok_or_else(|| cerr(pointer, "ResultWriter must be an object"))?;
+    let resource = obj
+        .get("Resource")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let cfg = obj.get("WriterConfig");
+    let text = |name: &str| cfg.and_then(|c| c.get(name)).and_then(Value::as_str);
+    let cfg_ptr = format!("{pointer}/WriterConfig");
+    // Exporting without a WriterConfig writes full records; reshaping only, compact outputs.
+    let transformation = match text("Transformation") {
+        None if resource.is_some() => Transformation::None,
+        None | Some("COMPACT") => Transformation::Compact,
+        Some("NONE") => Transformation::None,
+        Some("FLATTEN") => Transformation::Flatten,
+        Some(t) => {
+            return Err(cerr(
+                format!("{cfg_ptr}/Transformation"),
+                format!("unknown Transformation {t:?} (NONE, COMPACT or FLATTEN)"),
+            ));
+        }
+    };
+    let output_type = match text("OutputType") {
+        None | Some("JSON") => OutputType::Json,
+        Some("JSONL") => OutputType::Jsonl,
+        Some(t) => {
+            return Err(cerr(
+                format!("{cfg_ptr}/OutputType"),
+                format!("unknown OutputType {t:?} (JSON or JSONL)"),
+            ));
+        }
+    };
+    if resource.is_none() && cfg.is_none() {
+        return Err(cerr(
+            pointer,
+            "ResultWriter needs a Resource with Parameters/Arguments, a WriterConfig, or both",
+        ));
+    }
+    Ok(ResultWriter {
+        arguments: resource_arguments(obj, pointer, language)?,
+        resource,
+        transformation,
+        output_type,
+    })
 }
 
 fn jsonata_template(v: &Value, pointer: &str) -> Result<Template, CompileError> {

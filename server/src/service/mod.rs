@@ -90,6 +90,10 @@ impl Service {
         if let Some(lambda) = crate::lambda_tasks::LambdaTasks::config_from_env() {
             dispatcher.register(Arc::new(crate::lambda_tasks::LambdaTasks::new(&lambda)));
         }
+        // S3 resources (Distributed Map readers and writers, aws-sdk:s3 tasks) run in process.
+        dispatcher.register(Arc::new(crate::s3_tasks::S3Tasks::new(
+            sluice_worker::objects::Buckets::from_env(),
+        )));
         let mut engine = Engine::new(dispatcher);
         engine.limits = config.limits.clone();
         // The writer task lives as long as a Committer exists, i.e. as long as the service.

@@ -1,7 +1,10 @@
-//! The inline Map state: items, ItemSelector, concurrency and tolerated failures.
+//! The Map state: items (from the input or an ItemReader), ItemSelector, batching,
+//! concurrency, tolerated failures and the ResultWriter.
 
 // The parent module holds the imports the interpreter's parts share.
 use super::*;
+use crate::engine::context::now_iso8601;
+use crate::lang::distributed::IterationRecord;
 
 impl Runner<'_> {
     pub(super) async fn map(
@@ -14,8 +17,11 @@ impl Runner<'_> {
     ) -> Result<Value, Failure> {
         let ctx = self.ctx(state);
         // Items are borrowed where possible and copied one at a time as iterations start.
-        let selected: Cow<'_, Value> = match (&spec.items, states) {
-            (Items::Path(selector), _) => {
+        let selected: Cow<'_, Value> = match (&spec.reader, &spec.items, states) {
+            (Some(reader), _, _) => Cow::Owned(Value::Array(
+                self.read_items(state, reader, input, states, vars).await?,
+            )),
+            (None, Items::Path(selector), _) => {
                 let selected = match selector {
                     Selector::Whole => Cow::Borrowed(input),
                     Selector::Discard => Cow::Owned(json!({})),
@@ -39,7 +45,7 @@ impl Runner<'_> {
                     }
                 }
             }
-            (Items::Jsonata(template), Some(states)) => {
+            (None, Items::Jsonata(template), Some(states)) => {
                 let value = match template {
                     Some(t) => self.jsonata(state, t, states, vars)?,
                     None => states_input(states).clone(),
@@ -56,7 +62,7 @@ impl Runner<'_> {
                     }
                 }
             }
-            (Items::Jsonata(_), None) => {
+            (None, Items::Jsonata(_), None) => {
                 return Err(runtime(
                     &state.name,
                     "JSONata items outside a JSONata state",
@@ -100,7 +106,24 @@ impl Runner<'_> {
             _ => self.limits.unlimited_map_concurrency,
         }
         .max(1);
-        let total = items.len();
+        // Batching selects every item up front (batch sizes depend on the selected items).
+        let batched = match &spec.batcher {
+            Some(batcher) => {
+                Some(self.batch_items(state, spec, batcher, items, input, states, vars)?)
+            }
+            None => None,
+        };
+        let (children, select): (&[Value], bool) = match &batched {
+            Some(b) => (b, false),
+            None => (items, true),
+        };
+        let recording = spec.writer.is_some();
+        let run_id = if recording {
+            self.run_id()
+        } else {
+            String::new()
+        };
+        let total = children.len();
         self.emit(|| {
             Event::new(
                 "MapStateStarted",
@@ -114,16 +137,24 @@ impl Runner<'_> {
         let selector_input = states.map(states_input).unwrap_or(input);
         let iterations =
             // `cloned()` is lazy: an item is copied when its iteration starts.
-            futures::stream::iter(items.iter().cloned().enumerate()).map(|(index, item)| {
-                let prepared =
-                    self.item_input(state, spec, selector_input, states, index, item, &parent);
+            futures::stream::iter(children.iter().cloned().enumerate()).map(|(index, item)| {
+                let prepared = if select {
+                    self.item_input(state, spec, selector_input, states, index, item, &parent)
+                } else {
+                    Ok(item)
+                };
                 let parent = parent.clone();
                 async move {
                     let iteration = |kind: &str| {
                         Event::new(kind, "mapIterationStartedEventDetails", json!({"name": state.name, "index": index}))
                     };
                     self.emit(|| iteration("MapIterationStarted"));
-                    let item_input = prepared?;
+                    let item_input = match prepared {
+                        Ok(v) => v,
+                        Err(f) => return (Err(f), None),
+                    };
+                    // A result writer records each child's input and times.
+                    let started = recording.then(|| (item_input.clone(), now_iso8601()));
                     let mut scope = Vars::child_of(parent);
                     let outcome = self.run_graph(&spec.processor, item_input, &mut scope).await;
                     self.emit(|| {
@@ -133,13 +164,27 @@ impl Runner<'_> {
                         });
                         e
                     });
-                    outcome
+                    let timing = started.map(|(input, start)| (input, start, now_iso8601()));
+                    (outcome, timing)
                 }
             });
         let mut results = Vec::with_capacity(total);
+        let mut records = Vec::new();
         let mut failures = 0usize;
         let mut stream = iterations.buffered(limit);
-        while let Some(outcome) = stream.next().await {
+        while let Some((outcome, timing)) = stream.next().await {
+            if let Some((child_input, start, stop)) = timing {
+                records.push(self.iteration_record(
+                    state,
+                    spec,
+                    &run_id,
+                    records.len(),
+                    child_input,
+                    &outcome,
+                    start,
+                    stop,
+                ));
+            }
             match outcome {
                 Ok(v) => results.push(v),
                 Err(f) if !tolerant => {
@@ -164,7 +209,52 @@ impl Runner<'_> {
             }
         }
         self.emit(|| Event::bare("MapStateSucceeded"));
-        Ok(Value::Array(results))
+        match &spec.writer {
+            Some(writer) => {
+                self.write_results(state, spec, writer, &records, &run_id, input, states, vars)
+                    .await
+            }
+            None => Ok(Value::Array(results)),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn iteration_record(
+        &self,
+        state: &State,
+        spec: &MapSpec,
+        run_id: &str,
+        index: usize,
+        input: Value,
+        outcome: &Result<Value, Failure>,
+        start_date: String,
+        stop_date: String,
+    ) -> IterationRecord {
+        let head = self
+            .info
+            .state_machine_arn
+            .split(":stateMachine:")
+            .next()
+            .unwrap_or("");
+        let machine = format!(
+            "{}/{}",
+            self.info.state_machine_name,
+            spec.label.as_deref().unwrap_or(&state.name)
+        );
+        let name = format!("{run_id}-{index}");
+        IterationRecord {
+            execution_arn: format!("{head}:execution:{machine}:{name}"),
+            state_machine_arn: format!("{head}:stateMachine:{machine}"),
+            name,
+            input,
+            output: match outcome {
+                Ok(v) => v.clone(),
+                Err(f) => f.error_output(),
+            },
+            succeeded: outcome.is_ok(),
+            start_date,
+            stop_date,
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -184,10 +274,8 @@ impl Runner<'_> {
         let mut ctx = self.ctx(state);
         ctx.map_item = Some((index, &item));
         match selector {
-            ItemSelector::JsonPath(template) => {
-                self.payload(state, template, map_input, &ctx, parent)
-            }
-            ItemSelector::Jsonata(template) => {
+            Arguments::JsonPath(template) => self.payload(state, template, map_input, &ctx, parent),
+            Arguments::Jsonata(template) => {
                 let mut item_states = match states {
                     Some(s) => s.clone(),
                     None => json!({}),

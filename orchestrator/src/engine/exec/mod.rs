@@ -1,6 +1,7 @@
 //! The interpreter: runs a compiled graph state by state. Pure states run synchronously inside
 //! the loop; Task, Wait, Parallel and Map await. Only Parallel and Map recurse (boxed).
 
+mod distributed;
 mod fields;
 mod io;
 mod map;
@@ -26,7 +27,7 @@ use crate::lang::choice::parse_timestamp;
 use crate::lang::errors;
 use crate::lang::jsonata::{EvalContext, Template};
 use crate::lang::model::{
-    Assign, Catcher, Condition, ContextUse, Field, Graph, Handlers, Io, ItemSelector, Items,
+    Arguments, Assign, Catcher, Condition, ContextUse, Field, Graph, Handlers, Io, Items,
     JsonataIo, Kind, MapSpec, PathIo, ResultPath, Retrier, Selector, State, StateMachine, TaskSpec,
     Transition, WaitFor,
 };
