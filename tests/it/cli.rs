@@ -201,19 +201,60 @@ fn hostile_definitions_fail_cleanly() {
 }
 
 #[test]
-fn unsupported_item_reader_is_reported_clearly() {
+fn store_sales_map_pipeline_over_a_local_bucket_directory() {
+    // A copy of the sample bucket, so the run's outputs stay out of the repository.
+    let root = std::env::temp_dir().join(format!("sluice-s3dir-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let incoming = root.join("sluice-demo/incoming");
+    std::fs::create_dir_all(&incoming).expect("temp bucket");
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("pipelines/store-sales-map/buckets/sluice-demo/incoming");
+    for file in std::fs::read_dir(&sample).expect("sample data") {
+        let file = file.expect("entry").path();
+        std::fs::copy(&file, incoming.join(file.file_name().expect("name"))).expect("copy");
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args([
+            "run",
+            "pipelines/store-sales-map/store-sales-map.asl.json",
+            "--input",
+            "pipelines/store-sales-map/input.json",
+            "--json",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("SLUICE_S3_DIR", &root)
+        .output()
+        .expect("the sluice binary runs");
+    let v = json_out(&out);
+    assert_eq!(v["status"], "SUCCEEDED", "{v}");
+    let units: i64 = v["output"]["skus"]
+        .as_array()
+        .expect("skus")
+        .iter()
+        .filter_map(|r| r["units"].as_i64())
+        .sum();
+    assert_eq!(units, 354, "{v}");
+    let summaries = std::fs::read_dir(root.join("sluice-demo/summaries/incoming"))
+        .expect("per-file summaries")
+        .count();
+    assert_eq!(summaries, 6);
+    let manifest = v["output"]["perFileResults"]["Key"].as_str().expect("key");
+    assert!(root.join("sluice-demo").join(manifest).is_file());
+
+    // A reader sluice cannot parse fails the Map with States.ItemReaderFailed, not a panic.
     let def = temp_file(
-        "reader.asl.json",
-        r#"{"StartAt":"M","States":{"M":{"Type":"Map","ItemReader":{"Resource":"arn:aws:states:::s3:listObjectsV2","Parameters":{"Bucket":"b"}},
+        "parquet-reader.asl.json",
+        r#"{"StartAt":"M","States":{"M":{"Type":"Map","ItemReader":{"Resource":"arn:aws:states:::s3:getObject","ReaderConfig":{"InputType":"PARQUET"},"Parameters":{"Bucket":"sluice-demo","Key":"incoming/store-01.csv"}},
             "ItemProcessor":{"ProcessorConfig":{"Mode":"DISTRIBUTED","ExecutionType":"STANDARD"},"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}},"End":true}}}"#,
     );
-    let out = sluice(&["run", def.to_str().expect("utf-8")]);
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("ItemReader is not supported yet"),
-        "{stderr}"
-    );
+    let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["run", def.to_str().expect("utf-8"), "--json"])
+        .env("SLUICE_S3_DIR", &root)
+        .output()
+        .expect("the sluice binary runs");
+    let v = json_out(&out);
+    assert_eq!(v["error"], "States.ItemReaderFailed", "{v}");
+    let _ = std::fs::remove_dir_all(&root);
 }
 
 #[test]

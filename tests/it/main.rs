@@ -6,5 +6,6 @@ mod awscli;
 mod cli;
 mod crash;
 mod lambda;
+mod s3;
 mod support;
 mod worker;

@@ -47,9 +47,15 @@ impl Server {
 
     /// Start with extra flags.
     pub fn start_with(store: &str, extra: &[&str]) -> Server {
+        Self::start_env(store, extra, &[])
+    }
+
+    /// Start with extra flags and environment variables.
+    pub fn start_env(store: &str, extra: &[&str], envs: &[(&str, &str)]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_sluice"))
             .args(["serve", "--listen", "127.0.0.1:0", "--store", store])
             .args(extra)
+            .envs(envs.iter().copied())
             .env("SLUICE_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -88,6 +94,71 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A running `sluice worker`; killed when dropped.
+pub struct Worker(Child);
+
+impl Worker {
+    /// Poll `activity` on `endpoint` with `concurrency` tasks at once.
+    pub fn start(
+        endpoint: &str,
+        activity: &str,
+        concurrency: usize,
+        envs: &[(&str, &str)],
+    ) -> Worker {
+        Self::start_args(
+            endpoint,
+            activity,
+            &["--concurrency", &concurrency.to_string()],
+            envs,
+        )
+    }
+
+    /// With extra flags.
+    pub fn start_args(
+        endpoint: &str,
+        activity: &str,
+        extra: &[&str],
+        envs: &[(&str, &str)],
+    ) -> Worker {
+        let child = Command::new(env!("CARGO_BIN_EXE_sluice"))
+            .args(["worker", "--endpoint", endpoint, "--activity", activity])
+            .args(extra)
+            .envs(envs.iter().copied())
+            .env("SLUICE_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("sluice worker starts");
+        Worker(child)
+    }
+
+    /// `kill -9`: the worker drops whatever it is doing.
+    pub fn kill(mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The ARN of activity `name` once a worker has registered it.
+pub async fn activity_arn(client: &aws_sdk_sfn::Client, name: &str) -> String {
+    eventually(Duration::from_secs(20), || async {
+        let listed = client.list_activities().send().await.ok()?;
+        listed
+            .activities()
+            .iter()
+            .find(|a| a.name() == name)
+            .map(|a| a.activity_arn().to_string())
+    })
+    .await
 }
 
 /// An aws-sdk-sfn client with dummy credentials, plain HTTP, for `endpoint`.

@@ -1,58 +1,25 @@
 //! `sluice worker` as a real process: it polls an activity on `sluice serve` and hands the
 //! task to Lambda (the test double), and the execution completes with its answer.
 
-use std::process::{Command, Stdio};
-use std::time::Duration;
-
 use aws_sdk_sfn::types::ExecutionStatus;
 use serde_json::{Value, json};
 
 use crate::lambda::Double;
-use crate::support::{ROLE, Server, eventually, finished};
-
-/// Killed when dropped.
-struct Worker(std::process::Child);
-
-impl Drop for Worker {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use crate::support::{ROLE, Server, Worker, activity_arn, finished};
 
 #[tokio::test]
 async fn worker_runs_activity_tasks_through_lambda() {
     let double = Double::start();
     let server = Server::start("sqlite::memory:");
     let client = server.client();
-    let _worker = Worker(
-        Command::new(env!("CARGO_BIN_EXE_sluice"))
-            .args([
-                "worker",
-                "--endpoint",
-                &server.endpoint,
-                "--activity",
-                "sluice-lambda",
-                "--concurrency",
-                "2",
-            ])
-            .env("SLUICE_LAMBDA_ENDPOINT", &double.endpoint)
-            .env("SLUICE_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("sluice worker starts"),
+    let _worker = Worker::start(
+        &server.endpoint,
+        "sluice-lambda",
+        2,
+        &[("SLUICE_LAMBDA_ENDPOINT", &double.endpoint)],
     );
     // The worker registers the activity; an ARN in the definition addresses it.
-    let activity = eventually(Duration::from_secs(20), || async {
-        let listed = client.list_activities().send().await.ok()?;
-        listed
-            .activities()
-            .iter()
-            .find(|a| a.name() == "sluice-lambda")
-            .map(|a| a.activity_arn().to_string())
-    })
-    .await;
+    let activity = activity_arn(&client, "sluice-lambda").await;
     let def = json!({"StartAt": "Work", "States": {"Work": {"Type": "Task", "Resource": activity,
         "Parameters": {"FunctionName": "id_function", "Payload.$": "$"},
         "ResultSelector": {"echo.$": "$.Payload"}, "End": true}}});
