@@ -102,7 +102,7 @@ impl TaskHandler for LambdaTasks {
 }
 
 /// `sluice run`'s in-process workers: Task states on the built-in activities
-/// (`…:activity:sluice-sql`, `…:activity:sluice-lambda`) run here instead of waiting for a
+/// (`…:activity:sluice-sql`, `…:activity:sluice-lambda`, `…:activity:sluice-echo`) run here instead of waiting for a
 /// `sluice worker`.
 pub struct BuiltinActivities {
     lambda: Option<sluice_worker::lambda::LambdaConfig>,
@@ -117,7 +117,7 @@ impl BuiltinActivities {
 
 fn builtin_name(resource: &str) -> Option<&str> {
     let name = resource.split(":activity:").nth(1)?;
-    matches!(name, "sluice-sql" | "sluice-lambda").then_some(name)
+    matches!(name, "sluice-sql" | "sluice-lambda" | "sluice-echo").then_some(name)
 }
 
 impl TaskHandler for BuiltinActivities {

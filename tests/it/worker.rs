@@ -1,11 +1,13 @@
 //! `sluice worker` as a real process: it polls an activity on `sluice serve` and hands the
 //! task to Lambda (the test double), and the execution completes with its answer.
 
+use std::time::Duration;
+
 use aws_sdk_sfn::types::ExecutionStatus;
 use serde_json::{Value, json};
 
 use crate::lambda::Double;
-use crate::support::{ROLE, Server, Worker, activity_arn, finished};
+use crate::support::{ROLE, Server, Worker, activity_arn, eventually, finished};
 
 #[tokio::test]
 async fn worker_runs_activity_tasks_through_lambda() {
@@ -52,4 +54,109 @@ async fn worker_runs_activity_tasks_through_lambda() {
     );
     let output: Value = serde_json::from_str(done.output().expect("output")).expect("JSON");
     assert_eq!(output, json!({"echo": {"image": "cat.png"}}));
+}
+
+/// A worker killed mid-task: the task's heartbeats stop, the heartbeat timeout hands it to the
+/// Retry, and another worker finishes it. A stale worker's late answer is refused.
+#[tokio::test]
+async fn a_killed_workers_task_is_redelivered_and_late_answers_are_refused() {
+    let server = Server::start("sqlite::memory:");
+    let client = server.client();
+    let fast_heartbeats = ["--concurrency", "1", "--heartbeat-seconds", "1"];
+    let first = Worker::start_args(&server.endpoint, "sluice-echo", &fast_heartbeats, &[]);
+    let activity = activity_arn(&client, "sluice-echo").await;
+    // Attempt 0 would run for ten minutes; the retries finish at once.
+    let def = json!({"StartAt": "Work", "States": {"Work": {
+        "Type": "Task", "Resource": activity, "HeartbeatSeconds": 3, "TimeoutSeconds": 300,
+        "Parameters": {
+            "delayMillis.$": "States.ArrayGetItem(States.Array(600000, 0, 0), $$.State.RetryCount)",
+            "attempt.$": "$$.State.RetryCount"
+        },
+        "Retry": [{"ErrorEquals": ["States.HeartbeatTimeout"], "IntervalSeconds": 1, "MaxAttempts": 2}],
+        "End": true}}});
+    let sm = client
+        .create_state_machine()
+        .name("redelivery")
+        .definition(def.to_string())
+        .role_arn(ROLE)
+        .send()
+        .await
+        .expect("created")
+        .state_machine_arn()
+        .to_string();
+    let exec = client
+        .start_execution()
+        .state_machine_arn(&sm)
+        .send()
+        .await
+        .expect("started")
+        .execution_arn()
+        .to_string();
+    let history = |client: aws_sdk_sfn::Client, exec: String| async move {
+        client
+            .get_execution_history()
+            .execution_arn(exec)
+            .send()
+            .await
+            .expect("history")
+            .events()
+            .iter()
+            .map(|e| e.r#type().as_str().to_string())
+            .collect::<Vec<_>>()
+    };
+    eventually(Duration::from_secs(20), || async {
+        let events = history(client.clone(), exec.clone()).await;
+        events.iter().any(|e| e == "ActivityScheduled").then_some(())
+    })
+    .await;
+    // Alive, the worker's heartbeats keep the task past its 3 s HeartbeatSeconds.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let events = history(client.clone(), exec.clone()).await;
+    assert!(
+        !events.iter().any(|e| e == "ActivityTimedOut"),
+        "{events:?}"
+    );
+    first.kill();
+
+    // The retry's task goes to a worker that takes it and never answers…
+    let stale = client
+        .get_activity_task()
+        .activity_arn(&activity)
+        .worker_name("stale")
+        .send()
+        .await
+        .expect("GetActivityTask");
+    let stale_token = stale
+        .task_token()
+        .expect("a task was delivered")
+        .to_string();
+    let stale_input: Value = serde_json::from_str(stale.input().expect("input")).expect("JSON");
+    assert_eq!(stale_input["attempt"], 1);
+    // …so it times out in turn, and a healthy worker finishes the next attempt.
+    let _second = Worker::start_args(&server.endpoint, "sluice-echo", &fast_heartbeats, &[]);
+    let done = finished(&client, &exec).await;
+    assert_eq!(
+        done.status(),
+        &ExecutionStatus::Succeeded,
+        "{:?} {:?}",
+        done.error(),
+        done.cause()
+    );
+    let output: Value = serde_json::from_str(done.output().expect("output")).expect("JSON");
+    assert_eq!(output, json!({"delayMillis": 0, "attempt": 2}));
+    let events = history(client.clone(), exec.clone()).await;
+    assert_eq!(
+        events.iter().filter(|e| *e == "ActivityTimedOut").count(),
+        2,
+        "{events:?}"
+    );
+    // The stale worker's late answer is refused.
+    let late = client
+        .send_task_success()
+        .task_token(stale_token)
+        .output("{}")
+        .send()
+        .await
+        .expect_err("a late answer is refused");
+    assert!(format!("{late:?}").contains("TaskTimedOut"), "{late:?}");
 }

@@ -9,6 +9,10 @@
 //! | --- | --- | --- |
 //! | `sluice-lambda` | `{"FunctionName": …, "Payload": …}` | the `lambda:invoke` result object |
 //! | `sluice-sql` | `{"query", "inputs", "output"?, "inline"?}` (see [`crate::sql`]) | a reference to the result |
+//! | `sluice-echo` | anything; `"delayMillis"` waits that long first | the input itself |
+//!
+//! `sluice-echo` does no work: it checks that a deployment's workers are reachable and
+//! measures the orchestrator's dispatch overhead.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -41,7 +45,9 @@ pub struct WorkerOptions {
 /// Why the worker could not start or run.
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerError {
-    #[error("no built-in handler serves activity {0:?}; built-in: sluice-lambda, sluice-sql")]
+    #[error(
+        "no built-in handler serves activity {0:?}; built-in: sluice-lambda, sluice-sql, sluice-echo"
+    )]
     NoHandler(String),
     #[error("the sluice-lambda handler needs a Lambda endpoint or AWS credentials")]
     NoLambda,
@@ -54,6 +60,7 @@ pub enum WorkerError {
 pub enum Handler {
     Lambda(Lambda),
     Sql,
+    Echo,
 }
 
 impl Handler {
@@ -64,6 +71,7 @@ impl Handler {
                 lambda.ok_or(WorkerError::NoLambda)?,
             ))),
             "sluice-sql" => Ok(Handler::Sql),
+            "sluice-echo" => Ok(Handler::Echo),
             other => Err(WorkerError::NoHandler(other.to_string())),
         }
     }
@@ -71,6 +79,12 @@ impl Handler {
     /// Run one task.
     pub async fn run(&self, input: Value) -> Result<Value, (String, String)> {
         match self {
+            Handler::Echo => {
+                if let Some(ms) = input.get("delayMillis").and_then(Value::as_u64) {
+                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                }
+                Ok(input)
+            }
             Handler::Sql => crate::sql::run(&input)
                 .await
                 .map_err(|f| (f.error.to_string(), f.cause)),
