@@ -134,6 +134,10 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
             config,
         )));
     }
+    // Batch resources go to Batch when an endpoint or AWS credentials are configured.
+    if let Some(batch) = sluice_server::batch_tasks::BatchTasks::from_env() {
+        dispatcher.register(Arc::new(batch));
+    }
     // S3 resources: real S3, a local S3 server, or a directory standing in (SLUICE_S3_DIR).
     dispatcher.register(Arc::new(sluice_server::s3_tasks::S3Tasks::new(
         sluice_worker::objects::Buckets::from_env(),

@@ -2,6 +2,7 @@
 //! AWS Step Functions JSON protocol, over an embedded (SQLite) or PostgreSQL store.
 
 pub mod api;
+pub mod batch_tasks;
 pub mod client;
 pub mod lambda_tasks;
 pub mod s3_tasks;

@@ -13,13 +13,19 @@ pub(crate) struct Double {
 }
 
 impl Double {
+    /// The Lambda API double.
     pub(crate) fn start() -> Double {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/lambda/double.py");
+        Self::script("tests/lambda/double.py")
+    }
+
+    /// A double from a script under the repository that prints `listening on URL` when ready.
+    pub(crate) fn script(path: &str) -> Double {
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
         let mut child = Command::new("python3")
             .arg(script)
             .stdout(Stdio::piped())
             .spawn()
-            .expect("python3 runs the Lambda test double");
+            .expect("python3 runs the test double");
         let stdout = child.stdout.take().expect("stdout is piped");
         let mut line = String::new();
         BufReader::new(stdout)

@@ -3,6 +3,7 @@
 
 mod api;
 mod awscli;
+mod batch;
 mod cli;
 mod crash;
 mod lambda;

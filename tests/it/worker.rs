@@ -106,7 +106,10 @@ async fn a_killed_workers_task_is_redelivered_and_late_answers_are_refused() {
     };
     eventually(Duration::from_secs(20), || async {
         let events = history(client.clone(), exec.clone()).await;
-        events.iter().any(|e| e == "ActivityScheduled").then_some(())
+        events
+            .iter()
+            .any(|e| e == "ActivityScheduled")
+            .then_some(())
     })
     .await;
     // Alive, the worker's heartbeats keep the task past its 3 s HeartbeatSeconds.

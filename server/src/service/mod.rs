@@ -90,6 +90,9 @@ impl Service {
         if let Some(lambda) = crate::lambda_tasks::LambdaTasks::config_from_env() {
             dispatcher.register(Arc::new(crate::lambda_tasks::LambdaTasks::new(&lambda)));
         }
+        if let Some(batch) = crate::batch_tasks::BatchTasks::from_env() {
+            dispatcher.register(Arc::new(batch));
+        }
         // S3 resources (Distributed Map readers and writers, aws-sdk:s3 tasks) run in process.
         dispatcher.register(Arc::new(crate::s3_tasks::S3Tasks::new(
             sluice_worker::objects::Buckets::from_env(),
