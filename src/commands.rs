@@ -26,6 +26,8 @@ pub struct RunOptions {
     pub express: bool,
     pub seed: Option<u64>,
     pub max_transitions: u64,
+    /// Largest Task/Map/Parallel result before States.DataLimitExceeded.
+    pub max_payload_bytes: usize,
 }
 
 fn read_source(path: &Path) -> Result<String> {
@@ -148,6 +150,7 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
     ));
     let mut engine = Engine::new(dispatcher);
     engine.limits.max_transitions = opts.max_transitions;
+    engine.limits.max_payload_bytes = opts.max_payload_bytes;
     let mut request = RunRequest::new(machine_name(&opts.definition), input);
     request.name = opts.name.clone();
     request.seed = opts.seed;

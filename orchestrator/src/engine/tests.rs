@@ -601,3 +601,20 @@ async fn distributed_map_reads_csv_batches_and_writes_results() {
     let outcome = run_with(&engine, def, json!({})).await;
     assert!(failed("States.ItemReaderFailed")(&outcome), "{outcome:?}");
 }
+
+#[tokio::test]
+async fn map_results_over_the_payload_limit_exceed_the_data_limit() {
+    let mut engine = Engine::new(Dispatcher::new());
+    engine.limits.max_payload_bytes = 500;
+    let items: Vec<Value> = (0..100).map(|i| json!({"n": i})).collect();
+    let def = json!({"StartAt": "M", "States": {"M": {"Type": "Map",
+        "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}},
+        "End": true}}});
+    let outcome = run_with(&engine, def.clone(), json!(items)).await;
+    assert!(failed("States.DataLimitExceeded")(&outcome), "{outcome:?}");
+    engine.limits.max_payload_bytes = 256 * 1024;
+    assert!(matches!(
+        run_with(&engine, def, json!(items)).await,
+        Outcome::Succeeded(_)
+    ));
+}

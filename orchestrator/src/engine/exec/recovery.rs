@@ -212,9 +212,15 @@ impl Runner<'_> {
                         "ParallelStateFailed"
                     })
                 });
-                Ok(Value::Array(outputs?))
+                let result = Value::Array(outputs?);
+                self.within_data_limit(&state.name, &result)?;
+                Ok(result)
             }
-            Kind::Map(spec) => self.map(state, spec, &input, states, vars).await,
+            Kind::Map(spec) => {
+                let result = self.map(state, spec, &input, states, vars).await?;
+                self.within_data_limit(&state.name, &result)?;
+                Ok(result)
+            }
             _ => Err(runtime(&state.name, "not an action state")),
         }
     }
@@ -305,22 +311,29 @@ impl Runner<'_> {
             error: Some(f.error),
             cause: f.cause,
         })?;
-        let size = serde_json::to_vec(&result).map(|v| v.len()).unwrap_or(0);
+        // AWS names the task by its service (`lambda`), or the state for others.
+        let name = if resource_type.is_empty() {
+            state.name.as_str()
+        } else {
+            resource_type.as_str()
+        };
+        self.within_data_limit(name, &result)?;
+        Ok(result)
+    }
+
+    /// `States.DataLimitExceeded` when a state's result is larger than the payload limit:
+    /// big data travels by reference (an object-store URI), not through the execution.
+    pub(super) fn within_data_limit(&self, name: &str, result: &Value) -> Result<(), Failure> {
+        let size = serde_json::to_vec(result).map(|v| v.len()).unwrap_or(0);
         if size > self.limits.max_payload_bytes {
             return Err(Failure::new(
                 errors::DATA_LIMIT_EXCEEDED,
-                // AWS names the task by its service (`lambda`), or the state for others.
                 format!(
-                    "The state/task '{}' returned a result with a size exceeding the maximum number of bytes service limit.",
-                    if resource_type.is_empty() {
-                        state.name.as_str()
-                    } else {
-                        resource_type.as_str()
-                    }
+                    "The state/task '{name}' returned a result with a size exceeding the maximum number of bytes service limit."
                 ),
             ));
         }
-        Ok(result)
+        Ok(())
     }
 }
 
