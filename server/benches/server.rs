@@ -8,7 +8,9 @@
 //!
 //! It measures (1) durable Standard transitions per second driven directly by the service,
 //! (2) StartExecution→ExecutionSucceeded through the HTTP API with many clients, Express and
-//! Standard, and (3) the activity round trip (GetActivityTask → SendTaskSuccess → next state).
+//! Standard, (3) the activity round trip (GetActivityTask → SendTaskSuccess → next state), and
+//! (4) task dispatch through `sluice worker`'s polling loop: no-op (`sluice-echo`) activity
+//! tasks fanned out by Map states, answered by the worker over HTTP.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -273,6 +275,72 @@ async fn activity_round_trip(label: &str) {
     );
 }
 
+/// (4) No-op tasks through the worker: Map states fan out `sluice-echo` activity tasks, the
+/// worker's pollers take and answer them over the HTTP API.
+async fn worker_dispatch(label: &str) {
+    let store = store(&format!("{label}-dispatch")).await;
+    let (endpoint, _service) = serve(store.clone()).await;
+    let client = Client::new(&endpoint);
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let options = sluice_worker::activity::WorkerOptions {
+        endpoint: endpoint.clone(),
+        region: "us-east-1".into(),
+        access_key_id: "bench".into(),
+        secret_access_key: "bench".into(),
+        activities: vec!["sluice-echo".into()],
+        concurrency: 256,
+        worker_name: "bench".into(),
+        heartbeat: Duration::from_secs(60),
+        lambda: None,
+    };
+    let worker = tokio::spawn(sluice_worker::activity::run(options, stop.clone()));
+    let activity = loop {
+        let listed = client
+            .call("ListActivities", &json!({}))
+            .await
+            .expect("activities");
+        if let Some(a) = listed["activities"].as_array().and_then(|a| a.first()) {
+            break a["activityArn"].as_str().expect("arn").to_string();
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let (executions, items) = (8, 2000);
+    let def = json!({"StartAt": "Fan", "States": {"Fan": {"Type": "Map", "MaxConcurrency": 64,
+        "ItemProcessor": {"StartAt": "Noop", "States": {"Noop": {"Type": "Task", "Resource": activity, "End": true}}},
+        "ResultSelector": {"n.$": "States.ArrayLength($)"}, "End": true}}});
+    let sm = client
+        .call(
+            "CreateStateMachine",
+            &json!({"name": "fan", "definition": def.to_string(), "roleArn": ROLE}),
+        )
+        .await
+        .expect("created")["stateMachineArn"]
+        .as_str()
+        .expect("arn")
+        .to_string();
+    let input = json!((0..items).collect::<Vec<_>>()).to_string();
+    let started = Instant::now();
+    let mut arns = Vec::new();
+    for i in 0..executions {
+        let r = client
+            .call(
+                "StartExecution",
+                &json!({"stateMachineArn": sm, "name": format!("fan-{i}"), "input": input}),
+            )
+            .await
+            .expect("started");
+        arns.push(r["executionArn"].as_str().expect("arn").to_string());
+    }
+    wait_all_done(store.as_ref(), &arns).await;
+    let n = (executions * items) as f64;
+    println!(
+        "worker dispatch [{label}]: {n} no-op activity tasks (Map fan-out, 256 pollers): {:.0} tasks/s",
+        n / started.elapsed().as_secs_f64()
+    );
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    worker.abort();
+}
+
 fn main() {
     // `cargo bench` passes --bench; `cargo test --benches` passes nothing: run quickly then.
     let full = std::env::args().any(|a| a == "--bench");
@@ -289,9 +357,21 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
+    // SLUICE_BENCH_ONLY=durable|http|activity|dispatch runs one measurement.
+    let only = std::env::var("SLUICE_BENCH_ONLY").ok();
+    let wanted = |name: &str| only.as_deref().is_none_or(|o| o == name);
     runtime.block_on(async {
-        durable_transitions(label).await;
-        http_executions(label).await;
-        activity_round_trip(label).await;
+        if wanted("durable") {
+            durable_transitions(label).await;
+        }
+        if wanted("http") {
+            http_executions(label).await;
+        }
+        if wanted("activity") {
+            activity_round_trip(label).await;
+        }
+        if wanted("dispatch") {
+            worker_dispatch(label).await;
+        }
     });
 }
