@@ -90,6 +90,12 @@ struct ServeArgs {
     /// Seconds a replica holds its executions without renewing (renewed every third of it).
     #[arg(long, default_value_t = 30.0)]
     execution_lease_seconds: f64,
+    #[command(flatten)]
+    payload: PayloadArgs,
+}
+
+#[derive(clap::Args)]
+struct PayloadArgs {
     /// Largest result a Task, Map or Parallel state may produce, in bytes of JSON; larger ones
     /// fail with States.DataLimitExceeded (AWS's quota is 256 KiB). Pass big data by reference.
     #[arg(
@@ -144,15 +150,8 @@ struct RunArgs {
     /// Stop the execution (States.Runtime) after this many state transitions.
     #[arg(long, value_name = "N", default_value_t = 10_000_000)]
     max_transitions: u64,
-    /// Largest result a Task, Map or Parallel state may produce, in bytes of JSON; larger ones
-    /// fail with States.DataLimitExceeded (AWS's quota is 256 KiB). Pass big data by reference.
-    #[arg(
-        long,
-        value_name = "BYTES",
-        default_value_t = 262_144,
-        env = "SLUICE_MAX_PAYLOAD_BYTES"
-    )]
-    max_payload_bytes: usize,
+    #[command(flatten)]
+    payload: PayloadArgs,
 }
 
 #[derive(clap::Args)]
@@ -179,7 +178,7 @@ fn main() -> ExitCode {
             express: matches!(args.exec_type, ExecType::Express),
             seed: args.seed,
             max_transitions: args.max_transitions,
-            max_payload_bytes: args.max_payload_bytes,
+            max_payload_bytes: args.payload.max_payload_bytes,
         }),
         Command::Validate(args) => commands::validate(&args.definition, args.json),
         Command::Serve(args) => serve(args),
@@ -212,10 +211,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         replica_id: args.replica_id,
         execution_lease_seconds: args.execution_lease_seconds,
         limits: sluice_orchestrator::engine::Limits {
-            max_payload_bytes: args.max_payload_bytes,
+            max_payload_bytes: args.payload.max_payload_bytes,
             ..Default::default()
         },
-        ..Default::default()
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

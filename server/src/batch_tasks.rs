@@ -7,8 +7,8 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use serde_json::Value;
 use sluice_orchestrator::engine::{TaskFailure, TaskHandler, TaskRequest};
+use sluice_worker::aws::ServiceConfig;
 use sluice_worker::batch::Batch;
-use sluice_worker::lambda::LambdaConfig;
 
 /// Serves Batch Task resources.
 pub struct BatchTasks {
@@ -28,7 +28,7 @@ fn pattern(resource: &str) -> Option<bool> {
 
 impl BatchTasks {
     /// A handler calling Batch as configured, polling `.sync` jobs every `poll`.
-    pub fn new(config: &LambdaConfig, poll: Duration) -> Self {
+    pub fn new(config: &ServiceConfig, poll: Duration) -> Self {
         BatchTasks {
             batch: Batch::new(config, poll),
         }
@@ -38,23 +38,9 @@ impl BatchTasks {
     /// `SLUICE_BATCH_ENDPOINT` (or `AWS_ENDPOINT_URL_BATCH`, `AWS_ENDPOINT_URL`), the usual
     /// region and credential variables, and `SLUICE_BATCH_POLL_SECONDS` (default 5).
     pub fn from_env() -> Option<Self> {
-        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-        let endpoint = var("SLUICE_BATCH_ENDPOINT")
-            .or_else(|| var("AWS_ENDPOINT_URL_BATCH"))
-            .or_else(|| var("AWS_ENDPOINT_URL"));
-        let key = var("AWS_ACCESS_KEY_ID");
-        if endpoint.is_none() && key.is_none() {
-            return None;
-        }
-        let config = LambdaConfig {
-            endpoint,
-            region: var("AWS_REGION")
-                .or_else(|| var("AWS_DEFAULT_REGION"))
-                .unwrap_or_else(|| "us-east-1".into()),
-            access_key_id: key.unwrap_or_else(|| "sluice".into()),
-            secret_access_key: var("AWS_SECRET_ACCESS_KEY").unwrap_or_else(|| "sluice".into()),
-        };
-        let poll = var("SLUICE_BATCH_POLL_SECONDS")
+        let config = ServiceConfig::from_env(&["SLUICE_BATCH_ENDPOINT", "AWS_ENDPOINT_URL_BATCH"])?;
+        let poll = std::env::var("SLUICE_BATCH_POLL_SECONDS")
+            .ok()
             .and_then(|s| s.parse::<f64>().ok())
             .filter(|s| s.is_finite() && *s > 0.0)
             .unwrap_or(5.0);

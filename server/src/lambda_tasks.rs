@@ -29,22 +29,7 @@ impl LambdaTasks {
     /// `SLUICE_LAMBDA_ENDPOINT` (or `AWS_ENDPOINT_URL_LAMBDA`, `AWS_ENDPOINT_URL`),
     /// `AWS_REGION`/`AWS_DEFAULT_REGION`, `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`.
     pub fn config_from_env() -> Option<LambdaConfig> {
-        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-        let endpoint = var("SLUICE_LAMBDA_ENDPOINT")
-            .or_else(|| var("AWS_ENDPOINT_URL_LAMBDA"))
-            .or_else(|| var("AWS_ENDPOINT_URL"));
-        let key = var("AWS_ACCESS_KEY_ID");
-        if endpoint.is_none() && key.is_none() {
-            return None;
-        }
-        Some(LambdaConfig {
-            endpoint,
-            region: var("AWS_REGION")
-                .or_else(|| var("AWS_DEFAULT_REGION"))
-                .unwrap_or_else(|| "us-east-1".into()),
-            access_key_id: key.unwrap_or_else(|| "sluice".into()),
-            secret_access_key: var("AWS_SECRET_ACCESS_KEY").unwrap_or_else(|| "sluice".into()),
-        })
+        LambdaConfig::from_env(&["SLUICE_LAMBDA_ENDPOINT", "AWS_ENDPOINT_URL_LAMBDA"])
     }
 }
 

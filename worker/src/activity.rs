@@ -18,7 +18,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use aws_sdk_sfn::config::{BehaviorVersion, Credentials, Region};
 use serde_json::Value;
 
 use crate::lambda::{Lambda, LambdaConfig, invoke_payload, invoke_result};
@@ -110,21 +109,13 @@ impl Handler {
 }
 
 fn client(options: &WorkerOptions) -> aws_sdk_sfn::Client {
-    let http = crate::lambda::http_client(Some(&options.endpoint));
-    let conf = aws_sdk_sfn::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(options.region.clone()))
-        .endpoint_url(&options.endpoint)
-        .credentials_provider(Credentials::new(
-            options.access_key_id.clone(),
-            options.secret_access_key.clone(),
-            None,
-            None,
-            "sluice-worker",
-        ))
-        .http_client(http)
-        .build();
-    aws_sdk_sfn::Client::from_conf(conf)
+    let config = crate::aws::ServiceConfig {
+        endpoint: Some(options.endpoint.clone()),
+        region: options.region.clone(),
+        access_key_id: options.access_key_id.clone(),
+        secret_access_key: options.secret_access_key.clone(),
+    };
+    aws_sdk_sfn::Client::new(&config.sdk_config())
 }
 
 /// Run until `stop` is set: then stop polling, finish the tasks in hand, and return.

@@ -6,7 +6,6 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use aws_sdk_batch::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_batch::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_batch::types::{
     ArrayJobDependency, ArrayProperties, ContainerOverrides, JobDependency, JobDetail, JobStatus,
@@ -14,7 +13,7 @@ use aws_sdk_batch::types::{
 };
 use serde_json::{Map, Value, json};
 
-use crate::lambda::{LambdaConfig, http_client};
+use crate::aws::ServiceConfig;
 
 /// A failed Batch task in Step Functions terms.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -209,23 +208,9 @@ pub struct Batch {
 
 impl Batch {
     /// A client for `config` (endpoint, region, credentials), polling every `poll`.
-    pub fn new(config: &LambdaConfig, poll: Duration) -> Self {
-        let mut builder = aws_sdk_batch::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(config.region.clone()))
-            .credentials_provider(Credentials::new(
-                config.access_key_id.clone(),
-                config.secret_access_key.clone(),
-                None,
-                None,
-                "sluice",
-            ))
-            .http_client(http_client(config.endpoint.as_deref()));
-        if let Some(endpoint) = &config.endpoint {
-            builder = builder.endpoint_url(endpoint);
-        }
+    pub fn new(config: &ServiceConfig, poll: Duration) -> Self {
         Batch {
-            client: aws_sdk_batch::Client::from_conf(builder.build()),
+            client: aws_sdk_batch::Client::new(&config.sdk_config()),
             poll,
         }
     }

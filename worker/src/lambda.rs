@@ -3,33 +3,12 @@
 //! `SdkHttpMetadata`, …), function errors named by their `errorType`, service errors as
 //! `Lambda.<ErrorCode>`.
 
-use aws_sdk_lambda::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_lambda::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_lambda::primitives::Blob;
 use serde_json::{Value, json};
 
 /// Where and as whom to call Lambda.
-#[derive(Debug, Clone)]
-pub struct LambdaConfig {
-    /// Endpoint URL (`http://…` for a local Lambda API).
-    pub endpoint: Option<String>,
-    pub region: String,
-    /// Static credentials; a local endpoint accepts any.
-    pub access_key_id: String,
-    pub secret_access_key: String,
-}
-
-/// Plain HTTP for an `http://` endpoint (a local server), else HTTPS with rustls.
-pub(crate) fn http_client(endpoint: Option<&str>) -> aws_sdk_lambda::config::SharedHttpClient {
-    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
-    let builder = aws_smithy_http_client::Builder::new();
-    match endpoint {
-        Some(url) if url.starts_with("http://") => builder.build_http(),
-        _ => builder
-            .tls_provider(Provider::Rustls(CryptoMode::Ring))
-            .build_https(),
-    }
-}
+pub type LambdaConfig = crate::aws::ServiceConfig;
 
 /// A failed invocation in Step Functions terms.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -59,22 +38,8 @@ pub struct Lambda {
 impl Lambda {
     /// A client for `config`.
     pub fn new(config: &LambdaConfig) -> Self {
-        let mut builder = aws_sdk_lambda::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(config.region.clone()))
-            .credentials_provider(Credentials::new(
-                config.access_key_id.clone(),
-                config.secret_access_key.clone(),
-                None,
-                None,
-                "sluice",
-            ))
-            .http_client(http_client(config.endpoint.as_deref()));
-        if let Some(endpoint) = &config.endpoint {
-            builder = builder.endpoint_url(endpoint);
-        }
         Lambda {
-            client: aws_sdk_lambda::Client::from_conf(builder.build()),
+            client: aws_sdk_lambda::Client::new(&config.sdk_config()),
         }
     }
 

@@ -5,6 +5,7 @@
 //! over the buckets `objects` resolves, and the activity polling loop (`activity`).
 
 pub mod activity;
+pub mod aws;
 pub mod batch;
 pub mod lambda;
 pub mod objects;

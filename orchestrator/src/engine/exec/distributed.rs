@@ -78,21 +78,16 @@ impl Runner<'_> {
             Some(args) => self.arguments(state, args, input, states, vars)?,
             None => json!({}),
         };
-        let max_items = {
-            let ctx = self.ctx(state);
-            let scope = FieldScope {
-                env: PathEnv {
-                    input,
-                    ctx: &ctx,
-                    vars,
-                    rng: self.rng,
-                },
-                states,
-            };
-            self.count(state, reader.max_items.as_ref(), "MaxItems", &scope)?
-        }
-        .filter(|&n| n > 0)
-        .map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX));
+        let [max_items] = self.counts(
+            state,
+            [(reader.max_items.as_ref(), "MaxItems")],
+            input,
+            states,
+            vars,
+        )?;
+        let max_items = max_items
+            .filter(|&n| n > 0)
+            .map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX));
         let failed = |cause: String| Failure::new(errors::ITEM_READER_FAILED, cause);
         let mut items = Vec::new();
         if !reader.lists() {
@@ -166,32 +161,16 @@ impl Runner<'_> {
         states: Option<&Value>,
         vars: &Vars,
     ) -> Result<Vec<Value>, Failure> {
-        let (max_items, max_bytes) = {
-            let ctx = self.ctx(state);
-            let scope = FieldScope {
-                env: PathEnv {
-                    input,
-                    ctx: &ctx,
-                    vars,
-                    rng: self.rng,
-                },
-                states,
-            };
-            (
-                self.count(
-                    state,
-                    batcher.max_items.as_ref(),
-                    "MaxItemsPerBatch",
-                    &scope,
-                )?,
-                self.count(
-                    state,
-                    batcher.max_bytes.as_ref(),
-                    "MaxInputBytesPerBatch",
-                    &scope,
-                )?,
-            )
-        };
+        let [max_items, max_bytes] = self.counts(
+            state,
+            [
+                (batcher.max_items.as_ref(), "MaxItemsPerBatch"),
+                (batcher.max_bytes.as_ref(), "MaxInputBytesPerBatch"),
+            ],
+            input,
+            states,
+            vars,
+        )?;
         let batch_input = match &batcher.batch_input {
             Some(args) => Some(self.arguments(state, args, input, states, vars)?),
             None => None,

@@ -78,6 +78,33 @@ impl Runner<'_> {
         Ok(Some(n as u64))
     }
 
+    /// Several non-negative integer fields of one state, evaluated against its input
+    /// (`MaxItems`, `MaxItemsPerBatch`, …); `None` where a field is absent.
+    pub(super) fn counts<const N: usize>(
+        &self,
+        state: &State,
+        fields: [(Option<&Field>, &str); N],
+        input: &Value,
+        states: Option<&Value>,
+        vars: &Vars,
+    ) -> Result<[Option<u64>; N], Failure> {
+        let ctx = self.ctx(state);
+        let scope = FieldScope {
+            env: PathEnv {
+                input,
+                ctx: &ctx,
+                vars,
+                rng: self.rng,
+            },
+            states,
+        };
+        let mut out = [None; N];
+        for (slot, (field, name)) in out.iter_mut().zip(fields) {
+            *slot = self.count(state, field, name, &scope)?;
+        }
+        Ok(out)
+    }
+
     /// A positive number of seconds given through a path or expression (`TimeoutSecondsPath`).
     pub(super) fn seconds(
         &self,
