@@ -188,6 +188,21 @@ async fn pipelines_run_on_serve_and_worker_against_s3() {
     .await;
     assert_eq!(out["report"], format!("s3://{bucket}/etl/report.parquet"));
     assert!(out["cleanRows"].as_u64().is_some_and(|n| n > 0), "{out}");
+    // A glob over S3 keys picks some of the files.
+    let sql = activity_arn(&client, "sluice-sql").await;
+    let glob = json!({"StartAt": "Count", "States": {"Count": {"Type": "Task", "Resource": sql,
+        "Parameters": {"query": "SELECT count(*) AS n FROM f",
+            "inputs": {"f.$": "States.Format('s3://{}/incoming/store-0[1-3].csv', $.bucket)"},
+            "inline": 1},
+        "OutputPath": "$.inline[0]", "End": true}}});
+    let out = run_to_end(
+        &client,
+        "glob",
+        &glob.to_string(),
+        json!({"bucket": bucket}),
+    )
+    .await;
+    assert_eq!(out, json!({"n": 36}));
     let etl = aws_s3(&endpoint, &["s3", "ls", &format!("s3://{bucket}/etl/")]);
     assert!(
         etl.contains("clean.parquet") && etl.contains("report.parquet"),

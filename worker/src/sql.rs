@@ -6,18 +6,23 @@
 //! Task input:
 //! ```json
 //! {"query": "SELECT region, sum(amount) AS total FROM sales GROUP BY region",
-//!  "inputs": {"sales": "file:///data/sales/"},            // or {"uri": …, "format": "csv"}
+//!  "inputs": {"sales": "file:///data/sales/"},            // a file, a prefix or a glob
+//!  // or {"uri": "s3://b/sales/", "format": "csv", "partitions": ["region"]} for hive-style
+//!  // `region=…/` directories (the partition columns are strings)
 //!  "output": "file:///data/report.parquet",              // optional; .parquet, .csv or .json
 //!  "inline": 100}                                          // optional: also return ≤ N rows
 //! ```
 //! Result: `{"uri", "format", "rows", "bytes", "schema": [{"name", "type"}], "inline"?: [...]}`.
 
+use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::json::ArrayWriter;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::dataframe::DataFrameWriteOptions;
 use datafusion::prelude::{CsvReadOptions, JsonReadOptions, ParquetReadOptions, SessionContext};
-use object_store::ObjectStoreExt;
+use std::sync::Arc;
+
 use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt};
 use serde_json::{Map, Value, json};
 use url::Url;
 
@@ -113,6 +118,86 @@ fn register_store(ctx: &SessionContext, buckets: &Buckets, uri: &str) -> Result<
     Ok(())
 }
 
+/// Does the URL's path hold glob characters (`*`, `?`, `[`)?
+fn is_glob(url: &str) -> bool {
+    Url::parse(url).is_ok_and(|u| u.path().contains(['*', '?', '[']))
+}
+
+/// The files a glob URL matches, as URLs, in key order: the store is listed under the part of
+/// the path before the first glob character. DataFusion itself expands globs only in local
+/// paths; this serves `s3://` the same way.
+async fn expand_glob(buckets: &Buckets, url: &str) -> Result<Vec<String>, SqlFailure> {
+    use futures::TryStreamExt;
+    let parsed = Url::parse(url).map_err(|e| invalid(format!("{url:?}: {e}")))?;
+    let pattern_text = Path::from_url_path(parsed.path())
+        .map_err(|e| invalid(format!("{url:?}: {e}")))?
+        .to_string();
+    let (store, base): (Arc<dyn ObjectStore>, String) = match parsed.scheme() {
+        "s3" => {
+            let bucket = parsed
+                .host_str()
+                .ok_or_else(|| invalid(format!("{url:?} names no bucket")))?;
+            (
+                buckets.open(bucket).map_err(query_failed)?,
+                format!("s3://{bucket}/"),
+            )
+        }
+        "file" => (
+            Arc::new(object_store::local::LocalFileSystem::new()),
+            "file:///".to_string(),
+        ),
+        other => {
+            return Err(invalid(format!(
+                "globs are not supported for {other}:// URLs"
+            )));
+        }
+    };
+    let pattern = glob::Pattern::new(&pattern_text)
+        .map_err(|e| invalid(format!("{url:?} is not a valid glob: {e}")))?;
+    let literal = &pattern_text[..pattern_text.find(['*', '?', '[']).unwrap_or(0)];
+    let dir = literal.rsplit_once('/').map_or("", |(d, _)| d);
+    let options = glob::MatchOptions {
+        require_literal_separator: true,
+        ..Default::default()
+    };
+    let mut files: Vec<String> = store
+        .list((!dir.is_empty()).then(|| Path::from(dir)).as_ref())
+        .try_filter_map(|meta| {
+            let key = meta.location.as_ref().to_string();
+            futures::future::ready(Ok(pattern.matches_with(&key, options).then_some(key)))
+        })
+        .try_collect()
+        .await
+        .map_err(|e| query_failed(format!("listing {url}: {e}")))?;
+    if files.is_empty() {
+        return Err(query_failed(format!("no file matches {url}")));
+    }
+    files.sort();
+    Ok(files
+        .into_iter()
+        .map(|key| format!("{base}{key}"))
+        .collect())
+}
+
+/// Hive-style partition columns (`region=north/…`), read as strings.
+fn partition_columns(
+    input: &str,
+    v: Option<&Value>,
+) -> Result<Vec<(String, DataType)>, SqlFailure> {
+    let Some(v) = v else { return Ok(Vec::new()) };
+    v.as_array()
+        .and_then(|cols| {
+            cols.iter()
+                .map(|c| c.as_str().map(|c| (c.to_string(), DataType::Utf8)))
+                .collect()
+        })
+        .ok_or_else(|| {
+            invalid(format!(
+                "input {input:?}: \"partitions\" must be an array of column names"
+            ))
+        })
+}
+
 /// Run one SQL task.
 pub async fn run(input: &Value) -> Result<Value, SqlFailure> {
     let query = input
@@ -127,18 +212,19 @@ pub async fn run(input: &Value) -> Result<Value, SqlFailure> {
         .cloned()
         .unwrap_or_default();
     for (name, spec) in &inputs {
-        let (uri, format) = match spec {
-            Value::String(u) => (u.clone(), None),
+        let (uri, format, partitions) = match spec {
+            Value::String(u) => (u.clone(), None, Vec::new()),
             Value::Object(o) => (
                 o.get("uri")
                     .and_then(Value::as_str)
                     .ok_or_else(|| invalid(format!("input {name:?} needs a \"uri\"")))?
                     .to_string(),
                 o.get("format").and_then(Value::as_str).map(str::to_string),
+                partition_columns(name, o.get("partitions"))?,
             ),
             _ => {
                 return Err(invalid(format!(
-                    "input {name:?} must be a URI or {{\"uri\", \"format\"}}"
+                    "input {name:?} must be a URI or {{\"uri\", \"format\", \"partitions\"}}"
                 )));
             }
         };
@@ -148,15 +234,35 @@ pub async fn run(input: &Value) -> Result<Value, SqlFailure> {
             Some(f) => Format::parse(&f).ok_or_else(|| invalid(format!("unknown format {f:?}")))?,
             None => Format::of(&url),
         };
+        if is_glob(&url) {
+            if !partitions.is_empty() {
+                return Err(invalid(format!(
+                    "input {name:?}: partitions need a prefix, not a glob"
+                )));
+            }
+            let files = expand_glob(&buckets, &url).await?;
+            let df = match format {
+                Format::Parquet => ctx.read_parquet(files, ParquetReadOptions::default()).await,
+                Format::Csv => ctx.read_csv(files, CsvReadOptions::new()).await,
+                Format::Json => ctx.read_json(files, JsonReadOptions::default()).await,
+            }
+            .map_err(|e| query_failed(format!("input {name:?} ({url}): {e}")))?;
+            ctx.register_table(name.as_str(), df.into_view())
+                .map_err(query_failed)?;
+            continue;
+        }
         let done = match format {
             Format::Parquet => {
-                ctx.register_parquet(name, &url, ParquetReadOptions::default())
-                    .await
+                let options = ParquetReadOptions::default().table_partition_cols(partitions);
+                ctx.register_parquet(name, &url, options).await
             }
-            Format::Csv => ctx.register_csv(name, &url, CsvReadOptions::new()).await,
+            Format::Csv => {
+                let options = CsvReadOptions::new().table_partition_cols(partitions);
+                ctx.register_csv(name, &url, options).await
+            }
             Format::Json => {
-                ctx.register_json(name, &url, JsonReadOptions::default())
-                    .await
+                let options = JsonReadOptions::default().table_partition_cols(partitions);
+                ctx.register_json(name, &url, options).await
             }
         };
         done.map_err(|e| query_failed(format!("input {name:?} ({url}): {e}")))?;
@@ -285,5 +391,43 @@ mod tests {
             .await
             .expect_err("bad SQL");
         assert_eq!(bad.error, "Sluice.SqlFailed");
+    }
+
+    #[tokio::test]
+    async fn globs_and_partitioned_prefixes() {
+        let dir = std::env::temp_dir().join(format!("sluice-sql-parts-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        for (region, file, rows) in [
+            ("north", "part-1.csv", "amount\n10\n7\n"),
+            ("south", "part-2.csv", "amount\n5\n"),
+        ] {
+            let d = dir.join(format!("sales/region={region}"));
+            std::fs::create_dir_all(&d).expect("partition dir");
+            std::fs::write(d.join(file), rows).expect("write csv");
+        }
+        std::fs::write(dir.join("sales/region=north/notes.txt"), "ignored").expect("write");
+        let sales = format!("{}/", dir.join("sales").display());
+        let input = json!({
+            "query": "SELECT region, sum(amount) AS total FROM sales GROUP BY region ORDER BY region",
+            "inputs": {"sales": {"uri": sales, "format": "csv", "partitions": ["region"]}},
+            "inline": 10,
+        });
+        let out = run(&input).await.expect("partitioned query");
+        assert_eq!(
+            out["inline"],
+            json!([{"region": "north", "total": 17}, {"region": "south", "total": 5}])
+        );
+        // A glob picks files across the partitions.
+        let glob = format!("{}/sales/region=*/part-*.csv", dir.display());
+        let input = json!({
+            "query": "SELECT count(*) AS n FROM sales",
+            "inputs": {"sales": glob},
+            "inline": 1,
+        });
+        assert_eq!(
+            run(&input).await.expect("glob")["inline"],
+            json!([{"n": 3}])
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
