@@ -6,7 +6,7 @@
 //! ```
 //!
 //! The input is generated once under the temp directory (`SLUICE_BENCH_PARQUET` overrides the
-//! path; `SLUICE_BENCH_ROWS` the row count, 60 M by default ≈ 1 GB).
+//! path; `SLUICE_BENCH_ROWS` the row count, 150 M by default ≈ 1 GB).
 
 use std::time::{Duration, Instant};
 
@@ -62,7 +62,10 @@ async fn through_sluice(input: &str, output: &str) -> Duration {
     let reference = sluice_worker::sql::run(&task)
         .await
         .expect("sluice-sql runs");
-    assert_eq!(reference["rows"], 50, "{reference}");
+    assert!(
+        reference["rows"].as_u64().is_some_and(|n| n > 0),
+        "{reference}"
+    );
     started.elapsed()
 }
 
@@ -75,7 +78,7 @@ fn main() {
     let rows: u64 = std::env::var("SLUICE_BENCH_ROWS")
         .ok()
         .and_then(|r| r.parse().ok())
-        .unwrap_or(60_000_000);
+        .unwrap_or(150_000_000);
     let path = std::env::var("SLUICE_BENCH_PARQUET")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|_| std::env::temp_dir().join(format!("sluice-bench-{rows}.parquet")));

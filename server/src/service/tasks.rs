@@ -144,7 +144,9 @@ impl ParkedTasks {
             return done;
         }
         if let Some(arn) = &activity {
-            self.registry.activity_notify(arn).notify_waiters();
+            // One task, one poller: waking every long-poll would send them all to the store
+            // for a task only one can claim. Pollers that miss a wake-up re-check each second.
+            self.registry.activity_notify(arn).notify_one();
         }
         let timeout = request.timeout_seconds.map(Duration::from_secs);
         let heartbeat_every = request.heartbeat_seconds.map(Duration::from_secs);
