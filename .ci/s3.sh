@@ -26,19 +26,20 @@ EOF
 }
 
 if ! answers; then
-  if ! command -v moto_server >/dev/null 2>&1; then
+  if ! python3 -c 'import moto.server, flask' >/dev/null 2>&1; then
     log "installing moto[server] with pip"
     python3 -m pip install --quiet --disable-pip-version-check 'moto[server]'
   fi
-  log "starting moto_server on $endpoint (log: $log_file)"
+  log "starting moto's server on $endpoint (log: $log_file)"
+  # `python3 -m` needs no console script on PATH (pyenv shims appear only after a rehash).
   # setsid: the server outlives this script; `3>&-` keeps it off the captured stdout.
-  setsid moto_server -H 127.0.0.1 -p "$port" >"$log_file" 2>&1 3>&- < /dev/null &
+  setsid python3 -m moto.server -H 127.0.0.1 -p "$port" >"$log_file" 2>&1 3>&- < /dev/null &
   for _ in $(seq 1 100); do
     answers && break
     sleep 0.2
   done
   if ! answers; then
-    log "moto_server does not answer on $endpoint (see $log_file)"
+    log "moto's server does not answer on $endpoint (see $log_file)"
     exit 1
   fi
 fi
