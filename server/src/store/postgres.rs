@@ -88,8 +88,13 @@ CREATE TABLE IF NOT EXISTS tasks (
     cause TEXT,
     created DOUBLE PRECISION NOT NULL
 );
-CREATE INDEX IF NOT EXISTS tasks_open_by_activity ON tasks (activity_arn, created, token)
-    WHERE status IN ('PENDING', 'CLAIMED');
+-- Claims read these two partial indexes in order, so neither finished tasks nor live claims
+-- are scanned; an earlier schema's index over all open tasks is dropped.
+DROP INDEX IF EXISTS tasks_open_by_activity;
+CREATE INDEX IF NOT EXISTS pending_tasks_by_activity ON tasks (activity_arn, created, token)
+    WHERE status = 'PENDING';
+CREATE INDEX IF NOT EXISTS claimed_tasks_by_lease ON tasks (activity_arn, lease_until)
+    WHERE status = 'CLAIMED';
 CREATE INDEX IF NOT EXISTS tasks_open_by_execution ON tasks (execution_arn)
     WHERE status IN ('PENDING', 'CLAIMED');
 CREATE TABLE IF NOT EXISTS timers (
@@ -839,13 +844,32 @@ impl Store for PostgresStore {
     ) -> Result<Option<TaskRecord>> {
         // SKIP LOCKED: a task another worker is claiming right now is passed over rather than
         // waited for, and a row whose claim committed meanwhile is re-checked against the
-        // condition (so it is skipped unless its lease has expired).
+        // condition. Expired claims go first: they are the oldest work.
+        let expired = sqlx::query(
+            "UPDATE tasks SET status = 'CLAIMED', worker = $2, lease_until = $3 + $4, last_heartbeat = $3
+             WHERE token = (
+                 SELECT token FROM tasks
+                 WHERE activity_arn = $1 AND status = 'CLAIMED' AND lease_until < $3
+                 ORDER BY lease_until
+                 LIMIT 1
+                 FOR UPDATE SKIP LOCKED
+             )
+             RETURNING *",
+        )
+        .bind(activity_arn)
+        .bind(worker)
+        .bind(now)
+        .bind(lease_seconds)
+        .fetch_optional(&self.pool)
+        .await?;
+        if let Some(row) = expired {
+            return Ok(Some(task(&row)?));
+        }
         let row = sqlx::query(
             "UPDATE tasks SET status = 'CLAIMED', worker = $2, lease_until = $3 + $4, last_heartbeat = $3
              WHERE token = (
                  SELECT token FROM tasks
-                 WHERE activity_arn = $1 AND status IN ('PENDING', 'CLAIMED')
-                   AND (status = 'PENDING' OR lease_until < $3)
+                 WHERE activity_arn = $1 AND status = 'PENDING'
                  ORDER BY created, token
                  LIMIT 1
                  FOR UPDATE SKIP LOCKED

@@ -83,7 +83,13 @@ CREATE TABLE IF NOT EXISTS tasks (
     cause TEXT,
     created REAL NOT NULL
 );
-CREATE INDEX IF NOT EXISTS tasks_by_activity ON tasks (activity_arn, status, created);
+-- Claims read these two partial indexes in order, so finished tasks (the bulk of the table)
+-- and live claims cost nothing; an earlier schema's index over every task is dropped.
+DROP INDEX IF EXISTS tasks_by_activity;
+CREATE INDEX IF NOT EXISTS pending_tasks_by_activity ON tasks (activity_arn, created, token)
+    WHERE status = 'PENDING';
+CREATE INDEX IF NOT EXISTS claimed_tasks_by_lease ON tasks (activity_arn, lease_until)
+    WHERE status = 'CLAIMED';
 CREATE INDEX IF NOT EXISTS open_tasks_by_execution ON tasks (execution_arn) WHERE status IN ('PENDING', 'CLAIMED');
 CREATE TABLE IF NOT EXISTS timers (
     execution_arn TEXT NOT NULL,
@@ -810,12 +816,14 @@ impl Store for SqliteStore {
         now: f64,
         lease_seconds: f64,
     ) -> Result<Option<TaskRecord>> {
-        // One statement: a single connection serialises it; PostgreSQL uses SKIP LOCKED.
-        let row = sqlx::query(
+        // Each statement is atomic on the single connection. Expired claims go first: they
+        // are the oldest work. Status literals (not parameters) let SQLite pick the partial
+        // indexes.
+        let expired = sqlx::query(
             "UPDATE tasks SET status = 'CLAIMED', worker = ?, lease_until = ?, last_heartbeat = ?
              WHERE token = (SELECT token FROM tasks
-                            WHERE activity_arn = ? AND (status = 'PENDING' OR (status = 'CLAIMED' AND lease_until < ?))
-                            ORDER BY created, token LIMIT 1)
+                            WHERE activity_arn = ? AND status = 'CLAIMED' AND lease_until < ?
+                            ORDER BY lease_until LIMIT 1)
              RETURNING *",
         )
         .bind(worker)
@@ -823,6 +831,22 @@ impl Store for SqliteStore {
         .bind(now)
         .bind(activity_arn)
         .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        if let Some(row) = expired {
+            return Ok(Some(task(&row)));
+        }
+        let row = sqlx::query(
+            "UPDATE tasks SET status = 'CLAIMED', worker = ?, lease_until = ?, last_heartbeat = ?
+             WHERE token = (SELECT token FROM tasks
+                            WHERE activity_arn = ? AND status = 'PENDING'
+                            ORDER BY created, token LIMIT 1)
+             RETURNING *",
+        )
+        .bind(worker)
+        .bind(now + lease_seconds)
+        .bind(now)
+        .bind(activity_arn)
         .fetch_optional(&self.pool)
         .await?;
         Ok(row.as_ref().map(task))
