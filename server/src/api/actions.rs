@@ -2,7 +2,6 @@
 //! response object.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 use sluice_orchestrator::lang::checker;
@@ -619,48 +618,18 @@ async fn list_activities(svc: &Arc<Service>, input: &Value) -> Reply {
     Ok(out)
 }
 
-/// How long GetActivityTask waits for work before answering with no task.
-const LONG_POLL: Duration = Duration::from_secs(60);
-/// Pollers re-check the store this often, for tasks queued by other replicas or expired leases.
-const RECHECK: Duration = Duration::from_secs(1);
-
 async fn get_activity_task(svc: &Arc<Service>, input: &Value) -> Reply {
     let a = activity(svc, required(input, "activityArn")?).await?;
     let worker = optional(input, "workerName").unwrap_or("worker");
-    let notify = svc.registry.activity_notify(&a.arn);
-    let deadline = tokio::time::Instant::now() + LONG_POLL;
-    loop {
-        // Register interest before looking, so a task queued in between wakes us.
-        let woken = notify.notified();
-        tokio::pin!(woken);
-        woken.as_mut().enable();
-        let lease = svc.config.activity_lease_seconds;
-        if let Some(task) = svc.store.claim_task(&a.arn, worker, now(), lease).await? {
-            return Ok(json!({"taskToken": task.token, "input": task.input}));
-        }
-        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        if left.is_zero() {
-            return Ok(json!({}));
-        }
-        tokio::select! {
-            _ = &mut woken => {}
-            _ = tokio::time::sleep(left.min(RECHECK)) => {}
-        }
-    }
+    let lease = svc.config.activity_lease_seconds;
+    Ok(match svc.parked.poll(&a.arn, worker, lease).await? {
+        Some(task) => json!({"taskToken": task.token, "input": task.input}),
+        None => json!({}),
+    })
 }
 
 async fn complete(svc: &Arc<Service>, token: &str, outcome: TaskOutcome) -> Reply {
-    svc.store.complete_task(token, &outcome).await?;
-    let answer = match outcome {
-        TaskOutcome::Succeeded(text) => Ok(serde_json::from_str(&text).unwrap_or(Value::Null)),
-        TaskOutcome::Failed { error, cause } => Err(sluice_orchestrator::engine::TaskFailure {
-            error: error.unwrap_or_default(),
-            cause,
-        }),
-        TaskOutcome::TimedOut => return Ok(json!({})),
-    };
-    // The waiting Task state may live in another process: it finds the answer in the store.
-    svc.registry.answer(token, answer);
+    svc.parked.answer(token, outcome).await?;
     Ok(json!({}))
 }
 

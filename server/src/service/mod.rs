@@ -4,6 +4,7 @@
 
 mod committer;
 mod driver;
+mod task_writer;
 pub mod tasks;
 
 use std::collections::HashMap;
@@ -71,6 +72,8 @@ impl Default for Config {
 pub struct Service {
     pub store: Arc<dyn Store>,
     pub registry: Arc<Registry>,
+    /// Activity tasks and callbacks: parked Task states, pollers and answers.
+    pub parked: Arc<ParkedTasks>,
     pub config: Config,
     engine: Engine,
     committer: Committer,
@@ -83,10 +86,8 @@ impl Service {
     pub fn new(store: Arc<dyn Store>, config: Config) -> Arc<Service> {
         let registry = Arc::new(Registry::default());
         let mut dispatcher = Dispatcher::new();
-        dispatcher.register(Arc::new(ParkedTasks {
-            store: store.clone(),
-            registry: registry.clone(),
-        }));
+        let parked = Arc::new(ParkedTasks::new(store.clone(), registry.clone()));
+        dispatcher.register(parked.clone());
         if let Some(lambda) = crate::lambda_tasks::LambdaTasks::config_from_env() {
             dispatcher.register(Arc::new(crate::lambda_tasks::LambdaTasks::new(&lambda)));
         }
@@ -104,6 +105,7 @@ impl Service {
         Arc::new(Service {
             store,
             registry,
+            parked,
             config,
             engine,
             committer,

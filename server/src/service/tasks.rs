@@ -1,7 +1,7 @@
 //! Activity tasks and `.waitForTaskToken` callbacks: the Task handler that parks a Task state
 //! until a worker or a callback answers its token, and the registry those answers go through.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -11,7 +11,8 @@ use sluice_orchestrator::engine::{TaskFailure, TaskHandler, TaskRequest, events}
 use sluice_orchestrator::lang::errors;
 use tokio::sync::{Notify, oneshot};
 
-use crate::store::{Store, StoreError, TaskOutcome, TaskRecord, task_status};
+use super::task_writer::TaskWriter;
+use crate::store::{Store, StoreError, TaskOutcome, TaskRecord, TaskWrite, task_status};
 use crate::time::now;
 
 /// How often a parked task looks in the store for an answer it was not handed directly.
@@ -28,19 +29,62 @@ struct Waiter {
     heartbeat: Arc<Notify>,
 }
 
-/// Tokens whose Task states are waiting in this process, and pollers waiting for activities.
+/// Tasks of one activity that this process queued, and the pollers waiting for them.
+#[derive(Default)]
+struct ActivityQueue {
+    /// Tokens of PENDING tasks in the order they were queued. An entry may be stale (the
+    /// task was claimed through the store or ended): claiming it by token then fails.
+    pending: VecDeque<String>,
+    notify: Arc<Notify>,
+    /// When a poller last looked in the store for tasks this queue does not hold.
+    scanned: Option<tokio::time::Instant>,
+}
+
+/// Tokens whose Task states are waiting in this process, and the activity tasks and pollers
+/// of each activity.
 #[derive(Default)]
 pub struct Registry {
     waiters: Mutex<HashMap<String, Waiter>>,
-    activities: Mutex<HashMap<String, Arc<Notify>>>,
+    activities: Mutex<HashMap<String, ActivityQueue>>,
 }
 
 impl Registry {
-    /// The notifier GetActivityTask pollers of `activity_arn` wait on.
-    pub fn activity_notify(&self, activity_arn: &str) -> Arc<Notify> {
+    fn with_queue<T>(&self, activity_arn: &str, f: impl FnOnce(&mut ActivityQueue) -> T) -> T {
         // A poisoned lock only means a panic elsewhere; the map itself stays consistent.
         let mut map = self.activities.lock().unwrap_or_else(|p| p.into_inner());
-        map.entry(activity_arn.to_string()).or_default().clone()
+        f(map.entry(activity_arn.to_string()).or_default())
+    }
+
+    /// The notifier GetActivityTask pollers of `activity_arn` wait on.
+    fn activity_notify(&self, activity_arn: &str) -> Arc<Notify> {
+        self.with_queue(activity_arn, |q| q.notify.clone())
+    }
+
+    /// Queue a PENDING task for the pollers of its activity and wake one of them: waking
+    /// every long-poll would send them all after a task only one can take.
+    fn offer(&self, activity_arn: &str, token: &str) {
+        self.with_queue(activity_arn, |q| {
+            q.pending.push_back(token.to_string());
+            q.notify.notify_one();
+        });
+    }
+
+    fn take(&self, activity_arn: &str) -> Option<String> {
+        self.with_queue(activity_arn, |q| q.pending.pop_front())
+    }
+
+    /// Whether it is time to look in the store for this activity's tasks (queued by other
+    /// replicas, before a restart, or with an expired lease); at most once per `every`
+    /// across all pollers, which the caller then does.
+    fn scan_due(&self, activity_arn: &str, every: Duration) -> bool {
+        self.with_queue(activity_arn, |q| {
+            let now = tokio::time::Instant::now();
+            let due = q.scanned.is_none_or(|at| now.duration_since(at) >= every);
+            if due {
+                q.scanned = Some(now);
+            }
+            due
+        })
     }
 
     fn register(&self, token: &str) -> (oneshot::Receiver<Signal>, Arc<Notify>) {
@@ -107,9 +151,94 @@ impl Drop for Registration<'_> {
 pub struct ParkedTasks {
     pub store: Arc<dyn Store>,
     pub registry: Arc<Registry>,
+    writer: TaskWriter,
 }
 
+/// How long GetActivityTask waits for work before answering with no task.
+const LONG_POLL: Duration = Duration::from_secs(60);
+/// How often a waiting poller wakes to look again without being told.
+const RECHECK: Duration = Duration::from_secs(1);
+/// At most one store scan per activity in this period: tasks queued in this process reach
+/// pollers through memory, so the store only holds what other replicas queued, what was
+/// queued before a restart, and expired claims.
+const SCAN_EVERY: Duration = Duration::from_millis(100);
+
 impl ParkedTasks {
+    /// The handler, with its writer task (needs a Tokio runtime).
+    pub fn new(store: Arc<dyn Store>, registry: Arc<Registry>) -> ParkedTasks {
+        let writer = TaskWriter::start(store.clone());
+        ParkedTasks {
+            store,
+            registry,
+            writer,
+        }
+    }
+
+    /// GetActivityTask: the next task of `activity_arn` for `worker`, claimed for
+    /// `lease_seconds`, waiting up to a minute; `None` when nothing came.
+    pub async fn poll(
+        &self,
+        activity_arn: &str,
+        worker: &str,
+        lease_seconds: f64,
+    ) -> Result<Option<TaskRecord>, StoreError> {
+        let notify = self.registry.activity_notify(activity_arn);
+        let deadline = tokio::time::Instant::now() + LONG_POLL;
+        loop {
+            // Register interest before looking, so a task queued in between wakes us.
+            let woken = notify.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            while let Some(token) = self.registry.take(activity_arn) {
+                let claim = TaskWrite::Claim {
+                    token,
+                    worker: worker.to_string(),
+                    now: now(),
+                    lease_seconds,
+                };
+                if let Some(task) = self.writer.write(claim).await? {
+                    return Ok(Some(task));
+                }
+            }
+            if self.registry.scan_due(activity_arn, SCAN_EVERY)
+                && let Some(task) = self
+                    .store
+                    .claim_task(activity_arn, worker, now(), lease_seconds)
+                    .await?
+            {
+                return Ok(Some(task));
+            }
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
+                return Ok(None);
+            }
+            tokio::select! {
+                _ = &mut woken => {}
+                _ = tokio::time::sleep(left.min(RECHECK)) => {}
+            }
+        }
+    }
+
+    /// SendTaskSuccess/SendTaskFailure: end the task and hand the answer to its Task state
+    /// if it waits in this process (otherwise it finds the answer in the store).
+    pub async fn answer(&self, token: &str, outcome: TaskOutcome) -> Result<(), StoreError> {
+        let write = TaskWrite::Complete {
+            token: token.to_string(),
+            outcome: outcome.clone(),
+        };
+        self.writer.write(write).await?;
+        let answer = match outcome {
+            TaskOutcome::Succeeded(text) => Ok(serde_json::from_str(&text).unwrap_or(Value::Null)),
+            TaskOutcome::Failed { error, cause } => Err(TaskFailure {
+                error: error.unwrap_or_default(),
+                cause,
+            }),
+            TaskOutcome::TimedOut => return Ok(()),
+        };
+        self.registry.answer(token, answer);
+        Ok(())
+    }
+
     async fn park(&self, request: TaskRequest) -> Result<Value, TaskFailure> {
         let activity = events::is_activity(&request.resource).then(|| request.resource.clone());
         let token = request
@@ -138,15 +267,20 @@ impl ParkedTasks {
             registry: &self.registry,
             token: token.clone(),
         };
-        let stored = self.store.put_task(&record).await.map_err(store_failure)?;
+        let stored = self
+            .writer
+            .write(TaskWrite::Put(record))
+            .await
+            .and_then(|t| t.ok_or(StoreError::InvalidToken))
+            .map_err(store_failure)?;
         // After a restart the same token may already have its answer.
         if let Some(done) = finished(&stored) {
             return done;
         }
-        if let Some(arn) = &activity {
-            // One task, one poller: waking every long-poll would send them all to the store
-            // for a task only one can claim. Pollers that miss a wake-up re-check each second.
-            self.registry.activity_notify(arn).notify_one();
+        if let Some(arn) = &activity
+            && stored.status == task_status::PENDING
+        {
+            self.registry.offer(arn, &token);
         }
         let timeout = request.timeout_seconds.map(Duration::from_secs);
         let heartbeat_every = request.heartbeat_seconds.map(Duration::from_secs);
@@ -200,10 +334,11 @@ impl ParkedTasks {
             && (f.error == errors::TIMEOUT || f.error == errors::HEARTBEAT_TIMEOUT)
         {
             // A late answer must be rejected: the task is over.
-            let _ = self
-                .store
-                .complete_task(&token, &TaskOutcome::TimedOut)
-                .await;
+            let ended = TaskWrite::Complete {
+                token: token.clone(),
+                outcome: TaskOutcome::TimedOut,
+            };
+            let _ = self.writer.write(ended).await;
         }
         outcome
     }

@@ -195,6 +195,22 @@ pub enum TaskOutcome {
     TimedOut,
 }
 
+/// One write of a batch of task writes ([`Store::write_tasks`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum TaskWrite {
+    /// Insert a task unless its token exists (see [`Store::put_task`]).
+    Put(TaskRecord),
+    /// Claim this task for `worker` if it is still PENDING; `None` otherwise.
+    Claim {
+        token: String,
+        worker: String,
+        now: f64,
+        lease_seconds: f64,
+    },
+    /// End a task (see [`Store::complete_task`]).
+    Complete { token: String, outcome: TaskOutcome },
+}
+
 /// Filter and page of `ListExecutions`.
 #[derive(Debug, Clone, Default)]
 pub struct ExecutionFilter {
@@ -288,8 +304,16 @@ pub trait Store: Send + Sync {
     ) -> Result<Vec<ActivityRecord>>;
 
     // ---- tasks
+    /// Apply task writes in one transaction, in order; one result per write: the task as
+    /// stored afterwards (`None` for a claim that found the task taken or ended), or
+    /// [`StoreError::InvalidToken`]/[`StoreError::TaskEnded`]. A database failure fails the
+    /// whole batch and writes nothing.
+    async fn write_tasks(&self, batch: &[TaskWrite]) -> Result<Vec<Result<Option<TaskRecord>>>>;
     /// Insert a task; if the token exists, return the stored one unchanged.
-    async fn put_task(&self, task: &TaskRecord) -> Result<TaskRecord>;
+    async fn put_task(&self, task: &TaskRecord) -> Result<TaskRecord> {
+        single(self.write_tasks(&[TaskWrite::Put(task.clone())]).await)?
+            .ok_or(StoreError::InvalidToken)
+    }
     async fn get_task(&self, token: &str) -> Result<Option<TaskRecord>>;
     /// Hand the oldest PENDING (or lease-expired CLAIMED) task of an activity to `worker`.
     async fn claim_task(
@@ -302,7 +326,13 @@ pub trait Store: Send + Sync {
     /// Record a heartbeat; [`StoreError::TaskEnded`] if the task is over.
     async fn heartbeat_task(&self, token: &str, now: f64) -> Result<TaskRecord>;
     /// End a PENDING/CLAIMED task; [`StoreError::InvalidToken`] or [`StoreError::TaskEnded`].
-    async fn complete_task(&self, token: &str, outcome: &TaskOutcome) -> Result<TaskRecord>;
+    async fn complete_task(&self, token: &str, outcome: &TaskOutcome) -> Result<TaskRecord> {
+        let write = TaskWrite::Complete {
+            token: token.to_string(),
+            outcome: outcome.clone(),
+        };
+        single(self.write_tasks(&[write]).await)?.ok_or(StoreError::InvalidToken)
+    }
 
     /// Record executions that already ended (Express): each row with its events. Existing
     /// names are left alone. The default writes them one by one; backends batch.
@@ -321,4 +351,14 @@ pub trait Store: Send + Sync {
         let _ = (execution_arn, key);
         Ok(fire_at)
     }
+}
+
+/// The one result of a one-write batch.
+fn single(batch: Result<Vec<Result<Option<TaskRecord>>>>) -> Result<Option<TaskRecord>> {
+    batch?.pop().unwrap_or(Err(StoreError::InvalidToken))
+}
+
+/// Is this a per-task outcome of a task write (as opposed to a failing database)?
+pub(crate) fn is_task_outcome(e: &StoreError) -> bool {
+    matches!(e, StoreError::InvalidToken | StoreError::TaskEnded)
 }

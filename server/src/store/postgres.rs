@@ -798,41 +798,34 @@ impl Store for PostgresStore {
         all(&rows, activity)
     }
 
-    async fn put_task(&self, t: &TaskRecord) -> Result<TaskRecord> {
-        let done = sqlx::query(
-            "INSERT INTO tasks (token, activity_arn, execution_arn, state_name, input, status, worker, lease_until, heartbeat_seconds, last_heartbeat, output, error, cause, created)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (token) DO NOTHING",
-        )
-        .bind(&t.token)
-        .bind(&t.activity_arn)
-        .bind(&t.execution_arn)
-        .bind(&t.state_name)
-        .bind(&t.input)
-        .bind(&t.status)
-        .bind(&t.worker)
-        .bind(t.lease_until)
-        .bind(t.heartbeat_seconds)
-        .bind(t.last_heartbeat)
-        .bind(&t.output)
-        .bind(&t.error)
-        .bind(&t.cause)
-        .bind(t.created)
-        .execute(&self.pool)
-        .await?;
-        if done.rows_affected() == 1 {
-            return Ok(t.clone());
+    async fn write_tasks(&self, batch: &[TaskWrite]) -> Result<Vec<Result<Option<TaskRecord>>>> {
+        let mut tx = self.pool.begin().await?;
+        let mut results = Vec::with_capacity(batch.len());
+        for write in batch {
+            let result = match write {
+                TaskWrite::Put(t) => insert_task(&mut tx, t).await.map(Some),
+                TaskWrite::Claim {
+                    token,
+                    worker,
+                    now,
+                    lease_seconds,
+                } => claim_pending(&mut tx, token, worker, *now, *lease_seconds).await,
+                TaskWrite::Complete { token, outcome } => {
+                    end_task(&mut tx, token, outcome).await.map(Some)
+                }
+            };
+            // A failed statement aborts a PostgreSQL transaction: the batch fails whole.
+            match result {
+                Err(e) if !is_task_outcome(&e) => return Err(e),
+                other => results.push(other),
+            }
         }
-        self.get_task(&t.token)
-            .await?
-            .ok_or(StoreError::InvalidToken)
+        tx.commit().await?;
+        Ok(results)
     }
 
     async fn get_task(&self, token: &str) -> Result<Option<TaskRecord>> {
-        let row = sqlx::query("SELECT * FROM tasks WHERE token = $1")
-            .bind(token)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.as_ref().map(task).transpose()?)
+        stored_task(&mut *self.pool.acquire().await?, token).await
     }
 
     async fn claim_task(
@@ -898,49 +891,111 @@ impl Store for PostgresStore {
         .await?;
         match row {
             Some(row) => Ok(task(&row)?),
-            None => Err(self.why_not_open(token).await?),
-        }
-    }
-
-    async fn complete_task(&self, token: &str, outcome: &TaskOutcome) -> Result<TaskRecord> {
-        let (status, output, error, cause) = match outcome {
-            TaskOutcome::Succeeded(o) => ("SUCCEEDED", Some(o.as_str()), None, None),
-            TaskOutcome::Failed { error, cause } => {
-                ("FAILED", None, error.as_deref(), cause.as_deref())
-            }
-            TaskOutcome::TimedOut => ("TIMED_OUT", None, None, None),
-        };
-        let row = sqlx::query(
-            "UPDATE tasks SET status = $1, output = $2, error = $3, cause = $4
-             WHERE token = $5 AND status IN ('PENDING', 'CLAIMED')
-             RETURNING *",
-        )
-        .bind(status)
-        .bind(output)
-        .bind(error)
-        .bind(cause)
-        .bind(token)
-        .fetch_optional(&self.pool)
-        .await?;
-        match row {
-            Some(row) => Ok(task(&row)?),
-            None => Err(self.why_not_open(token).await?),
+            None => Err(why_not_open(&mut *self.pool.acquire().await?, token).await?),
         }
     }
 }
 
-impl PostgresStore {
-    /// The error for a task that an update of open tasks did not find.
-    async fn why_not_open(&self, token: &str) -> Result<StoreError> {
-        let exists = sqlx::query("SELECT 1 FROM tasks WHERE token = $1")
-            .bind(token)
-            .fetch_optional(&self.pool)
-            .await?
-            .is_some();
-        Ok(if exists {
-            StoreError::TaskEnded
-        } else {
-            StoreError::InvalidToken
-        })
+/// Insert a task unless its token exists; the stored task either way.
+async fn insert_task(conn: &mut PgConnection, t: &TaskRecord) -> Result<TaskRecord> {
+    let done = sqlx::query(
+        "INSERT INTO tasks (token, activity_arn, execution_arn, state_name, input, status, worker, lease_until, heartbeat_seconds, last_heartbeat, output, error, cause, created)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (token) DO NOTHING",
+    )
+    .bind(&t.token)
+    .bind(&t.activity_arn)
+    .bind(&t.execution_arn)
+    .bind(&t.state_name)
+    .bind(&t.input)
+    .bind(&t.status)
+    .bind(&t.worker)
+    .bind(t.lease_until)
+    .bind(t.heartbeat_seconds)
+    .bind(t.last_heartbeat)
+    .bind(&t.output)
+    .bind(&t.error)
+    .bind(&t.cause)
+    .bind(t.created)
+    .execute(&mut *conn)
+    .await?;
+    if done.rows_affected() == 1 {
+        return Ok(t.clone());
     }
+    stored_task(conn, &t.token)
+        .await?
+        .ok_or(StoreError::InvalidToken)
+}
+
+async fn stored_task(conn: &mut PgConnection, token: &str) -> Result<Option<TaskRecord>> {
+    let row = sqlx::query("SELECT * FROM tasks WHERE token = $1")
+        .bind(token)
+        .fetch_optional(conn)
+        .await?;
+    Ok(row.as_ref().map(task).transpose()?)
+}
+
+/// Claim one task by token if it is still PENDING.
+async fn claim_pending(
+    conn: &mut PgConnection,
+    token: &str,
+    worker: &str,
+    now: f64,
+    lease_seconds: f64,
+) -> Result<Option<TaskRecord>> {
+    let row = sqlx::query(
+        "UPDATE tasks SET status = 'CLAIMED', worker = $2, lease_until = $3 + $4, last_heartbeat = $3
+         WHERE token = $1 AND status = 'PENDING' RETURNING *",
+    )
+    .bind(token)
+    .bind(worker)
+    .bind(now)
+    .bind(lease_seconds)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.as_ref().map(task).transpose()?)
+}
+
+/// End a PENDING/CLAIMED task.
+async fn end_task(
+    conn: &mut PgConnection,
+    token: &str,
+    outcome: &TaskOutcome,
+) -> Result<TaskRecord> {
+    let (status, output, error, cause) = match outcome {
+        TaskOutcome::Succeeded(o) => ("SUCCEEDED", Some(o.as_str()), None, None),
+        TaskOutcome::Failed { error, cause } => {
+            ("FAILED", None, error.as_deref(), cause.as_deref())
+        }
+        TaskOutcome::TimedOut => ("TIMED_OUT", None, None, None),
+    };
+    let row = sqlx::query(
+        "UPDATE tasks SET status = $1, output = $2, error = $3, cause = $4
+         WHERE token = $5 AND status IN ('PENDING', 'CLAIMED')
+         RETURNING *",
+    )
+    .bind(status)
+    .bind(output)
+    .bind(error)
+    .bind(cause)
+    .bind(token)
+    .fetch_optional(&mut *conn)
+    .await?;
+    match row {
+        Some(row) => Ok(task(&row)?),
+        None => Err(why_not_open(conn, token).await?),
+    }
+}
+
+/// The error for a task that an update of open tasks did not find.
+async fn why_not_open(conn: &mut PgConnection, token: &str) -> Result<StoreError> {
+    let exists = sqlx::query("SELECT 1 FROM tasks WHERE token = $1")
+        .bind(token)
+        .fetch_optional(conn)
+        .await?
+        .is_some();
+    Ok(if exists {
+        StoreError::TaskEnded
+    } else {
+        StoreError::InvalidToken
+    })
 }

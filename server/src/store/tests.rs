@@ -204,6 +204,7 @@ pub(crate) async fn suite(store: &dyn Store) {
     redrive(store).await;
     activities(store).await;
     tasks(store).await;
+    task_batches(store).await;
     concurrency(store, store).await;
     leases(store, store).await;
 }
@@ -1001,6 +1002,71 @@ async fn tasks(store: &dyn Store) {
         claim("w6", 1000.0).await,
         None,
         "ended tasks are never handed out"
+    );
+}
+
+/// One batch of task writes: each write sees the ones before it, and each has its own outcome.
+async fn task_batches(store: &dyn Store) {
+    let act = store
+        .create_activity(&activity("batched"))
+        .await
+        .expect("create activity");
+    let exec = "arn:aws:states:us-east-1:123456789012:execution:tasks:batch";
+    let b1 = task("b1", Some(&act.arn), exec, 1.0);
+    let claim = |token: &str, worker: &str| TaskWrite::Claim {
+        token: token.to_string(),
+        worker: worker.to_string(),
+        now: 100.0,
+        lease_seconds: 10.0,
+    };
+    let complete = |token: &str| TaskWrite::Complete {
+        token: token.to_string(),
+        outcome: TaskOutcome::Succeeded("1".to_string()),
+    };
+    let results = store
+        .write_tasks(&[
+            TaskWrite::Put(b1.clone()),
+            claim("b1", "w1"),
+            claim("b1", "w2"),
+            complete("b1"),
+            complete("b1"),
+            claim("b1", "w3"),
+            complete("nope"),
+            claim("nope", "w4"),
+        ])
+        .await
+        .expect("write_tasks");
+    assert_eq!(results.len(), 8);
+    assert_eq!(results[0].as_ref().expect("put"), &Some(b1.clone()));
+    let claimed = results[1]
+        .as_ref()
+        .expect("claim")
+        .clone()
+        .expect("pending");
+    assert_eq!(claimed.worker.as_deref(), Some("w1"));
+    assert_eq!(claimed.lease_until, Some(110.0));
+    assert_eq!(
+        results[2].as_ref().expect("claim"),
+        &None,
+        "claimed already"
+    );
+    let done = results[3]
+        .as_ref()
+        .expect("complete")
+        .clone()
+        .expect("task");
+    assert_eq!(done.status, task_status::SUCCEEDED);
+    assert_err!(results[4], StoreError::TaskEnded);
+    assert_eq!(results[5].as_ref().expect("claim"), &None, "ended");
+    assert_err!(results[6], StoreError::InvalidToken);
+    assert_eq!(results[7].as_ref().expect("claim"), &None, "unknown");
+    assert_eq!(store.get_task("b1").await.expect("get_task"), Some(done));
+    assert!(
+        store
+            .write_tasks(&[])
+            .await
+            .expect("empty batch")
+            .is_empty()
     );
 }
 

@@ -1,0 +1,61 @@
+//! Group commit for task writes: tasks put by Task states, claimed by pollers and ended by
+//! answers queue up and reach the store in one transaction, so dispatch is not bounded by one
+//! commit per write.
+
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::store::{Result, Store, StoreError, TaskRecord, TaskWrite};
+
+type Outcome = Result<Option<TaskRecord>>;
+
+/// Largest batch written in one transaction.
+const MAX_BATCH: usize = 512;
+
+/// Hands task writes to the writer task and waits for their outcome.
+#[derive(Clone)]
+pub struct TaskWriter {
+    queue: mpsc::Sender<(TaskWrite, oneshot::Sender<Outcome>)>,
+}
+
+impl TaskWriter {
+    /// Start the writer; it ends when every `TaskWriter` clone is dropped.
+    pub fn start(store: Arc<dyn Store>) -> TaskWriter {
+        let (tx, mut rx) = mpsc::channel::<(TaskWrite, oneshot::Sender<Outcome>)>(4 * MAX_BATCH);
+        tokio::spawn(async move {
+            let mut batch = Vec::with_capacity(MAX_BATCH);
+            while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+                let (writes, replies): (Vec<_>, Vec<_>) = batch.drain(..).unzip();
+                match store.write_tasks(&writes).await {
+                    Ok(results) => {
+                        for (reply, result) in replies.into_iter().zip(results) {
+                            let _ = reply.send(result);
+                        }
+                    }
+                    Err(e) => {
+                        // StoreError is not Clone: every writer of the batch gets the message.
+                        let message = e.to_string();
+                        for reply in replies {
+                            let _ = reply.send(Err(StoreError::Backend(sqlx::Error::Protocol(
+                                message.clone(),
+                            ))));
+                        }
+                    }
+                }
+            }
+        });
+        TaskWriter { queue: tx }
+    }
+
+    /// Apply one write durably, batched with whatever else is waiting.
+    pub async fn write(&self, write: TaskWrite) -> Outcome {
+        let closed = || StoreError::Backend(sqlx::Error::PoolClosed);
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .send((write, reply))
+            .await
+            .map_err(|_| closed())?;
+        answer.await.map_err(|_| closed())?
+    }
+}
