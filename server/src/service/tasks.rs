@@ -269,7 +269,7 @@ impl ParkedTasks {
         };
         let stored = self
             .writer
-            .write(TaskWrite::Put(record))
+            .write(TaskWrite::Put(Box::new(record)))
             .await
             .and_then(|t| t.ok_or(StoreError::InvalidToken))
             .map_err(store_failure)?;

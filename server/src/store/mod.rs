@@ -199,7 +199,7 @@ pub enum TaskOutcome {
 #[derive(Debug, Clone, PartialEq)]
 pub enum TaskWrite {
     /// Insert a task unless its token exists (see [`Store::put_task`]).
-    Put(TaskRecord),
+    Put(Box<TaskRecord>),
     /// Claim this task for `worker` if it is still PENDING; `None` otherwise.
     Claim {
         token: String,
@@ -311,8 +311,11 @@ pub trait Store: Send + Sync {
     async fn write_tasks(&self, batch: &[TaskWrite]) -> Result<Vec<Result<Option<TaskRecord>>>>;
     /// Insert a task; if the token exists, return the stored one unchanged.
     async fn put_task(&self, task: &TaskRecord) -> Result<TaskRecord> {
-        single(self.write_tasks(&[TaskWrite::Put(task.clone())]).await)?
-            .ok_or(StoreError::InvalidToken)
+        single(
+            self.write_tasks(&[TaskWrite::Put(Box::new(task.clone()))])
+                .await,
+        )?
+        .ok_or(StoreError::InvalidToken)
     }
     async fn get_task(&self, token: &str) -> Result<Option<TaskRecord>>;
     /// Hand the oldest PENDING (or lease-expired CLAIMED) task of an activity to `worker`.

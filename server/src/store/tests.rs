@@ -1025,7 +1025,7 @@ async fn task_batches(store: &dyn Store) {
     };
     let results = store
         .write_tasks(&[
-            TaskWrite::Put(b1.clone()),
+            TaskWrite::Put(Box::new(b1.clone())),
             claim("b1", "w1"),
             claim("b1", "w2"),
             complete("b1"),
