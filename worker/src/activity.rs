@@ -115,7 +115,13 @@ fn client(options: &WorkerOptions) -> aws_sdk_sfn::Client {
         access_key_id: options.access_key_id.clone(),
         secret_access_key: options.secret_access_key.clone(),
     };
-    aws_sdk_sfn::Client::new(&config.sdk_config())
+    // A long poll sends nothing for up to a minute by design: stall detection only costs.
+    let sfn = aws_sdk_sfn::config::Builder::from(&config.sdk_config())
+        .stalled_stream_protection(
+            aws_sdk_sfn::config::StalledStreamProtectionConfig::disabled(),
+        )
+        .build();
+    aws_sdk_sfn::Client::from_conf(sfn)
 }
 
 /// Run until `stop` is set: then stop polling, finish the tasks in hand, and return.

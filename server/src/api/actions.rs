@@ -593,6 +593,7 @@ async fn activity(svc: &Arc<Service>, arn: &str) -> Result<ActivityRecord, ApiEr
 async fn delete_activity(svc: &Arc<Service>, input: &Value) -> Reply {
     let arn = check_arn(required(input, "activityArn")?, &["activity"])?;
     svc.store.delete_activity(arn).await?;
+    svc.registry.set_activity_known(arn, false);
     Ok(json!({}))
 }
 
@@ -619,10 +620,15 @@ async fn list_activities(svc: &Arc<Service>, input: &Value) -> Reply {
 }
 
 async fn get_activity_task(svc: &Arc<Service>, input: &Value) -> Reply {
-    let a = activity(svc, required(input, "activityArn")?).await?;
+    let arn = required(input, "activityArn")?;
+    // Every poll names its activity; after the first, its existence comes from memory.
+    if !svc.registry.activity_known(arn) {
+        activity(svc, arn).await?;
+        svc.registry.set_activity_known(arn, true);
+    }
     let worker = optional(input, "workerName").unwrap_or("worker");
     let lease = svc.config.activity_lease_seconds;
-    Ok(match svc.parked.poll(&a.arn, worker, lease).await? {
+    Ok(match svc.parked.poll(arn, worker, lease).await? {
         Some(task) => json!({"taskToken": task.token, "input": task.input}),
         None => json!({}),
     })

@@ -38,6 +38,8 @@ struct ActivityQueue {
     notify: Arc<Notify>,
     /// When a poller last looked in the store for tasks this queue does not hold.
     scanned: Option<tokio::time::Instant>,
+    /// The activity was found in the store (and not deleted through this process since).
+    known: bool,
 }
 
 /// Tokens whose Task states are waiting in this process, and the activity tasks and pollers
@@ -53,6 +55,18 @@ impl Registry {
         // A poisoned lock only means a panic elsewhere; the map itself stays consistent.
         let mut map = self.activities.lock().unwrap_or_else(|p| p.into_inner());
         f(map.entry(activity_arn.to_string()).or_default())
+    }
+
+    /// Whether `activity_arn` was seen to exist, so a poll need not read the store for it.
+    /// (An activity deleted through another replica stays pollable here; it has no tasks.)
+    pub fn activity_known(&self, activity_arn: &str) -> bool {
+        let map = self.activities.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(activity_arn).is_some_and(|q| q.known)
+    }
+
+    /// Remember whether `activity_arn` exists.
+    pub fn set_activity_known(&self, activity_arn: &str, known: bool) {
+        self.with_queue(activity_arn, |q| q.known = known);
     }
 
     /// The notifier GetActivityTask pollers of `activity_arn` wait on.
