@@ -9,8 +9,10 @@
 //! It measures (1) durable Standard transitions per second driven directly by the service,
 //! (2) StartExecution→ExecutionSucceeded through the HTTP API with many clients, Express and
 //! Standard, (3) the activity round trip (GetActivityTask → SendTaskSuccess → next state), and
-//! (4) task dispatch through `sluice worker`'s polling loop: no-op (`sluice-echo`) activity
-//! tasks fanned out by Map states, answered by the worker over HTTP.
+//! (4) task dispatch: no-op activity tasks fanned out by Map states, answered over HTTP by
+//! `sluice worker`'s polling loop (`sluice-echo`, official SDK client) and by bare unsigned
+//! JSON-protocol pollers (what the server sustains when its clients cost little). Everything
+//! shares the machine's cores: on 2 cores the SDK client takes about half the CPU.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -277,32 +279,98 @@ async fn activity_round_trip(label: &str) {
 
 /// (4) No-op tasks through the worker: Map states fan out `sluice-echo` activity tasks, the
 /// worker's pollers take and answer them over the HTTP API.
-async fn worker_dispatch(label: &str) {
-    let store = store(&format!("{label}-dispatch")).await;
-    let (endpoint, _service) = serve(store.clone()).await;
-    let client = Client::new(&endpoint);
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let options = sluice_worker::activity::WorkerOptions {
-        endpoint: endpoint.clone(),
-        region: "us-east-1".into(),
-        access_key_id: "bench".into(),
-        secret_access_key: "bench".into(),
-        activities: vec!["sluice-echo".into()],
-        concurrency: 256,
-        worker_name: "bench".into(),
-        heartbeat: Duration::from_secs(60),
-        lambda: None,
-    };
-    let worker = tokio::spawn(sluice_worker::activity::run(options, stop.clone()));
-    let activity = loop {
-        let listed = client
-            .call("ListActivities", &json!({}))
+/// Who answers the activity tasks of the dispatch measurement.
+#[derive(Clone, Copy, PartialEq)]
+enum Pollers {
+    /// `sluice worker`'s polling loop (the official aws-sdk-sfn client, signed requests).
+    Worker,
+    /// Bare JSON-protocol requests (unsigned, no SDK): what the server itself sustains
+    /// when its clients cost little.
+    Raw,
+}
+
+/// Raw pollers: GetActivityTask → SendTaskSuccess with the input as output, until `stop`.
+async fn raw_poller(
+    client: Arc<Client>,
+    activity: String,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) {
+    while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+        let Ok(task) = client
+            .call(
+                "GetActivityTask",
+                &json!({"activityArn": activity, "workerName": "raw"}),
+            )
             .await
-            .expect("activities");
-        if let Some(a) = listed["activities"].as_array().and_then(|a| a.first()) {
-            break a["activityArn"].as_str().expect("arn").to_string();
+        else {
+            continue;
+        };
+        let (Some(token), Some(input)) = (task["taskToken"].as_str(), task["input"].as_str())
+        else {
+            continue;
+        };
+        let _ = client
+            .call(
+                "SendTaskSuccess",
+                &json!({"taskToken": token, "output": input}),
+            )
+            .await;
+    }
+}
+
+/// (4) Task dispatch: no-op activity tasks fanned out by Map states, answered by 256 pollers.
+async fn worker_dispatch(label: &str, pollers: Pollers) {
+    let name = match pollers {
+        Pollers::Worker => "sluice worker",
+        Pollers::Raw => "raw pollers",
+    };
+    let store = store(&format!("{label}-dispatch-{}", pollers as u8)).await;
+    let (endpoint, _service) = serve(store.clone()).await;
+    let client = Arc::new(Client::new(&endpoint));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let concurrency = 256;
+    let mut tasks = Vec::new();
+    let activity = if pollers == Pollers::Worker {
+        let options = sluice_worker::activity::WorkerOptions {
+            endpoint: endpoint.clone(),
+            region: "us-east-1".into(),
+            access_key_id: "bench".into(),
+            secret_access_key: "bench".into(),
+            activities: vec!["sluice-echo".into()],
+            concurrency,
+            worker_name: "bench".into(),
+            heartbeat: Duration::from_secs(60),
+            lambda: None,
+        };
+        tasks.push(tokio::spawn(async move {
+            let _ = sluice_worker::activity::run(options, stop).await;
+        }));
+        loop {
+            let listed = client
+                .call("ListActivities", &json!({}))
+                .await
+                .expect("activities");
+            if let Some(a) = listed["activities"].as_array().and_then(|a| a.first()) {
+                break a["activityArn"].as_str().expect("arn").to_string();
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    } else {
+        let arn = client
+            .call("CreateActivity", &json!({"name": "raw"}))
+            .await
+            .expect("activity")["activityArn"]
+            .as_str()
+            .expect("arn")
+            .to_string();
+        for _ in 0..concurrency {
+            tasks.push(tokio::spawn(raw_poller(
+                client.clone(),
+                arn.clone(),
+                stop.clone(),
+            )));
+        }
+        arn
     };
     let (executions, items) = (8, 2000);
     let def = json!({"StartAt": "Fan", "States": {"Fan": {"Type": "Map", "MaxConcurrency": 64,
@@ -334,11 +402,12 @@ async fn worker_dispatch(label: &str) {
     wait_all_done(store.as_ref(), &arns).await;
     let n = (executions * items) as f64;
     println!(
-        "worker dispatch [{label}]: {n} no-op activity tasks (Map fan-out, 256 pollers): {:.0} tasks/s",
+        "task dispatch [{label}, {name}]: {n} no-op activity tasks (Map fan-out, {concurrency} pollers): {:.0} tasks/s",
         n / started.elapsed().as_secs_f64()
     );
-    stop.store(true, std::sync::atomic::Ordering::SeqCst);
-    worker.abort();
+    for t in tasks {
+        t.abort();
+    }
 }
 
 fn main() {
@@ -357,7 +426,7 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    // SLUICE_BENCH_ONLY=durable|http|activity|dispatch runs one measurement.
+    // SLUICE_BENCH_ONLY=durable|http|activity|dispatch|dispatch-raw runs one measurement.
     let only = std::env::var("SLUICE_BENCH_ONLY").ok();
     let wanted = |name: &str| only.as_deref().is_none_or(|o| o == name);
     runtime.block_on(async {
@@ -371,7 +440,10 @@ fn main() {
             activity_round_trip(label).await;
         }
         if wanted("dispatch") {
-            worker_dispatch(label).await;
+            worker_dispatch(label, Pollers::Worker).await;
+        }
+        if wanted("dispatch") || wanted("dispatch-raw") {
+            worker_dispatch(label, Pollers::Raw).await;
         }
     });
 }

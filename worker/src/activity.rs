@@ -117,9 +117,7 @@ fn client(options: &WorkerOptions) -> aws_sdk_sfn::Client {
     };
     // A long poll sends nothing for up to a minute by design: stall detection only costs.
     let sfn = aws_sdk_sfn::config::Builder::from(&config.sdk_config())
-        .stalled_stream_protection(
-            aws_sdk_sfn::config::StalledStreamProtectionConfig::disabled(),
-        )
+        .stalled_stream_protection(aws_sdk_sfn::config::StalledStreamProtectionConfig::disabled())
         .build();
     aws_sdk_sfn::Client::from_conf(sfn)
 }

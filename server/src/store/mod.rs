@@ -4,6 +4,7 @@
 
 mod postgres;
 mod sqlite;
+mod sqlite_tasks;
 #[cfg(test)]
 pub(crate) mod tests;
 

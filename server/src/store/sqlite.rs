@@ -7,8 +7,7 @@ use std::str::FromStr;
 
 use async_trait::async_trait;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
 use std::collections::HashMap;
 
@@ -101,7 +100,7 @@ CREATE TABLE IF NOT EXISTS timers (
 "#;
 
 /// Bound parameters per statement (SQLite allows 32,766).
-const CHUNK: usize = 840;
+pub(super) const CHUNK: usize = 840;
 
 /// An execution's row while a batch is applied in memory.
 struct Head<'a> {
@@ -199,7 +198,7 @@ fn activity(row: &SqliteRow) -> ActivityRecord {
     }
 }
 
-fn task(row: &SqliteRow) -> TaskRecord {
+pub(super) fn task(row: &SqliteRow) -> TaskRecord {
     TaskRecord {
         token: row.get("token"),
         activity_arn: row.get("activity_arn"),
@@ -774,31 +773,13 @@ impl Store for SqliteStore {
 
     async fn write_tasks(&self, batch: &[TaskWrite]) -> Result<Vec<Result<Option<TaskRecord>>>> {
         let mut tx = self.pool.begin().await?;
-        let mut results = Vec::with_capacity(batch.len());
-        for write in batch {
-            let result = match write {
-                TaskWrite::Put(t) => insert_task(&mut tx, t).await.map(Some),
-                TaskWrite::Claim {
-                    token,
-                    worker,
-                    now,
-                    lease_seconds,
-                } => claim_pending(&mut tx, token, worker, *now, *lease_seconds).await,
-                TaskWrite::Complete { token, outcome } => {
-                    end_task(&mut tx, token, outcome).await.map(Some)
-                }
-            };
-            match result {
-                Err(e) if !is_task_outcome(&e) => return Err(e),
-                other => results.push(other),
-            }
-        }
+        let results = super::sqlite_tasks::write(&mut tx, batch).await?;
         tx.commit().await?;
         Ok(results)
     }
 
     async fn get_task(&self, token: &str) -> Result<Option<TaskRecord>> {
-        stored_task(&mut *self.pool.acquire().await?, token).await
+        super::sqlite_tasks::stored_task(&mut *self.pool.acquire().await?, token).await
     }
 
     async fn claim_task(
@@ -874,96 +855,5 @@ impl Store for SqliteStore {
             .fetch_one(&self.pool)
             .await?;
         Ok(row.get("fire_at"))
-    }
-}
-
-/// Insert a task unless its token exists; the stored task either way.
-async fn insert_task(conn: &mut SqliteConnection, t: &TaskRecord) -> Result<TaskRecord> {
-    let inserted = sqlx::query(
-        "INSERT INTO tasks (token, activity_arn, execution_arn, state_name, input, status, worker, lease_until, heartbeat_seconds, last_heartbeat, output, error, cause, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (token) DO NOTHING RETURNING *",
-    )
-    .bind(&t.token)
-    .bind(&t.activity_arn)
-    .bind(&t.execution_arn)
-    .bind(&t.state_name)
-    .bind(&t.input)
-    .bind(&t.status)
-    .bind(&t.worker)
-    .bind(t.lease_until)
-    .bind(t.heartbeat_seconds)
-    .bind(t.last_heartbeat)
-    .bind(&t.output)
-    .bind(&t.error)
-    .bind(&t.cause)
-    .bind(t.created)
-    .fetch_optional(&mut *conn)
-    .await?;
-    // RETURNING yields the row only when it was inserted; otherwise read the stored one.
-    match inserted {
-        Some(row) => Ok(task(&row)),
-        None => stored_task(conn, &t.token)
-            .await?
-            .ok_or(StoreError::InvalidToken),
-    }
-}
-
-async fn stored_task(conn: &mut SqliteConnection, token: &str) -> Result<Option<TaskRecord>> {
-    let row = sqlx::query("SELECT * FROM tasks WHERE token = ?")
-        .bind(token)
-        .fetch_optional(conn)
-        .await?;
-    Ok(row.as_ref().map(task))
-}
-
-/// Claim one task by token if it is still PENDING.
-async fn claim_pending(
-    conn: &mut SqliteConnection,
-    token: &str,
-    worker: &str,
-    now: f64,
-    lease_seconds: f64,
-) -> Result<Option<TaskRecord>> {
-    let row = sqlx::query(
-        "UPDATE tasks SET status = 'CLAIMED', worker = ?, lease_until = ?, last_heartbeat = ?
-         WHERE token = ? AND status = 'PENDING' RETURNING *",
-    )
-    .bind(worker)
-    .bind(now + lease_seconds)
-    .bind(now)
-    .bind(token)
-    .fetch_optional(conn)
-    .await?;
-    Ok(row.as_ref().map(task))
-}
-
-/// End a PENDING/CLAIMED task.
-async fn end_task(
-    conn: &mut SqliteConnection,
-    token: &str,
-    outcome: &TaskOutcome,
-) -> Result<TaskRecord> {
-    let (status, output, error, cause) = match outcome {
-        TaskOutcome::Succeeded(o) => ("SUCCEEDED", Some(o.as_str()), None, None),
-        TaskOutcome::Failed { error, cause } => {
-            ("FAILED", None, error.as_deref(), cause.as_deref())
-        }
-        TaskOutcome::TimedOut => ("TIMED_OUT", None, None, None),
-    };
-    let done = sqlx::query(
-        "UPDATE tasks SET status = ?, output = ?, error = ?, cause = ? WHERE token = ? AND status IN ('PENDING', 'CLAIMED') RETURNING *",
-    )
-    .bind(status)
-    .bind(output)
-    .bind(error)
-    .bind(cause)
-    .bind(token)
-    .fetch_optional(&mut *conn)
-    .await?;
-    match done {
-        Some(row) => Ok(task(&row)),
-        None => match stored_task(conn, token).await? {
-            None => Err(StoreError::InvalidToken),
-            Some(_) => Err(StoreError::TaskEnded),
-        },
     }
 }

@@ -1068,6 +1068,56 @@ async fn task_batches(store: &dyn Store) {
             .expect("empty batch")
             .is_empty()
     );
+
+    // Distinct tokens (the common batch): every outcome at once.
+    let put = |token: &str| TaskWrite::Put(Box::new(task(token, Some(&act.arn), exec, 2.0)));
+    store
+        .write_tasks(&[put("d-claimed"), put("d-open"), put("d-ended")])
+        .await
+        .expect("setup");
+    store
+        .write_tasks(&[claim("d-claimed", "w0"), complete("d-ended")])
+        .await
+        .expect("setup");
+    let changed = TaskRecord {
+        input: "changed".to_string(),
+        ..task("d-open", Some(&act.arn), exec, 9.0)
+    };
+    let results = store
+        .write_tasks(&[
+            put("d-new"),
+            TaskWrite::Put(Box::new(changed)),
+            claim("d-claimed", "w1"),
+            claim("d-unknown", "w1"),
+            complete("d-open"),
+            complete("d-ended"),
+            complete("d-unknown"),
+        ])
+        .await
+        .expect("write_tasks");
+    let ok = |i: usize| results[i].as_ref().expect("ok").clone();
+    assert_eq!(ok(0), Some(task("d-new", Some(&act.arn), exec, 2.0)));
+    assert_eq!(
+        ok(1).map(|t| t.input),
+        Some(task("d-open", Some(&act.arn), exec, 2.0).input),
+        "a put of a known token returns the stored task"
+    );
+    assert_eq!(ok(2), None, "claimed by w0");
+    assert_eq!(ok(3), None, "unknown");
+    assert_eq!(
+        ok(4).map(|t| t.status).as_deref(),
+        Some(task_status::SUCCEEDED)
+    );
+    assert_err!(results[5], StoreError::TaskEnded);
+    assert_err!(results[6], StoreError::InvalidToken);
+    assert_eq!(
+        store
+            .get_task("d-claimed")
+            .await
+            .expect("get_task")
+            .and_then(|t| t.worker),
+        Some("w0".to_string())
+    );
 }
 
 /// Racing callers, through `a` and `b` alternately (the same store, or two replicas).
