@@ -50,12 +50,24 @@ impl TaskWriter {
 
     /// Apply one write durably, batched with whatever else is waiting.
     pub async fn write(&self, write: TaskWrite) -> Outcome {
-        let closed = || StoreError::Backend(sqlx::Error::PoolClosed);
+        self.submit(write).await?.await
+    }
+
+    /// Queue one write; the returned future gives its outcome once committed. Writes are
+    /// applied in the order they are queued, so a write queued after this one sees it.
+    pub async fn submit(
+        &self,
+        write: TaskWrite,
+    ) -> Result<impl std::future::Future<Output = Outcome> + use<>> {
         let (reply, answer) = oneshot::channel();
         self.queue
             .send((write, reply))
             .await
             .map_err(|_| closed())?;
-        answer.await.map_err(|_| closed())?
+        Ok(async move { answer.await.map_err(|_| closed())? })
     }
+}
+
+fn closed() -> StoreError {
+    StoreError::Backend(sqlx::Error::PoolClosed)
 }

@@ -281,20 +281,24 @@ impl ParkedTasks {
             registry: &self.registry,
             token: token.clone(),
         };
-        let stored = self
+        let put = self
             .writer
-            .write(TaskWrite::Put(Box::new(record)))
+            .submit(TaskWrite::Put(Box::new(record)))
+            .await
+            .map_err(store_failure)?;
+        // Pollers may have the task before its insert commits: their claim is queued behind
+        // the insert, so it sees it (or fails with it, or finds a task that existed before a
+        // restart and is no longer PENDING).
+        if let Some(arn) = &activity {
+            self.registry.offer(arn, &token);
+        }
+        let stored = put
             .await
             .and_then(|t| t.ok_or(StoreError::InvalidToken))
             .map_err(store_failure)?;
         // After a restart the same token may already have its answer.
         if let Some(done) = finished(&stored) {
             return done;
-        }
-        if let Some(arn) = &activity
-            && stored.status == task_status::PENDING
-        {
-            self.registry.offer(arn, &token);
         }
         let timeout = request.timeout_seconds.map(Duration::from_secs);
         let heartbeat_every = request.heartbeat_seconds.map(Duration::from_secs);

@@ -1,9 +1,8 @@
-//! Task writes of the SQLite store. A batch of writes to distinct tasks takes a few
-//! statements whatever its size (every statement is a round trip to SQLite's worker thread,
-//! which bounds dispatch); a batch that touches one task twice is applied write by write, so
-//! each write sees the ones before it.
+//! Task writes of the SQLite store. A batch takes a few statements whatever its size (every
+//! statement is a round trip to SQLite's worker thread, which bounds dispatch) when it can be
+//! applied one phase (put, claim, complete) at a time; other batches go write by write.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use sqlx::sqlite::SqliteConnection;
 use sqlx::{QueryBuilder, Row, Sqlite};
@@ -18,9 +17,8 @@ pub(super) async fn write(
     conn: &mut SqliteConnection,
     batch: &[TaskWrite],
 ) -> Result<Vec<Outcome>> {
-    let mut tokens = HashSet::with_capacity(batch.len());
-    if batch.iter().all(|w| tokens.insert(token_of(w))) {
-        write_distinct(conn, batch).await
+    if in_phase_order(batch) {
+        write_by_phase(conn, batch).await
     } else {
         write_in_order(conn, batch).await
     }
@@ -31,6 +29,26 @@ fn token_of(write: &TaskWrite) -> &str {
         TaskWrite::Put(t) => &t.token,
         TaskWrite::Claim { token, .. } | TaskWrite::Complete { token, .. } => token,
     }
+}
+
+/// Puts, then claims, then completes: the order a task lives through.
+fn phase(write: &TaskWrite) -> u8 {
+    match write {
+        TaskWrite::Put(_) => 0,
+        TaskWrite::Claim { .. } => 1,
+        TaskWrite::Complete { .. } => 2,
+    }
+}
+
+/// Whether every task's writes come in phase order, at most one per phase. Writes to
+/// different tasks never see each other, so such a batch gives the same outcomes applied
+/// one phase at a time as write by write.
+fn in_phase_order(batch: &[TaskWrite]) -> bool {
+    let mut last: HashMap<&str, u8> = HashMap::with_capacity(batch.len());
+    batch.iter().all(|w| {
+        let p = phase(w);
+        last.insert(token_of(w), p).is_none_or(|before| before < p)
+    })
 }
 
 async fn write_in_order(conn: &mut SqliteConnection, batch: &[TaskWrite]) -> Result<Vec<Outcome>> {
@@ -56,8 +74,8 @@ async fn write_in_order(conn: &mut SqliteConnection, batch: &[TaskWrite]) -> Res
     Ok(results)
 }
 
-/// Writes to distinct tasks do not see each other, so each kind goes in bulk.
-async fn write_distinct(conn: &mut SqliteConnection, batch: &[TaskWrite]) -> Result<Vec<Outcome>> {
+/// A few statements per phase, whatever the batch size.
+async fn write_by_phase(conn: &mut SqliteConnection, batch: &[TaskWrite]) -> Result<Vec<Outcome>> {
     let mut puts = Vec::new();
     let mut claims = Vec::new();
     let mut completes = Vec::new();
@@ -68,58 +86,61 @@ async fn write_distinct(conn: &mut SqliteConnection, batch: &[TaskWrite]) -> Res
             TaskWrite::Complete { token, outcome } => completes.push((token.as_str(), outcome)),
         }
     }
-    let mut done: HashMap<String, TaskRecord> = HashMap::with_capacity(batch.len());
-    insert_tasks(conn, &puts, &mut done).await?;
-    claim_tasks(conn, &claims, &mut done).await?;
-    end_tasks(conn, &completes, &mut done).await?;
-    // Puts of tokens that existed return the stored task; completes that found no open task
-    // say whether the token was ever known.
-    let missing: Vec<&str> = batch
+    let mut inserted = insert_tasks(conn, &puts).await?;
+    // A put of a token that exists returns the task as stored before this batch's claims.
+    let existing: Vec<&str> = puts
         .iter()
-        .filter(|w| matches!(w, TaskWrite::Put(_) | TaskWrite::Complete { .. }))
-        .map(token_of)
-        .filter(|t| !done.contains_key(*t))
+        .map(|t| t.token.as_str())
+        .filter(|t| !inserted.contains_key(*t))
         .collect();
-    let mut stored = HashMap::new();
-    for chunk in missing.chunks(CHUNK) {
+    let mut existed = read_tasks(conn, &existing).await?;
+    let mut claimed = claim_tasks(conn, &claims).await?;
+    let mut ended = end_tasks(conn, &completes).await?;
+    let unmatched: Vec<&str> = completes
+        .iter()
+        .map(|(t, _)| *t)
+        .filter(|t| !ended.contains_key(*t))
+        .collect();
+    let known = read_tasks(conn, &unmatched).await?;
+    Ok(batch
+        .iter()
+        .map(|w| {
+            let token = token_of(w);
+            match w {
+                TaskWrite::Put(_) => inserted
+                    .remove(token)
+                    .or_else(|| existed.remove(token))
+                    .map(Some)
+                    .ok_or(StoreError::InvalidToken),
+                TaskWrite::Claim { .. } => Ok(claimed.remove(token)),
+                TaskWrite::Complete { .. } => match ended.remove(token) {
+                    Some(t) => Ok(Some(t)),
+                    None if known.contains_key(token) => Err(StoreError::TaskEnded),
+                    None => Err(StoreError::InvalidToken),
+                },
+            }
+        })
+        .collect())
+}
+
+type ByToken = HashMap<String, TaskRecord>;
+
+async fn read_tasks(conn: &mut SqliteConnection, tokens: &[&str]) -> Result<ByToken> {
+    let mut found = HashMap::new();
+    for chunk in tokens.chunks(CHUNK) {
         let mut q = QueryBuilder::<Sqlite>::new("SELECT * FROM tasks WHERE token IN (");
         let mut list = q.separated(", ");
         for token in chunk {
             list.push_bind(*token);
         }
         q.push(")");
-        for row in q.build().fetch_all(&mut *conn).await? {
-            let t = task(&row);
-            stored.insert(t.token.clone(), t);
-        }
+        collect(q.build().fetch_all(&mut *conn).await?, &mut found);
     }
-    Ok(batch
-        .iter()
-        .map(|w| {
-            let token = token_of(w);
-            match (w, done.remove(token)) {
-                (_, Some(t)) => Ok(Some(t)),
-                (TaskWrite::Claim { .. }, None) => Ok(None),
-                (TaskWrite::Put(_), None) => stored
-                    .get(token)
-                    .cloned()
-                    .map(Some)
-                    .ok_or(StoreError::InvalidToken),
-                (TaskWrite::Complete { .. }, None) => Err(if stored.contains_key(token) {
-                    StoreError::TaskEnded
-                } else {
-                    StoreError::InvalidToken
-                }),
-            }
-        })
-        .collect())
+    Ok(found)
 }
 
-async fn insert_tasks(
-    conn: &mut SqliteConnection,
-    puts: &[&TaskRecord],
-    done: &mut HashMap<String, TaskRecord>,
-) -> Result<()> {
+async fn insert_tasks(conn: &mut SqliteConnection, puts: &[&TaskRecord]) -> Result<ByToken> {
+    let mut done = HashMap::with_capacity(puts.len());
     for chunk in puts.chunks(CHUNK / 14) {
         let mut q = QueryBuilder::<Sqlite>::new(
             "INSERT INTO tasks (token, activity_arn, execution_arn, state_name, input, status, worker, lease_until, heartbeat_seconds, last_heartbeat, output, error, cause, created) ",
@@ -142,16 +163,13 @@ async fn insert_tasks(
         });
         // RETURNING yields only the rows inserted; the others are read afterwards.
         q.push(" ON CONFLICT (token) DO NOTHING RETURNING *");
-        collect(q.build().fetch_all(&mut *conn).await?, done);
+        collect(q.build().fetch_all(&mut *conn).await?, &mut done);
     }
-    Ok(())
+    Ok(done)
 }
 
-async fn claim_tasks(
-    conn: &mut SqliteConnection,
-    claims: &[&TaskWrite],
-    done: &mut HashMap<String, TaskRecord>,
-) -> Result<()> {
+async fn claim_tasks(conn: &mut SqliteConnection, claims: &[&TaskWrite]) -> Result<ByToken> {
+    let mut done = HashMap::with_capacity(claims.len());
     for chunk in claims.chunks(CHUNK / 4) {
         let mut q = QueryBuilder::<Sqlite>::new("WITH c(token, worker, lease_until, now) AS (");
         q.push_values(chunk, |mut row, w| {
@@ -172,16 +190,16 @@ async fn claim_tasks(
             ") UPDATE tasks SET status = 'CLAIMED', worker = c.worker, lease_until = c.lease_until, last_heartbeat = c.now
              FROM c WHERE tasks.token = c.token AND tasks.status = 'PENDING' RETURNING *",
         );
-        collect(q.build().fetch_all(&mut *conn).await?, done);
+        collect(q.build().fetch_all(&mut *conn).await?, &mut done);
     }
-    Ok(())
+    Ok(done)
 }
 
 async fn end_tasks(
     conn: &mut SqliteConnection,
     completes: &[(&str, &TaskOutcome)],
-    done: &mut HashMap<String, TaskRecord>,
-) -> Result<()> {
+) -> Result<ByToken> {
+    let mut done = HashMap::with_capacity(completes.len());
     for chunk in completes.chunks(CHUNK / 5) {
         let mut q = QueryBuilder::<Sqlite>::new("WITH e(token, status, output, error, cause) AS (");
         q.push_values(chunk, |mut row, (token, outcome)| {
@@ -196,12 +214,12 @@ async fn end_tasks(
             ") UPDATE tasks SET status = e.status, output = e.output, error = e.error, cause = e.cause
              FROM e WHERE tasks.token = e.token AND tasks.status IN ('PENDING', 'CLAIMED') RETURNING *",
         );
-        collect(q.build().fetch_all(&mut *conn).await?, done);
+        collect(q.build().fetch_all(&mut *conn).await?, &mut done);
     }
-    Ok(())
+    Ok(done)
 }
 
-fn collect(rows: Vec<sqlx::sqlite::SqliteRow>, done: &mut HashMap<String, TaskRecord>) {
+fn collect(rows: Vec<sqlx::sqlite::SqliteRow>, done: &mut ByToken) {
     for row in rows {
         let token: String = row.get("token");
         done.insert(token, task(&row));

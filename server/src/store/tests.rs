@@ -1118,6 +1118,32 @@ async fn task_batches(store: &dyn Store) {
             .and_then(|t| t.worker),
         Some("w0".to_string())
     );
+
+    // A task's life in one batch (put, claim, complete), as when a poller takes a task
+    // before its insert committed.
+    let results = store
+        .write_tasks(&[
+            put("p1"),
+            put("p2"),
+            put("d-claimed"),
+            claim("p1", "w1"),
+            claim("d-claimed", "w2"),
+            complete("p1"),
+            complete("p2"),
+        ])
+        .await
+        .expect("write_tasks");
+    let ok = |i: usize| results[i].as_ref().expect("ok").clone().map(|t| t.status);
+    assert_eq!(ok(0).as_deref(), Some(task_status::PENDING));
+    assert_eq!(
+        ok(2).as_deref(),
+        Some(task_status::CLAIMED),
+        "stored before this batch"
+    );
+    assert_eq!(ok(3).as_deref(), Some(task_status::CLAIMED));
+    assert_eq!(ok(4), None);
+    assert_eq!(ok(5).as_deref(), Some(task_status::SUCCEEDED));
+    assert_eq!(ok(6).as_deref(), Some(task_status::SUCCEEDED));
 }
 
 /// Racing callers, through `a` and `b` alternately (the same store, or two replicas).
