@@ -350,7 +350,11 @@ async fn worker_dispatch(label: &str, pollers: Pollers) {
                 .call("ListActivities", &json!({}))
                 .await
                 .expect("activities");
-            if let Some(a) = listed["activities"].as_array().and_then(|a| a.first()) {
+            // A shared database (PostgreSQL) may hold other activities.
+            let echo = listed["activities"]
+                .as_array()
+                .and_then(|a| a.iter().find(|a| a["name"] == "sluice-echo"));
+            if let Some(a) = echo {
                 break a["activityArn"].as_str().expect("arn").to_string();
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -379,7 +383,8 @@ async fn worker_dispatch(label: &str, pollers: Pollers) {
     let sm = client
         .call(
             "CreateStateMachine",
-            &json!({"name": "fan", "definition": def.to_string(), "roleArn": ROLE}),
+            &json!({"name": format!("fan-{}-{}", pollers as u8, std::process::id()),
+                    "definition": def.to_string(), "roleArn": ROLE}),
         )
         .await
         .expect("created")["stateMachineArn"]
