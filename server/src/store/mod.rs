@@ -5,6 +5,7 @@
 mod postgres;
 mod sqlite;
 mod sqlite_tasks;
+mod task_batch;
 #[cfg(test)]
 pub(crate) mod tests;
 

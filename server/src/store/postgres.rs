@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
-use sqlx::{PgConnection, PgPool, Row};
+use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder, Row};
+
+use super::task_batch::{Applied, ByToken, Outcome, Phases, ending, in_phase_order};
 
 use super::*;
 
@@ -800,26 +802,12 @@ impl Store for PostgresStore {
 
     async fn write_tasks(&self, batch: &[TaskWrite]) -> Result<Vec<Result<Option<TaskRecord>>>> {
         let mut tx = self.pool.begin().await?;
-        let mut results = Vec::with_capacity(batch.len());
-        for write in batch {
-            let result = match write {
-                TaskWrite::Put(t) => insert_task(&mut tx, t).await.map(Some),
-                TaskWrite::Claim {
-                    token,
-                    worker,
-                    now,
-                    lease_seconds,
-                } => claim_pending(&mut tx, token, worker, *now, *lease_seconds).await,
-                TaskWrite::Complete { token, outcome } => {
-                    end_task(&mut tx, token, outcome).await.map(Some)
-                }
-            };
-            // A failed statement aborts a PostgreSQL transaction: the batch fails whole.
-            match result {
-                Err(e) if !is_task_outcome(&e) => return Err(e),
-                other => results.push(other),
-            }
-        }
+        // Every statement is a network round trip: a batch in phase order takes a few.
+        let results = if in_phase_order(batch) {
+            write_by_phase(&mut tx, batch).await?
+        } else {
+            write_in_order(&mut tx, batch).await?
+        };
         tx.commit().await?;
         Ok(results)
     }
@@ -896,6 +884,122 @@ impl Store for PostgresStore {
     }
 }
 
+async fn write_in_order(conn: &mut PgConnection, batch: &[TaskWrite]) -> Result<Vec<Outcome>> {
+    let mut results = Vec::with_capacity(batch.len());
+    for write in batch {
+        let result = match write {
+            TaskWrite::Put(t) => insert_task(conn, t).await.map(Some),
+            TaskWrite::Claim {
+                token,
+                worker,
+                now,
+                lease_seconds,
+            } => claim_pending(conn, token, worker, *now, *lease_seconds).await,
+            TaskWrite::Complete { token, outcome } => {
+                end_task(conn, token, outcome).await.map(Some)
+            }
+        };
+        // A failed statement aborts a PostgreSQL transaction: the batch fails whole.
+        match result {
+            Err(e) if !is_task_outcome(&e) => return Err(e),
+            other => results.push(other),
+        }
+    }
+    Ok(results)
+}
+
+/// One statement per phase (per chunk of the parameter limit), whatever the batch size.
+async fn write_by_phase(conn: &mut PgConnection, batch: &[TaskWrite]) -> Result<Vec<Outcome>> {
+    let phases = Phases::of(batch);
+    let mut applied = Applied::default();
+    for chunk in phases.puts.chunks(PG_CHUNK / 14) {
+        let mut q = QueryBuilder::<Postgres>::new(
+            "INSERT INTO tasks (token, activity_arn, execution_arn, state_name, input, status, worker, lease_until, heartbeat_seconds, last_heartbeat, output, error, cause, created) ",
+        );
+        q.push_values(chunk, |mut row, t| {
+            row.push_bind(&t.token)
+                .push_bind(&t.activity_arn)
+                .push_bind(&t.execution_arn)
+                .push_bind(&t.state_name)
+                .push_bind(&t.input)
+                .push_bind(&t.status)
+                .push_bind(&t.worker)
+                .push_bind(t.lease_until)
+                .push_bind(t.heartbeat_seconds)
+                .push_bind(t.last_heartbeat)
+                .push_bind(&t.output)
+                .push_bind(&t.error)
+                .push_bind(&t.cause)
+                .push_bind(t.created);
+        });
+        q.push(" ON CONFLICT (token) DO NOTHING RETURNING *");
+        by_token(
+            q.build().fetch_all(&mut *conn).await?,
+            &mut applied.inserted,
+        )?;
+    }
+    applied.existed = read_tasks(conn, &applied.existing(&phases)).await?;
+    for chunk in phases.claims.chunks(PG_CHUNK / 4) {
+        let mut q = QueryBuilder::<Postgres>::new(
+            "UPDATE tasks SET status = 'CLAIMED', worker = c.worker, lease_until = c.lease_until, last_heartbeat = c.now FROM (",
+        );
+        q.push_values(chunk, |mut row, c| {
+            row.push_bind(c.token)
+                .push_bind(c.worker)
+                .push_bind(c.lease_until)
+                .push_bind(c.now);
+        });
+        q.push(
+            ") AS c(token, worker, lease_until, now)
+             WHERE tasks.token = c.token AND tasks.status = 'PENDING' RETURNING tasks.*",
+        );
+        by_token(q.build().fetch_all(&mut *conn).await?, &mut applied.claimed)?;
+    }
+    for chunk in phases.completes.chunks(PG_CHUNK / 5) {
+        let mut q = QueryBuilder::<Postgres>::new(
+            "UPDATE tasks SET status = e.status, output = e.output, error = e.error, cause = e.cause FROM (",
+        );
+        q.push_values(chunk, |mut row, (token, outcome)| {
+            let (status, output, error, cause) = ending(outcome);
+            row.push_bind(*token)
+                .push_bind(status)
+                .push_bind(output)
+                .push_bind(error)
+                .push_bind(cause);
+        });
+        q.push(
+            ") AS e(token, status, output, error, cause)
+             WHERE tasks.token = e.token AND tasks.status IN ('PENDING', 'CLAIMED') RETURNING tasks.*",
+        );
+        by_token(q.build().fetch_all(&mut *conn).await?, &mut applied.ended)?;
+    }
+    applied.known = read_tasks(conn, &applied.unmatched(&phases)).await?;
+    Ok(applied.outcomes(batch))
+}
+
+/// Bound parameters per statement in the phased writes (PostgreSQL allows 65,535).
+const PG_CHUNK: usize = 8_400;
+
+async fn read_tasks(conn: &mut PgConnection, tokens: &[&str]) -> Result<ByToken> {
+    let mut found = ByToken::new();
+    if !tokens.is_empty() {
+        let rows = sqlx::query("SELECT * FROM tasks WHERE token = ANY($1)")
+            .bind(tokens)
+            .fetch_all(conn)
+            .await?;
+        by_token(rows, &mut found)?;
+    }
+    Ok(found)
+}
+
+fn by_token(rows: Vec<PgRow>, into: &mut ByToken) -> Result<()> {
+    for row in rows {
+        let t = task(&row)?;
+        into.insert(t.token.clone(), t);
+    }
+    Ok(())
+}
+
 /// Insert a task unless its token exists; the stored task either way.
 async fn insert_task(conn: &mut PgConnection, t: &TaskRecord) -> Result<TaskRecord> {
     let done = sqlx::query(
@@ -961,13 +1065,7 @@ async fn end_task(
     token: &str,
     outcome: &TaskOutcome,
 ) -> Result<TaskRecord> {
-    let (status, output, error, cause) = match outcome {
-        TaskOutcome::Succeeded(o) => ("SUCCEEDED", Some(o.as_str()), None, None),
-        TaskOutcome::Failed { error, cause } => {
-            ("FAILED", None, error.as_deref(), cause.as_deref())
-        }
-        TaskOutcome::TimedOut => ("TIMED_OUT", None, None, None),
-    };
+    let (status, output, error, cause) = ending(outcome);
     let row = sqlx::query(
         "UPDATE tasks SET status = $1, output = $2, error = $3, cause = $4
          WHERE token = $5 AND status IN ('PENDING', 'CLAIMED')

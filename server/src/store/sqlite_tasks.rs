@@ -8,9 +8,8 @@ use sqlx::sqlite::SqliteConnection;
 use sqlx::{QueryBuilder, Row, Sqlite};
 
 use super::sqlite::{CHUNK, task};
+use super::task_batch::{Applied, ByToken, Claim, Outcome, Phases, ending, in_phase_order};
 use super::{Result, StoreError, TaskOutcome, TaskRecord, TaskWrite, is_task_outcome};
-
-type Outcome = Result<Option<TaskRecord>>;
 
 /// Apply `batch` inside the caller's transaction; see [`super::Store::write_tasks`].
 pub(super) async fn write(
@@ -22,33 +21,6 @@ pub(super) async fn write(
     } else {
         write_in_order(conn, batch).await
     }
-}
-
-fn token_of(write: &TaskWrite) -> &str {
-    match write {
-        TaskWrite::Put(t) => &t.token,
-        TaskWrite::Claim { token, .. } | TaskWrite::Complete { token, .. } => token,
-    }
-}
-
-/// Puts, then claims, then completes: the order a task lives through.
-fn phase(write: &TaskWrite) -> u8 {
-    match write {
-        TaskWrite::Put(_) => 0,
-        TaskWrite::Claim { .. } => 1,
-        TaskWrite::Complete { .. } => 2,
-    }
-}
-
-/// Whether every task's writes come in phase order, at most one per phase. Writes to
-/// different tasks never see each other, so such a batch gives the same outcomes applied
-/// one phase at a time as write by write.
-fn in_phase_order(batch: &[TaskWrite]) -> bool {
-    let mut last: HashMap<&str, u8> = HashMap::with_capacity(batch.len());
-    batch.iter().all(|w| {
-        let p = phase(w);
-        last.insert(token_of(w), p).is_none_or(|before| before < p)
-    })
 }
 
 async fn write_in_order(conn: &mut SqliteConnection, batch: &[TaskWrite]) -> Result<Vec<Outcome>> {
@@ -76,54 +48,17 @@ async fn write_in_order(conn: &mut SqliteConnection, batch: &[TaskWrite]) -> Res
 
 /// A few statements per phase, whatever the batch size.
 async fn write_by_phase(conn: &mut SqliteConnection, batch: &[TaskWrite]) -> Result<Vec<Outcome>> {
-    let mut puts = Vec::new();
-    let mut claims = Vec::new();
-    let mut completes = Vec::new();
-    for write in batch {
-        match write {
-            TaskWrite::Put(t) => puts.push(t.as_ref()),
-            TaskWrite::Claim { .. } => claims.push(write),
-            TaskWrite::Complete { token, outcome } => completes.push((token.as_str(), outcome)),
-        }
-    }
-    let mut inserted = insert_tasks(conn, &puts).await?;
-    // A put of a token that exists returns the task as stored before this batch's claims.
-    let existing: Vec<&str> = puts
-        .iter()
-        .map(|t| t.token.as_str())
-        .filter(|t| !inserted.contains_key(*t))
-        .collect();
-    let mut existed = read_tasks(conn, &existing).await?;
-    let mut claimed = claim_tasks(conn, &claims).await?;
-    let mut ended = end_tasks(conn, &completes).await?;
-    let unmatched: Vec<&str> = completes
-        .iter()
-        .map(|(t, _)| *t)
-        .filter(|t| !ended.contains_key(*t))
-        .collect();
-    let known = read_tasks(conn, &unmatched).await?;
-    Ok(batch
-        .iter()
-        .map(|w| {
-            let token = token_of(w);
-            match w {
-                TaskWrite::Put(_) => inserted
-                    .remove(token)
-                    .or_else(|| existed.remove(token))
-                    .map(Some)
-                    .ok_or(StoreError::InvalidToken),
-                TaskWrite::Claim { .. } => Ok(claimed.remove(token)),
-                TaskWrite::Complete { .. } => match ended.remove(token) {
-                    Some(t) => Ok(Some(t)),
-                    None if known.contains_key(token) => Err(StoreError::TaskEnded),
-                    None => Err(StoreError::InvalidToken),
-                },
-            }
-        })
-        .collect())
+    let phases = Phases::of(batch);
+    let mut applied = Applied {
+        inserted: insert_tasks(conn, &phases.puts).await?,
+        ..Applied::default()
+    };
+    applied.existed = read_tasks(conn, &applied.existing(&phases)).await?;
+    applied.claimed = claim_tasks(conn, &phases.claims).await?;
+    applied.ended = end_tasks(conn, &phases.completes).await?;
+    applied.known = read_tasks(conn, &applied.unmatched(&phases)).await?;
+    Ok(applied.outcomes(batch))
 }
-
-type ByToken = HashMap<String, TaskRecord>;
 
 async fn read_tasks(conn: &mut SqliteConnection, tokens: &[&str]) -> Result<ByToken> {
     let mut found = HashMap::new();
@@ -168,23 +103,15 @@ async fn insert_tasks(conn: &mut SqliteConnection, puts: &[&TaskRecord]) -> Resu
     Ok(done)
 }
 
-async fn claim_tasks(conn: &mut SqliteConnection, claims: &[&TaskWrite]) -> Result<ByToken> {
+async fn claim_tasks(conn: &mut SqliteConnection, claims: &[Claim<'_>]) -> Result<ByToken> {
     let mut done = HashMap::with_capacity(claims.len());
     for chunk in claims.chunks(CHUNK / 4) {
         let mut q = QueryBuilder::<Sqlite>::new("WITH c(token, worker, lease_until, now) AS (");
-        q.push_values(chunk, |mut row, w| {
-            if let TaskWrite::Claim {
-                token,
-                worker,
-                now,
-                lease_seconds,
-            } = w
-            {
-                row.push_bind(token)
-                    .push_bind(worker)
-                    .push_bind(now + lease_seconds)
-                    .push_bind(*now);
-            }
+        q.push_values(chunk, |mut row, c| {
+            row.push_bind(c.token)
+                .push_bind(c.worker)
+                .push_bind(c.lease_until)
+                .push_bind(c.now);
         });
         q.push(
             ") UPDATE tasks SET status = 'CLAIMED', worker = c.worker, lease_until = c.lease_until, last_heartbeat = c.now
@@ -223,17 +150,6 @@ fn collect(rows: Vec<sqlx::sqlite::SqliteRow>, done: &mut ByToken) {
     for row in rows {
         let token: String = row.get("token");
         done.insert(token, task(&row));
-    }
-}
-
-/// Status, output, error and cause of an ended task.
-fn ending(outcome: &TaskOutcome) -> (&'static str, Option<&str>, Option<&str>, Option<&str>) {
-    match outcome {
-        TaskOutcome::Succeeded(o) => ("SUCCEEDED", Some(o.as_str()), None, None),
-        TaskOutcome::Failed { error, cause } => {
-            ("FAILED", None, error.as_deref(), cause.as_deref())
-        }
-        TaskOutcome::TimedOut => ("TIMED_OUT", None, None, None),
     }
 }
 
