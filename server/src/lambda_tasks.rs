@@ -3,7 +3,7 @@
 
 use futures::future::BoxFuture;
 use serde_json::Value;
-use sluice_orchestrator::engine::{TaskFailure, TaskHandler, TaskRequest};
+use sluice_orchestrator::engine::{TaskFailure, TaskHandler, TaskProgress, TaskRequest};
 use sluice_orchestrator::lang::errors;
 use sluice_worker::lambda::{
     Lambda, LambdaConfig, LambdaFailure, invoke_payload, invoke_result, plain_result, spaced_json,
@@ -113,6 +113,12 @@ impl TaskHandler for BuiltinActivities {
     fn invoke(&self, request: TaskRequest) -> BoxFuture<'_, Result<Value, TaskFailure>> {
         Box::pin(async move {
             let name = builtin_name(&request.resource).unwrap_or_default();
+            // The in-process worker takes the task at once.
+            if let Some(progress) = &request.progress {
+                let _ = progress.send(TaskProgress::Started {
+                    worker: "sluice-run".to_string(),
+                });
+            }
             let handler =
                 sluice_worker::activity::Handler::for_activity(name, self.lambda.as_ref())
                     .map_err(|e| TaskFailure::new(errors::NO_HANDLER, e.to_string()))?;

@@ -271,11 +271,18 @@ async fn activities_deliver_tasks_to_workers() {
             "ExecutionStarted",
             "TaskStateEntered",
             "ActivityScheduled",
+            "ActivityStarted",
             "ActivitySucceeded",
             "TaskStateExited",
             "ExecutionSucceeded"
         ]
     );
+    let started = history
+        .events()
+        .iter()
+        .find_map(|e| e.activity_started_event_details())
+        .expect("ActivityStarted details");
+    assert_eq!(started.worker_name(), Some("w1"));
 }
 
 #[tokio::test]

@@ -16,7 +16,7 @@ use serde_json::Value;
 
 pub use context::{ExecutionInfo, Rng, now_iso8601};
 pub use exec::{Failure, Limits, Timers};
-pub use task::{Dispatcher, TaskFailure, TaskHandler, TaskRequest};
+pub use task::{Dispatcher, TaskFailure, TaskHandler, TaskProgress, TaskRequest};
 pub use vars::Vars;
 
 use crate::lang::model::StateMachine;

@@ -29,6 +29,15 @@ pub struct TaskRequest {
     pub timeout_seconds: Option<u64>,
     /// `Credentials`, when set (passed through for handlers that assume roles).
     pub credentials: Option<Value>,
+    /// Where the handler reports progress before the outcome (set for activity tasks).
+    pub progress: Option<tokio::sync::mpsc::UnboundedSender<TaskProgress>>,
+}
+
+/// What a handler reports while a task runs, before its outcome.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TaskProgress {
+    /// A worker took the activity task (recorded as `ActivityStarted`).
+    Started { worker: String },
 }
 
 /// A task that ended in an error: the ASL error name and a cause.

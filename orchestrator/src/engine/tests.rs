@@ -426,6 +426,54 @@ async fn history_events_follow_aws_vocabulary() {
     );
 }
 
+/// An activity handler that reports its worker before answering, as a polled task does.
+struct ReportsStart;
+
+impl TaskHandler for ReportsStart {
+    fn handles(&self, _resource: &str) -> bool {
+        true
+    }
+    fn invoke(&self, request: TaskRequest) -> BoxFuture<'_, Result<Value, TaskFailure>> {
+        if let Some(progress) = &request.progress {
+            let _ = progress.send(crate::engine::TaskProgress::Started {
+                worker: "w1".to_string(),
+            });
+        }
+        Box::pin(async move { Ok(request.input) })
+    }
+}
+
+#[tokio::test]
+async fn activity_start_is_recorded_between_scheduled_and_outcome() {
+    let engine = engine_with(ReportsStart);
+    let m = machine(json!({"StartAt": "A", "States": {
+        "A": {"Type": "Task", "Resource": "arn:aws:states:us-east-1:123456789012:activity:work", "Next": "L"},
+        "L": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:f", "End": true}}}));
+    let request = RunRequest::new("t", json!({"x": 1}));
+    let info = request.execution_info("e".into());
+    let sink = Recorder::default();
+    let out = engine
+        .run_observed(&m, &info, &Rng::new(1), Some(&sink))
+        .await;
+    assert_eq!(out, Outcome::Succeeded(json!({"x": 1})));
+    let kinds = sink.0.into_inner().expect("not poisoned");
+    assert_eq!(
+        kinds,
+        [
+            "TaskStateEntered",
+            "ActivityScheduled",
+            "ActivityStarted",
+            "ActivitySucceeded",
+            "TaskStateExited",
+            "TaskStateEntered",
+            "TaskScheduled",
+            "TaskSucceeded",
+            "TaskStateExited",
+        ],
+        "only activities report a start"
+    );
+}
+
 /// An in-memory stand-in for the S3 resources a Distributed Map reads and writes: `keys`
 /// objects listed two per page, one CSV object, and every write kept.
 struct FakeS3 {

@@ -37,7 +37,10 @@ impl EventSink for Buffer<'_> {
                 return;
             }
         }
-        let parks = matches!(event.kind.as_str(), "TaskScheduled" | "ActivityScheduled");
+        let parks = matches!(
+            event.kind.as_str(),
+            "TaskScheduled" | "ActivityScheduled" | "ActivityStarted"
+        );
         let e = stored_event(event);
         let mut events = self.events.lock().unwrap_or_else(|p| p.into_inner());
         events.push(e);

@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use serde_json::Value;
-use sluice_orchestrator::engine::{TaskFailure, TaskHandler, TaskRequest, events};
+use sluice_orchestrator::engine::{TaskFailure, TaskHandler, TaskProgress, TaskRequest, events};
 use sluice_orchestrator::lang::errors;
+use tokio::sync::mpsc::UnboundedSender;
 use tokio::sync::{Notify, oneshot};
 
 use super::task_writer::TaskWriter;
@@ -27,6 +28,8 @@ enum Signal {
 struct Waiter {
     done: Option<oneshot::Sender<Signal>>,
     heartbeat: Arc<Notify>,
+    /// Where the Task state hears that a worker took its task.
+    progress: Option<UnboundedSender<TaskProgress>>,
 }
 
 /// Tasks of one activity that this process queued, and the pollers waiting for them.
@@ -101,7 +104,11 @@ impl Registry {
         })
     }
 
-    fn register(&self, token: &str) -> (oneshot::Receiver<Signal>, Arc<Notify>) {
+    fn register(
+        &self,
+        token: &str,
+        progress: Option<UnboundedSender<TaskProgress>>,
+    ) -> (oneshot::Receiver<Signal>, Arc<Notify>) {
         let (tx, rx) = oneshot::channel();
         let heartbeat = Arc::new(Notify::new());
         let mut map = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
@@ -110,6 +117,7 @@ impl Registry {
             Waiter {
                 done: Some(tx),
                 heartbeat: heartbeat.clone(),
+                progress,
             },
         );
         (rx, heartbeat)
@@ -135,6 +143,16 @@ impl Registry {
         match sender {
             Some(tx) => tx.send(Signal::Done(outcome)).is_ok(),
             None => false,
+        }
+    }
+
+    /// Tell the waiting Task state that `worker` took its task.
+    fn started(&self, token: &str, worker: &str) {
+        let map = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(progress) = map.get(token).and_then(|w| w.progress.as_ref()) {
+            let _ = progress.send(TaskProgress::Started {
+                worker: worker.to_string(),
+            });
         }
     }
 
@@ -211,6 +229,7 @@ impl ParkedTasks {
                     lease_seconds,
                 };
                 if let Some(task) = self.writer.write(claim).await? {
+                    self.registry.started(&task.token, worker);
                     return Ok(Some(task));
                 }
             }
@@ -220,6 +239,7 @@ impl ParkedTasks {
                     .claim_task(activity_arn, worker, now(), lease_seconds)
                     .await?
             {
+                self.registry.started(&task.token, worker);
                 return Ok(Some(task));
             }
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
@@ -276,7 +296,7 @@ impl ParkedTasks {
             created: now(),
         };
         // Register before the task becomes visible, so an instant answer finds its waiter.
-        let (answer, heartbeat) = self.registry.register(&token);
+        let (answer, heartbeat) = self.registry.register(&token, request.progress.clone());
         let _registration = Registration {
             registry: &self.registry,
             token: token.clone(),
@@ -296,6 +316,11 @@ impl ParkedTasks {
             .await
             .and_then(|t| t.ok_or(StoreError::InvalidToken))
             .map_err(store_failure)?;
+        // A task taken before a restart reports its start again, so the replayed step's
+        // events match the history written before.
+        if let Some(worker) = &stored.worker {
+            self.registry.started(&token, worker);
+        }
         // After a restart the same token may already have its answer.
         if let Some(done) = finished(&stored) {
             return done;

@@ -52,6 +52,7 @@ impl Runner<'_> {
             heartbeat_seconds: None,
             timeout_seconds: None,
             credentials: None,
+            progress: None,
         };
         self.tasks.dispatch(request).await.map_err(|f| {
             Failure::new(

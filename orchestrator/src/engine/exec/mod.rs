@@ -21,7 +21,7 @@ use serde_json::{Map, Value, json};
 
 use super::context::{ExecutionInfo, PathEnv, Rng, StateCtx};
 use super::events::{self, Event, EventSink};
-use super::task::{Dispatcher, TaskFailure, TaskRequest};
+use super::task::{Dispatcher, TaskFailure, TaskProgress, TaskRequest};
 use super::vars::Vars;
 use crate::lang::choice::parse_timestamp;
 use crate::lang::errors;

@@ -261,6 +261,8 @@ impl Runner<'_> {
             )?;
             (timeout, heartbeat)
         };
+        let activity = events::is_activity(&spec.resource);
+        let (progress, mut progressed) = tokio::sync::mpsc::unbounded_channel();
         let request = TaskRequest {
             resource: spec.resource.clone(),
             input,
@@ -271,8 +273,8 @@ impl Runner<'_> {
             heartbeat_seconds: heartbeat,
             timeout_seconds: timeout,
             credentials: spec.credentials.clone(),
+            progress: activity.then_some(progress),
         };
-        let activity = events::is_activity(&spec.resource);
         let (resource_type, resource) = events::resource_parts(&spec.resource);
         self.emit(|| {
             if activity {
@@ -298,7 +300,33 @@ impl Runner<'_> {
         } else {
             timeout
         };
-        let dispatched = self.tasks.dispatch(request);
+        let dispatched = async {
+            let dispatched = self.tasks.dispatch(request);
+            tokio::pin!(dispatched);
+            let started = |TaskProgress::Started { worker }| {
+                self.emit(|| {
+                    Event::new(
+                        "ActivityStarted",
+                        "activityStartedEventDetails",
+                        json!({"workerName": worker}),
+                    )
+                });
+            };
+            // Progress first: a replayed task reports its earlier start and its outcome at
+            // once, and the history must keep their order.
+            loop {
+                tokio::select! {
+                    biased;
+                    Some(p) = progressed.recv() => started(p),
+                    outcome = &mut dispatched => {
+                        while let Ok(p) = progressed.try_recv() {
+                            started(p);
+                        }
+                        return outcome;
+                    }
+                }
+            }
+        };
         let outcome = match engine_timeout {
             Some(secs) => match tokio::time::timeout(Duration::from_secs(secs), dispatched).await {
                 Ok(r) => r,
