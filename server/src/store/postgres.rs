@@ -826,44 +826,19 @@ impl Store for PostgresStore {
         // SKIP LOCKED: a task another worker is claiming right now is passed over rather than
         // waited for, and a row whose claim committed meanwhile is re-checked against the
         // condition. Expired claims go first: they are the oldest work.
-        let expired = sqlx::query(
-            "UPDATE tasks SET status = 'CLAIMED', worker = $2, lease_until = $3 + $4, last_heartbeat = $3
-             WHERE token = (
-                 SELECT token FROM tasks
-                 WHERE activity_arn = $1 AND status = 'CLAIMED' AND lease_until < $3
-                 ORDER BY lease_until
-                 LIMIT 1
-                 FOR UPDATE SKIP LOCKED
-             )
-             RETURNING *",
-        )
-        .bind(activity_arn)
-        .bind(worker)
-        .bind(now)
-        .bind(lease_seconds)
-        .fetch_optional(&self.pool)
-        .await?;
-        if let Some(row) = expired {
-            return Ok(Some(task(&row)?));
+        for sql in CLAIM_TASK {
+            let row = sqlx::query(sql)
+                .bind(activity_arn)
+                .bind(worker)
+                .bind(now)
+                .bind(lease_seconds)
+                .fetch_optional(&self.pool)
+                .await?;
+            if let Some(row) = row {
+                return Ok(Some(task(&row)?));
+            }
         }
-        let row = sqlx::query(
-            "UPDATE tasks SET status = 'CLAIMED', worker = $2, lease_until = $3 + $4, last_heartbeat = $3
-             WHERE token = (
-                 SELECT token FROM tasks
-                 WHERE activity_arn = $1 AND status = 'PENDING'
-                 ORDER BY created, token
-                 LIMIT 1
-                 FOR UPDATE SKIP LOCKED
-             )
-             RETURNING *",
-        )
-        .bind(activity_arn)
-        .bind(worker)
-        .bind(now)
-        .bind(lease_seconds)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.as_ref().map(task).transpose()?)
+        Ok(None)
     }
 
     async fn heartbeat_task(&self, token: &str, now: f64) -> Result<TaskRecord> {
@@ -999,6 +974,21 @@ fn by_token(rows: Vec<PgRow>, into: &mut ByToken) -> Result<()> {
     }
     Ok(())
 }
+
+/// Claims of `claim_task`, tried in order: a lease-expired claim, then the oldest PENDING
+/// task. Parameters: activity, worker, now, lease seconds.
+const CLAIM_TASK: [&str; 2] = [
+    "UPDATE tasks SET status = 'CLAIMED', worker = $2, lease_until = $3 + $4, last_heartbeat = $3
+     WHERE token = (SELECT token FROM tasks
+                    WHERE activity_arn = $1 AND status = 'CLAIMED' AND lease_until < $3
+                    ORDER BY lease_until LIMIT 1 FOR UPDATE SKIP LOCKED)
+     RETURNING *",
+    "UPDATE tasks SET status = 'CLAIMED', worker = $2, lease_until = $3 + $4, last_heartbeat = $3
+     WHERE token = (SELECT token FROM tasks
+                    WHERE activity_arn = $1 AND status = 'PENDING'
+                    ORDER BY created, token LIMIT 1 FOR UPDATE SKIP LOCKED)
+     RETURNING *",
+];
 
 /// Insert a task unless its token exists; the stored task either way.
 async fn insert_task(conn: &mut PgConnection, t: &TaskRecord) -> Result<TaskRecord> {

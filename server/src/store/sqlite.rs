@@ -198,6 +198,21 @@ fn activity(row: &SqliteRow) -> ActivityRecord {
     }
 }
 
+/// Claims of `claim_task`, tried in order: a lease-expired claim, then the oldest PENDING
+/// task. Parameters: worker, lease end, now, activity.
+const CLAIM_TASK: [&str; 2] = [
+    "UPDATE tasks SET status = 'CLAIMED', worker = ?1, lease_until = ?2, last_heartbeat = ?3
+     WHERE token = (SELECT token FROM tasks
+                    WHERE activity_arn = ?4 AND status = 'CLAIMED' AND lease_until < ?3
+                    ORDER BY lease_until LIMIT 1)
+     RETURNING *",
+    "UPDATE tasks SET status = 'CLAIMED', worker = ?1, lease_until = ?2, last_heartbeat = ?3
+     WHERE token = (SELECT token FROM tasks
+                    WHERE activity_arn = ?4 AND status = 'PENDING'
+                    ORDER BY created, token LIMIT 1)
+     RETURNING *",
+];
+
 pub(super) fn task(row: &SqliteRow) -> TaskRecord {
     TaskRecord {
         token: row.get("token"),
@@ -792,37 +807,19 @@ impl Store for SqliteStore {
         // Each statement is atomic on the single connection. Expired claims go first: they
         // are the oldest work. Status literals (not parameters) let SQLite pick the partial
         // indexes.
-        let expired = sqlx::query(
-            "UPDATE tasks SET status = 'CLAIMED', worker = ?, lease_until = ?, last_heartbeat = ?
-             WHERE token = (SELECT token FROM tasks
-                            WHERE activity_arn = ? AND status = 'CLAIMED' AND lease_until < ?
-                            ORDER BY lease_until LIMIT 1)
-             RETURNING *",
-        )
-        .bind(worker)
-        .bind(now + lease_seconds)
-        .bind(now)
-        .bind(activity_arn)
-        .bind(now)
-        .fetch_optional(&self.pool)
-        .await?;
-        if let Some(row) = expired {
-            return Ok(Some(task(&row)));
+        for sql in CLAIM_TASK {
+            let row = sqlx::query(sql)
+                .bind(worker)
+                .bind(now + lease_seconds)
+                .bind(now)
+                .bind(activity_arn)
+                .fetch_optional(&self.pool)
+                .await?;
+            if let Some(row) = row {
+                return Ok(Some(task(&row)));
+            }
         }
-        let row = sqlx::query(
-            "UPDATE tasks SET status = 'CLAIMED', worker = ?, lease_until = ?, last_heartbeat = ?
-             WHERE token = (SELECT token FROM tasks
-                            WHERE activity_arn = ? AND status = 'PENDING'
-                            ORDER BY created, token LIMIT 1)
-             RETURNING *",
-        )
-        .bind(worker)
-        .bind(now + lease_seconds)
-        .bind(now)
-        .bind(activity_arn)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.as_ref().map(task))
+        Ok(None)
     }
 
     async fn heartbeat_task(&self, token: &str, now: f64) -> Result<TaskRecord> {
