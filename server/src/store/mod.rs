@@ -362,8 +362,3 @@ pub trait Store: Send + Sync {
 fn single(batch: Result<Vec<Result<Option<TaskRecord>>>>) -> Result<Option<TaskRecord>> {
     batch?.pop().unwrap_or(Err(StoreError::InvalidToken))
 }
-
-/// Is this a per-task outcome of a task write (as opposed to a failing database)?
-pub(crate) fn is_task_outcome(e: &StoreError) -> bool {
-    matches!(e, StoreError::InvalidToken | StoreError::TaskEnded)
-}

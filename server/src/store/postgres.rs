@@ -859,26 +859,12 @@ impl Store for PostgresStore {
     }
 }
 
+/// Write by write, each as a batch of one (trivially in phase order), so each sees the ones
+/// before it.
 async fn write_in_order(conn: &mut PgConnection, batch: &[TaskWrite]) -> Result<Vec<Outcome>> {
     let mut results = Vec::with_capacity(batch.len());
     for write in batch {
-        let result = match write {
-            TaskWrite::Put(t) => insert_task(conn, t).await.map(Some),
-            TaskWrite::Claim {
-                token,
-                worker,
-                now,
-                lease_seconds,
-            } => claim_pending(conn, token, worker, *now, *lease_seconds).await,
-            TaskWrite::Complete { token, outcome } => {
-                end_task(conn, token, outcome).await.map(Some)
-            }
-        };
-        // A failed statement aborts a PostgreSQL transaction: the batch fails whole.
-        match result {
-            Err(e) if !is_task_outcome(&e) => return Err(e),
-            other => results.push(other),
-        }
+        results.extend(write_by_phase(conn, std::slice::from_ref(write)).await?);
     }
     Ok(results)
 }
@@ -990,88 +976,12 @@ const CLAIM_TASK: [&str; 2] = [
      RETURNING *",
 ];
 
-/// Insert a task unless its token exists; the stored task either way.
-async fn insert_task(conn: &mut PgConnection, t: &TaskRecord) -> Result<TaskRecord> {
-    let done = sqlx::query(
-        "INSERT INTO tasks (token, activity_arn, execution_arn, state_name, input, status, worker, lease_until, heartbeat_seconds, last_heartbeat, output, error, cause, created)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (token) DO NOTHING",
-    )
-    .bind(&t.token)
-    .bind(&t.activity_arn)
-    .bind(&t.execution_arn)
-    .bind(&t.state_name)
-    .bind(&t.input)
-    .bind(&t.status)
-    .bind(&t.worker)
-    .bind(t.lease_until)
-    .bind(t.heartbeat_seconds)
-    .bind(t.last_heartbeat)
-    .bind(&t.output)
-    .bind(&t.error)
-    .bind(&t.cause)
-    .bind(t.created)
-    .execute(&mut *conn)
-    .await?;
-    if done.rows_affected() == 1 {
-        return Ok(t.clone());
-    }
-    stored_task(conn, &t.token)
-        .await?
-        .ok_or(StoreError::InvalidToken)
-}
-
 async fn stored_task(conn: &mut PgConnection, token: &str) -> Result<Option<TaskRecord>> {
     let row = sqlx::query("SELECT * FROM tasks WHERE token = $1")
         .bind(token)
         .fetch_optional(conn)
         .await?;
     Ok(row.as_ref().map(task).transpose()?)
-}
-
-/// Claim one task by token if it is still PENDING.
-async fn claim_pending(
-    conn: &mut PgConnection,
-    token: &str,
-    worker: &str,
-    now: f64,
-    lease_seconds: f64,
-) -> Result<Option<TaskRecord>> {
-    let row = sqlx::query(
-        "UPDATE tasks SET status = 'CLAIMED', worker = $2, lease_until = $3 + $4, last_heartbeat = $3
-         WHERE token = $1 AND status = 'PENDING' RETURNING *",
-    )
-    .bind(token)
-    .bind(worker)
-    .bind(now)
-    .bind(lease_seconds)
-    .fetch_optional(conn)
-    .await?;
-    Ok(row.as_ref().map(task).transpose()?)
-}
-
-/// End a PENDING/CLAIMED task.
-async fn end_task(
-    conn: &mut PgConnection,
-    token: &str,
-    outcome: &TaskOutcome,
-) -> Result<TaskRecord> {
-    let (status, output, error, cause) = ending(outcome);
-    let row = sqlx::query(
-        "UPDATE tasks SET status = $1, output = $2, error = $3, cause = $4
-         WHERE token = $5 AND status IN ('PENDING', 'CLAIMED')
-         RETURNING *",
-    )
-    .bind(status)
-    .bind(output)
-    .bind(error)
-    .bind(cause)
-    .bind(token)
-    .fetch_optional(&mut *conn)
-    .await?;
-    match row {
-        Some(row) => Ok(task(&row)?),
-        None => Err(why_not_open(conn, token).await?),
-    }
 }
 
 /// The error for a task that an update of open tasks did not find.

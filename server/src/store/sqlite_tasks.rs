@@ -9,7 +9,7 @@ use sqlx::{QueryBuilder, Row, Sqlite};
 
 use super::sqlite::{CHUNK, task};
 use super::task_batch::{Applied, ByToken, Claim, Outcome, Phases, ending, in_phase_order};
-use super::{Result, StoreError, TaskOutcome, TaskRecord, TaskWrite, is_task_outcome};
+use super::{Result, TaskOutcome, TaskRecord, TaskWrite};
 
 /// Apply `batch` inside the caller's transaction; see [`super::Store::write_tasks`].
 pub(super) async fn write(
@@ -23,25 +23,12 @@ pub(super) async fn write(
     }
 }
 
+/// Write by write, each as a batch of one (trivially in phase order), so each sees the ones
+/// before it.
 async fn write_in_order(conn: &mut SqliteConnection, batch: &[TaskWrite]) -> Result<Vec<Outcome>> {
     let mut results = Vec::with_capacity(batch.len());
     for write in batch {
-        let result = match write {
-            TaskWrite::Put(t) => insert_task(conn, t).await.map(Some),
-            TaskWrite::Claim {
-                token,
-                worker,
-                now,
-                lease_seconds,
-            } => claim_pending(conn, token, worker, *now, *lease_seconds).await,
-            TaskWrite::Complete { token, outcome } => {
-                end_task(conn, token, outcome).await.map(Some)
-            }
-        };
-        match result {
-            Err(e) if !is_task_outcome(&e) => return Err(e),
-            other => results.push(other),
-        }
+        results.extend(write_by_phase(conn, std::slice::from_ref(write)).await?);
     }
     Ok(results)
 }
@@ -153,36 +140,6 @@ fn collect(rows: Vec<sqlx::sqlite::SqliteRow>, done: &mut ByToken) {
     }
 }
 
-/// Insert a task unless its token exists; the stored task either way.
-async fn insert_task(conn: &mut SqliteConnection, t: &TaskRecord) -> Result<TaskRecord> {
-    let inserted = sqlx::query(
-        "INSERT INTO tasks (token, activity_arn, execution_arn, state_name, input, status, worker, lease_until, heartbeat_seconds, last_heartbeat, output, error, cause, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (token) DO NOTHING RETURNING *",
-    )
-    .bind(&t.token)
-    .bind(&t.activity_arn)
-    .bind(&t.execution_arn)
-    .bind(&t.state_name)
-    .bind(&t.input)
-    .bind(&t.status)
-    .bind(&t.worker)
-    .bind(t.lease_until)
-    .bind(t.heartbeat_seconds)
-    .bind(t.last_heartbeat)
-    .bind(&t.output)
-    .bind(&t.error)
-    .bind(&t.cause)
-    .bind(t.created)
-    .fetch_optional(&mut *conn)
-    .await?;
-    // RETURNING yields the row only when it was inserted; otherwise read the stored one.
-    match inserted {
-        Some(row) => Ok(task(&row)),
-        None => stored_task(conn, &t.token)
-            .await?
-            .ok_or(StoreError::InvalidToken),
-    }
-}
-
 pub(super) async fn stored_task(
     conn: &mut SqliteConnection,
     token: &str,
@@ -192,51 +149,4 @@ pub(super) async fn stored_task(
         .fetch_optional(conn)
         .await?;
     Ok(row.as_ref().map(task))
-}
-
-/// Claim one task by token if it is still PENDING.
-async fn claim_pending(
-    conn: &mut SqliteConnection,
-    token: &str,
-    worker: &str,
-    now: f64,
-    lease_seconds: f64,
-) -> Result<Option<TaskRecord>> {
-    let row = sqlx::query(
-        "UPDATE tasks SET status = 'CLAIMED', worker = ?, lease_until = ?, last_heartbeat = ?
-         WHERE token = ? AND status = 'PENDING' RETURNING *",
-    )
-    .bind(worker)
-    .bind(now + lease_seconds)
-    .bind(now)
-    .bind(token)
-    .fetch_optional(conn)
-    .await?;
-    Ok(row.as_ref().map(task))
-}
-
-/// End a PENDING/CLAIMED task.
-async fn end_task(
-    conn: &mut SqliteConnection,
-    token: &str,
-    outcome: &TaskOutcome,
-) -> Result<TaskRecord> {
-    let (status, output, error, cause) = ending(outcome);
-    let done = sqlx::query(
-        "UPDATE tasks SET status = ?, output = ?, error = ?, cause = ? WHERE token = ? AND status IN ('PENDING', 'CLAIMED') RETURNING *",
-    )
-    .bind(status)
-    .bind(output)
-    .bind(error)
-    .bind(cause)
-    .bind(token)
-    .fetch_optional(&mut *conn)
-    .await?;
-    match done {
-        Some(row) => Ok(task(&row)),
-        None => match stored_task(conn, token).await? {
-            None => Err(StoreError::InvalidToken),
-            Some(_) => Err(StoreError::TaskEnded),
-        },
-    }
 }
