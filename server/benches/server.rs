@@ -415,6 +415,100 @@ async fn worker_dispatch(label: &str, pollers: Pollers) {
     }
 }
 
+/// CPU seconds this process has used (user + system), from /proc (Linux only; 0 elsewhere).
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name, which is parenthesised and may hold spaces.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after the name.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// (5) The client's own cost: GetActivityTask against a stub server that answers `{}` at once
+/// (no task), from 256 concurrent callers for a few seconds. Two such requests per task bound
+/// what any dispatch through that client can reach on the same cores.
+async fn client_floor(pollers: Pollers) {
+    let stub = axum::Router::new().fallback(|| async {
+        (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "application/x-amz-json-1.0",
+            )],
+            "{}",
+        )
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let endpoint = format!("http://{}", listener.local_addr().expect("address"));
+    let server = tokio::spawn(async move { axum::serve(listener, stub).await });
+    let sfn = sluice_worker::activity::sfn_client(&sluice_worker::activity::WorkerOptions {
+        endpoint: endpoint.clone(),
+        region: "us-east-1".into(),
+        access_key_id: "bench".into(),
+        secret_access_key: "bench".into(),
+        activities: vec![],
+        concurrency: 1,
+        worker_name: "bench".into(),
+        heartbeat: Duration::from_secs(60),
+        lambda: None,
+    });
+    let raw = Arc::new(Client::new(&endpoint));
+    let arn = "arn:aws:states:us-east-1:123456789012:activity:floor";
+    let window = Duration::from_secs(5);
+    let count = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let (started, cpu) = (Instant::now(), cpu_seconds());
+    let mut tasks = Vec::new();
+    for _ in 0..256 {
+        let (sfn, raw, count) = (sfn.clone(), raw.clone(), count.clone());
+        tasks.push(tokio::spawn(async move {
+            while started.elapsed() < window {
+                let ok = match pollers {
+                    Pollers::Worker => sfn
+                        .get_activity_task()
+                        .activity_arn(arn)
+                        .worker_name("bench")
+                        .send()
+                        .await
+                        .is_ok(),
+                    Pollers::Raw => raw
+                        .call(
+                            "GetActivityTask",
+                            &json!({"activityArn": arn, "workerName": "raw"}),
+                        )
+                        .await
+                        .is_ok(),
+                };
+                assert!(ok, "the stub answers every request");
+                count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("caller");
+    }
+    let (secs, cpu) = (started.elapsed().as_secs_f64(), cpu_seconds() - cpu);
+    let n = count.load(std::sync::atomic::Ordering::Relaxed) as f64;
+    let name = match pollers {
+        Pollers::Worker => "aws-sdk-sfn (sluice worker's client)",
+        Pollers::Raw => "bare JSON client",
+    };
+    println!(
+        "client floor [{name}]: {:.0} requests/s against a stub, {:.0} µs CPU per request (client + stub), at most {:.0} tasks/s at two requests a task",
+        n / secs,
+        cpu * 1e6 / n,
+        n / secs / 2.0
+    );
+    server.abort();
+}
+
 fn main() {
     // `cargo bench` passes --bench; `cargo test --benches` passes nothing: run quickly then.
     let full = std::env::args().any(|a| a == "--bench");
@@ -431,7 +525,7 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    // SLUICE_BENCH_ONLY=durable|http|activity|dispatch|dispatch-raw runs one measurement.
+    // SLUICE_BENCH_ONLY=durable|http|activity|dispatch|dispatch-raw|client runs one measurement.
     let only = std::env::var("SLUICE_BENCH_ONLY").ok();
     let wanted = |name: &str| only.as_deref().is_none_or(|o| o == name);
     runtime.block_on(async {
@@ -449,6 +543,10 @@ fn main() {
         }
         if wanted("dispatch") || wanted("dispatch-raw") {
             worker_dispatch(label, Pollers::Raw).await;
+        }
+        if wanted("client") {
+            client_floor(Pollers::Worker).await;
+            client_floor(Pollers::Raw).await;
         }
     });
 }

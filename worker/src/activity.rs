@@ -108,7 +108,8 @@ impl Handler {
     }
 }
 
-fn client(options: &WorkerOptions) -> aws_sdk_sfn::Client {
+/// The Step Functions client the pollers share, as `sluice worker` configures it.
+pub fn sfn_client(options: &WorkerOptions) -> aws_sdk_sfn::Client {
     let config = crate::aws::ServiceConfig {
         endpoint: Some(options.endpoint.clone()),
         region: options.region.clone(),
@@ -124,7 +125,7 @@ fn client(options: &WorkerOptions) -> aws_sdk_sfn::Client {
 
 /// Run until `stop` is set: then stop polling, finish the tasks in hand, and return.
 pub async fn run(options: WorkerOptions, stop: Arc<AtomicBool>) -> Result<(), WorkerError> {
-    let sfn = client(&options);
+    let sfn = sfn_client(&options);
     let mut pollers = Vec::new();
     for activity in &options.activities {
         let name = activity.rsplit(':').next().unwrap_or(activity).to_string();
