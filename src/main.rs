@@ -84,9 +84,10 @@ struct ServeArgs {
     #[arg(long = "auth", value_name = "KEY:SECRET", env = "SLUICE_AUTH")]
     access_keys: Vec<sluice_server::api::auth::AccessKey>,
     /// This replica's name among servers sharing one PostgreSQL database (stable across
-    /// restarts, e.g. the pod name, so a restart takes its executions back at once).
-    #[arg(long, env = "SLUICE_REPLICA_ID", default_value = "local")]
-    replica_id: String,
+    /// restarts, e.g. the pod name, so a restart takes its executions back at once). Default:
+    /// the host name. Two replicas with one name would both drive the same executions.
+    #[arg(long, env = "SLUICE_REPLICA_ID")]
+    replica_id: Option<String>,
     /// Seconds a replica holds its executions without renewing (renewed every third of it).
     #[arg(long, default_value_t = 30.0)]
     execution_lease_seconds: f64,
@@ -208,7 +209,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         account: args.account,
         activity_lease_seconds: args.activity_lease_seconds,
         access_keys: args.access_keys,
-        replica_id: args.replica_id,
+        replica_id: args.replica_id.unwrap_or_else(default_replica_id),
         execution_lease_seconds: args.execution_lease_seconds,
         limits: sluice_orchestrator::engine::Limits {
             max_payload_bytes: args.payload.max_payload_bytes,
@@ -274,4 +275,15 @@ fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
         sluice_worker::activity::run(options, stop).await
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The host name (a pod's name on Kubernetes): distinct between machines and the same after
+/// a restart; `local` if the system has none.
+fn default_replica_id() -> String {
+    let name = gethostname::gethostname().to_string_lossy().into_owned();
+    if name.is_empty() {
+        "local".into()
+    } else {
+        name
+    }
 }

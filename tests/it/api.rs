@@ -433,22 +433,10 @@ async fn express_sync_execution() {
 /// sets it, and `CI_REQUIRE_POSTGRES=1` makes its absence a failure).
 #[tokio::test]
 async fn postgres_backed_server() {
-    let Ok(url) = std::env::var("SLUICE_TEST_POSTGRES_URL") else {
-        assert!(
-            std::env::var("CI_REQUIRE_POSTGRES").as_deref() != Ok("1"),
-            "SLUICE_TEST_POSTGRES_URL is required here"
-        );
-        eprintln!("notice: SLUICE_TEST_POSTGRES_URL not set; skipping the PostgreSQL server test");
-        return;
-    };
+    let Some(url) = postgres_url() else { return };
     let server = Server::start(&url);
     let client = server.client();
-    // Names unique per run: the database outlives the test.
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
-    let suffix = format!("{}-{nanos}", std::process::id());
+    let suffix = unique_suffix();
     let activity_arn = client
         .create_activity()
         .name(format!("pg-{suffix}"))
@@ -490,6 +478,171 @@ async fn postgres_backed_server() {
         serde_json::from_str::<Value>(done.output().expect("output")).expect("JSON"),
         json!({"ok": true})
     );
+}
+
+/// The PostgreSQL server to test against, or `None` to skip (allowed unless
+/// `CI_REQUIRE_POSTGRES=1`).
+fn postgres_url() -> Option<String> {
+    let Ok(url) = std::env::var("SLUICE_TEST_POSTGRES_URL") else {
+        assert!(
+            std::env::var("CI_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+            "SLUICE_TEST_POSTGRES_URL is required here"
+        );
+        eprintln!("notice: SLUICE_TEST_POSTGRES_URL not set; skipping a PostgreSQL server test");
+        return None;
+    };
+    Some(url)
+}
+
+/// Names unique per run: the PostgreSQL database outlives the tests.
+fn unique_suffix() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!("{}-{nanos}", std::process::id())
+}
+
+/// Two replicas on one database: a task parked by replica A and taken and answered through
+/// replica B still gets its `ActivityStarted` (with B's worker) before its outcome in A's
+/// history, and once only.
+#[tokio::test]
+async fn a_task_taken_through_another_replica_records_its_start() {
+    let Some(url) = postgres_url() else { return };
+    let a = Server::start_with(&url, &["--replica-id", "replica-a"]);
+    let b = Server::start_with(&url, &["--replica-id", "replica-b"]);
+    let (client_a, client_b) = (a.client(), b.client());
+    let suffix = unique_suffix();
+    let activity_arn = client_a
+        .create_activity()
+        .name(format!("replicas-{suffix}"))
+        .send()
+        .await
+        .expect("activity")
+        .activity_arn()
+        .to_string();
+    let def = json!({"StartAt": "Work", "States": {
+        "Work": {"Type": "Task", "Resource": activity_arn, "End": true}}});
+    let arn = create(&client_a, &format!("replicas-{suffix}"), def).await;
+    let exec = client_a
+        .start_execution()
+        .state_machine_arn(&arn)
+        .input(r#"{"x": 1}"#)
+        .send()
+        .await
+        .expect("started")
+        .execution_arn()
+        .to_string();
+    let task = client_b
+        .get_activity_task()
+        .activity_arn(&activity_arn)
+        .worker_name("replica-b-worker")
+        .send()
+        .await
+        .expect("poll");
+    let token = task.task_token().expect("replica B hands out A's task");
+    client_b
+        .send_task_success()
+        .task_token(token)
+        .output(r#"{"ok": true}"#)
+        .send()
+        .await
+        .expect("answered");
+    let done = finished(&client_a, &exec).await;
+    assert_eq!(done.status(), &ExecutionStatus::Succeeded);
+    let history = client_a
+        .get_execution_history()
+        .execution_arn(&exec)
+        .send()
+        .await
+        .expect("history");
+    let kinds: Vec<&str> = history
+        .events()
+        .iter()
+        .map(|e| e.r#type().as_str())
+        .filter(|k| k.starts_with("Activity"))
+        .collect();
+    assert_eq!(
+        kinds,
+        ["ActivityScheduled", "ActivityStarted", "ActivitySucceeded"]
+    );
+    let started = history
+        .events()
+        .iter()
+        .find_map(|e| e.activity_started_event_details())
+        .expect("started details");
+    assert_eq!(started.worker_name(), Some("replica-b-worker"));
+}
+
+/// A task whose lease ran out goes to the next poller, but it started once: its history has
+/// one `ActivityStarted`, the first worker's.
+#[tokio::test]
+async fn a_task_claimed_again_after_its_lease_started_once() {
+    let server = Server::start_with("sqlite::memory:", &["--activity-lease-seconds", "1"]);
+    let client = server.client();
+    let activity_arn = client
+        .create_activity()
+        .name("leased")
+        .send()
+        .await
+        .expect("activity")
+        .activity_arn()
+        .to_string();
+    let def = json!({"StartAt": "Work", "States": {
+        "Work": {"Type": "Task", "Resource": activity_arn, "End": true}}});
+    let arn = create(&client, "leased", def).await;
+    let exec = client
+        .start_execution()
+        .state_machine_arn(&arn)
+        .send()
+        .await
+        .expect("started")
+        .execution_arn()
+        .to_string();
+    let poll = |worker: &'static str| {
+        let (client, activity_arn) = (client.clone(), activity_arn.clone());
+        async move {
+            client
+                .get_activity_task()
+                .activity_arn(activity_arn)
+                .worker_name(worker)
+                .send()
+                .await
+                .expect("poll")
+                .task_token()
+                .map(str::to_string)
+        }
+    };
+    let first = poll("gone").await.expect("a task for the first worker");
+    // The first worker never answers; after its lease the task is handed out again.
+    let again = poll("second")
+        .await
+        .expect("the task again, after the lease");
+    assert_eq!(first, again);
+    client
+        .send_task_success()
+        .task_token(&again)
+        .output("{}")
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(
+        finished(&client, &exec).await.status(),
+        &ExecutionStatus::Succeeded
+    );
+    let history = client
+        .get_execution_history()
+        .execution_arn(&exec)
+        .send()
+        .await
+        .expect("history");
+    let workers: Vec<Option<&str>> = history
+        .events()
+        .iter()
+        .filter_map(|e| e.activity_started_event_details())
+        .map(|d| d.worker_name())
+        .collect();
+    assert_eq!(workers, [Some("gone")]);
 }
 
 /// With `--auth`, only requests signed with the configured key get through.

@@ -146,10 +146,12 @@ impl Registry {
         }
     }
 
-    /// Tell the waiting Task state that `worker` took its task.
+    /// Tell the waiting Task state that `worker` took its task. Once per waiter: a task
+    /// claimed again after its lease expired has started already, and a replayed step
+    /// expects the one `ActivityStarted` its history holds.
     fn started(&self, token: &str, worker: &str) {
-        let map = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(progress) = map.get(token).and_then(|w| w.progress.as_ref()) {
+        let mut map = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(progress) = map.get_mut(token).and_then(|w| w.progress.take()) {
             let _ = progress.send(TaskProgress::Started {
                 worker: worker.to_string(),
             });
@@ -354,6 +356,10 @@ impl ParkedTasks {
                     // restarted, are only in the store.
                     _ = tokio::time::sleep(STORE_RECHECK) => {
                         if let Ok(Some(task)) = self.store.get_task(&token).await {
+                            // Claimed through another replica: its start is news here.
+                            if let Some(worker) = &task.worker {
+                                self.registry.started(&token, worker);
+                            }
                             if let Some(done) = finished(&task) {
                                 return done;
                             }
