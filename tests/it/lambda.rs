@@ -104,3 +104,61 @@ fn lambda_tasks_invoke_functions_and_report_their_errors() {
     let out = run(&double, missing, json!({}));
     assert_eq!(out["error"], "Lambda.ResourceNotFoundException", "{out}");
 }
+
+/// `lambda:invoke.waitForTaskToken` on `sluice serve`: the function is invoked with the
+/// token in its payload and the Task waits for the function's SendTaskSuccess; a function
+/// that fails fails the Task with its error, and nothing waits for a callback.
+#[tokio::test]
+async fn callback_tasks_invoke_their_function_and_wait_for_its_answer() {
+    use crate::support::{ROLE, Server, finished};
+    use aws_sdk_sfn::types::ExecutionStatus;
+
+    let double = Double::start();
+    let server = Server::start_env(
+        "sqlite::memory:",
+        &[],
+        &[("SLUICE_LAMBDA_ENDPOINT", double.endpoint.as_str())],
+    );
+    let client = server.client();
+    let machine = |function: &str| {
+        json!({"StartAt": "Call", "States": {"Call": {"Type": "Task",
+            "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+            "Parameters": {"FunctionName": function, "Payload": {
+                "TaskToken.$": "$$.Task.Token", "Endpoint": server.endpoint,
+                "Output": {"approved.$": "$.approved"}}},
+            "End": true}}})
+    };
+    let run = |name: &'static str, definition: Value| {
+        let client = client.clone();
+        async move {
+            let arn = client
+                .create_state_machine()
+                .name(name)
+                .definition(definition.to_string())
+                .role_arn(ROLE)
+                .send()
+                .await
+                .expect("created")
+                .state_machine_arn()
+                .to_string();
+            let exec = client
+                .start_execution()
+                .state_machine_arn(arn)
+                .input(r#"{"approved": true}"#)
+                .send()
+                .await
+                .expect("started")
+                .execution_arn()
+                .to_string();
+            finished(&client, &exec).await
+        }
+    };
+    let done = run("callback", machine("callback_function")).await;
+    assert_eq!(done.status(), &ExecutionStatus::Succeeded, "{done:?}");
+    let output: Value = serde_json::from_str(done.output().expect("output")).expect("JSON");
+    assert_eq!(output, json!({"approved": true}), "the callback's output");
+
+    let failed = run("callback-fails", machine("raise_exception")).await;
+    assert_eq!(failed.status(), &ExecutionStatus::Failed);
+    assert_eq!(failed.error(), Some("Exception"));
+}

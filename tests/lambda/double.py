@@ -11,6 +11,8 @@ resources run end to end through sluice's aws-sdk-lambda client without AWS:
     raise_exception         raises Exception("Some exception was raised.")
     raise_custom_exception  raises CustomException() (no message)
     large_output_string     returns 257 KiB of "a"
+    callback_function       answers a `.waitForTaskToken` task: SendTaskSuccess with the
+                            event's TaskToken and Output to its Endpoint (a sluice serve)
 
 Any other name is a ResourceNotFoundException, as on AWS. Usage:
     double.py [--port N]     (prints "listening on http://127.0.0.1:N" once ready)
@@ -21,6 +23,7 @@ import json
 import re
 import sys
 import urllib.parse
+import urllib.request
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -47,7 +50,21 @@ def run(name, event):
         raise Raised("CustomException", "", 9, "raise CustomException()")
     if name == "large_output_string":
         return "a" * (257 * 1024)
+    if name == "callback_function":
+        send_task_success(event["Endpoint"], event["TaskToken"], event.get("Output", {}))
+        return {"sent": True}
     return KeyError(name)
+
+
+def send_task_success(endpoint, token, output):
+    """The callback a real function makes with its SDK: the JSON protocol, unsigned."""
+    body = json.dumps({"taskToken": token, "output": json.dumps(output)}).encode()
+    request = urllib.request.Request(endpoint, data=body, method="POST", headers={
+        "Content-Type": "application/x-amz-json-1.0",
+        "X-Amz-Target": "AWSStepFunctions.SendTaskSuccess",
+    })
+    with urllib.request.urlopen(request, timeout=10) as response:
+        response.read()
 
 
 class Handler(BaseHTTPRequestHandler):

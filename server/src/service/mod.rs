@@ -86,10 +86,15 @@ impl Service {
     pub fn new(store: Arc<dyn Store>, config: Config) -> Arc<Service> {
         let registry = Arc::new(Registry::default());
         let mut dispatcher = Dispatcher::new();
-        let parked = Arc::new(ParkedTasks::new(store.clone(), registry.clone()));
+        let lambda = crate::lambda_tasks::LambdaTasks::config_from_env();
+        let parked = Arc::new(ParkedTasks::new(
+            store.clone(),
+            registry.clone(),
+            lambda.as_ref(),
+        ));
         dispatcher.register(parked.clone());
-        if let Some(lambda) = crate::lambda_tasks::LambdaTasks::config_from_env() {
-            dispatcher.register(Arc::new(crate::lambda_tasks::LambdaTasks::new(&lambda)));
+        if let Some(lambda) = &lambda {
+            dispatcher.register(Arc::new(crate::lambda_tasks::LambdaTasks::new(lambda)));
         }
         if let Some(batch) = crate::batch_tasks::BatchTasks::from_env() {
             dispatcher.register(Arc::new(batch));

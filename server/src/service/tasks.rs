@@ -15,6 +15,7 @@ use tokio::sync::{Notify, oneshot};
 use super::task_writer::TaskWriter;
 use crate::store::{Store, StoreError, TaskOutcome, TaskRecord, TaskWrite, task_status};
 use crate::time::now;
+use sluice_worker::lambda::{Lambda, LambdaConfig, invoke_payload};
 
 /// How often a parked task looks in the store for an answer it was not handed directly.
 const STORE_RECHECK: Duration = Duration::from_secs(2);
@@ -186,6 +187,8 @@ pub struct ParkedTasks {
     pub store: Arc<dyn Store>,
     pub registry: Arc<Registry>,
     writer: TaskWriter,
+    /// Where `lambda:invoke.waitForTaskToken` sends its invocation, when configured.
+    lambda: Option<Lambda>,
 }
 
 /// How long GetActivityTask waits for work before answering with no task.
@@ -199,12 +202,17 @@ const SCAN_EVERY: Duration = Duration::from_millis(100);
 
 impl ParkedTasks {
     /// The handler, with its writer task (needs a Tokio runtime).
-    pub fn new(store: Arc<dyn Store>, registry: Arc<Registry>) -> ParkedTasks {
+    pub fn new(
+        store: Arc<dyn Store>,
+        registry: Arc<Registry>,
+        lambda: Option<&LambdaConfig>,
+    ) -> ParkedTasks {
         let writer = TaskWriter::start(store.clone());
         ParkedTasks {
             store,
             registry,
             writer,
+            lambda: lambda.map(Lambda::new),
         }
     }
 
@@ -330,6 +338,10 @@ impl ParkedTasks {
         let timeout = request.timeout_seconds.map(Duration::from_secs);
         let heartbeat_every = request.heartbeat_seconds.map(Duration::from_secs);
         let wait = async {
+            // Sent once: a task whose function was invoked before a restart is only waited on.
+            if is_lambda_callback(&request.resource) && stored.worker.is_none() {
+                self.invoke_for_callback(&token, &request.input).await?;
+            }
             let mut answer = answer;
             let mut beat_deadline = heartbeat_every.map(|d| tokio::time::Instant::now() + d);
             loop {
@@ -391,6 +403,66 @@ impl ParkedTasks {
         }
         outcome
     }
+}
+
+impl ParkedTasks {
+    /// `lambda:invoke.waitForTaskToken`: invoke the function (its payload carries the token,
+    /// `$$.Task.Token`), then the task waits for the callback. A failed invocation fails the
+    /// task and ends it, so a late callback is refused.
+    async fn invoke_for_callback(&self, token: &str, input: &Value) -> Result<(), TaskFailure> {
+        let lambda = self.lambda.as_ref().ok_or_else(|| {
+            TaskFailure::new(
+                errors::RUNTIME,
+                "lambda:invoke.waitForTaskToken needs a Lambda endpoint (SLUICE_LAMBDA_ENDPOINT) or AWS credentials",
+            )
+        })?;
+        let invoked = match input.get("FunctionName").and_then(Value::as_str) {
+            Some(function) => lambda
+                .invoke(function, invoke_payload(input.get("Payload")))
+                .await
+                .map_err(|f| TaskFailure {
+                    error: f.error,
+                    cause: Some(f.cause),
+                }),
+            None => Err(TaskFailure::new(
+                errors::RUNTIME,
+                "lambda:invoke.waitForTaskToken needs a FunctionName parameter",
+            )),
+        };
+        let write = match &invoked {
+            // Marks the invocation as made: a replay after a restart does not repeat it.
+            Ok(_) => TaskWrite::Claim {
+                token: token.to_string(),
+                worker: LAMBDA_INVOKED.to_string(),
+                now: now(),
+                lease_seconds: CALLBACK_LEASE_SECONDS,
+            },
+            Err(f) => TaskWrite::Complete {
+                token: token.to_string(),
+                outcome: TaskOutcome::Failed {
+                    error: Some(f.error.clone()),
+                    cause: f.cause.clone(),
+                },
+            },
+        };
+        // A callback may already have ended the task (the function answered while running):
+        // then the write finds nothing to change, which is fine.
+        let _ = self.writer.write(write).await;
+        invoked.map(|_| ())
+    }
+}
+
+/// The worker name recorded on a callback task whose Lambda function was invoked.
+const LAMBDA_INVOKED: &str = "lambda:invoke";
+/// Callback tasks are never polled, so their claim only records the invocation: a year.
+const CALLBACK_LEASE_SECONDS: f64 = 365.0 * 86_400.0;
+
+/// `arn:<partition>:states:::lambda:invoke.waitForTaskToken`.
+fn is_lambda_callback(resource: &str) -> bool {
+    resource
+        .strip_prefix("arn:")
+        .and_then(|r| r.split_once(":states:::"))
+        .is_some_and(|(_, action)| action == "lambda:invoke.waitForTaskToken")
 }
 
 /// The outcome of a task that already ended, if it did.
