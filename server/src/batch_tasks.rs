@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use serde_json::Value;
-use sluice_orchestrator::engine::{TaskFailure, TaskHandler, TaskRequest};
+use sluice_orchestrator::engine::{TaskFailure, TaskHandler, TaskProgress, TaskRequest};
 use sluice_worker::aws::ServiceConfig;
 use sluice_worker::batch::Batch;
 
@@ -56,7 +56,17 @@ impl TaskHandler for BatchTasks {
     fn invoke(&self, request: TaskRequest) -> BoxFuture<'_, Result<Value, TaskFailure>> {
         Box::pin(async move {
             let outcome = match pattern(&request.resource) {
-                Some(true) => self.batch.run_sync(&request.input).await,
+                Some(true) => match self.batch.submit(&request.input, true).await {
+                    Ok(submitted) => {
+                        if let Some(progress) = &request.progress {
+                            let _ = progress.send(TaskProgress::Submitted {
+                                output: submitted.to_json(),
+                            });
+                        }
+                        self.batch.wait(&submitted).await
+                    }
+                    Err(f) => Err(f),
+                },
                 _ => self
                     .batch
                     .submit(&request.input, false)

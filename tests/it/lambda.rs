@@ -157,6 +157,40 @@ async fn callback_tasks_invoke_their_function_and_wait_for_its_answer() {
     assert_eq!(done.status(), &ExecutionStatus::Succeeded, "{done:?}");
     let output: Value = serde_json::from_str(done.output().expect("output")).expect("JSON");
     assert_eq!(output, json!({"approved": true}), "the callback's output");
+    let history = client
+        .get_execution_history()
+        .execution_arn(done.execution_arn())
+        .send()
+        .await
+        .expect("history");
+    let kinds: Vec<&str> = history
+        .events()
+        .iter()
+        .map(|e| e.r#type().as_str())
+        .filter(|k| k.starts_with("Task") && !k.starts_with("TaskState"))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "TaskScheduled",
+            "TaskStarted",
+            "TaskSubmitted",
+            "TaskSucceeded"
+        ]
+    );
+    let submitted = history
+        .events()
+        .iter()
+        .find_map(|e| e.task_submitted_event_details())
+        .expect("TaskSubmitted details");
+    assert_eq!(submitted.resource_type(), "lambda");
+    assert_eq!(submitted.resource(), "invoke.waitForTaskToken");
+    let response: Value = serde_json::from_str(submitted.output().expect("output")).expect("JSON");
+    assert_eq!(
+        response["StatusCode"], 200,
+        "the invocation's response: {response}"
+    );
+    assert_eq!(response["Payload"], json!({"sent": true}));
 
     let failed = run("callback-fails", machine("raise_exception")).await;
     assert_eq!(failed.status(), &ExecutionStatus::Failed);

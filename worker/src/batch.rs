@@ -306,6 +306,12 @@ impl Batch {
     /// is dropped first (a timeout, a stopped execution), the job is terminated.
     pub async fn run_sync(&self, params: &Value) -> Result<Value, BatchFailure> {
         let submitted = self.submit(params, true).await?;
+        self.wait(&submitted).await
+    }
+
+    /// The second half of `.sync`: poll DescribeJobs until the submitted job ends, and report
+    /// it. If the future is dropped first, the job is terminated.
+    pub async fn wait(&self, submitted: &Submitted) -> Result<Value, BatchFailure> {
         let mut guard = Terminate {
             client: Some(self.client.clone()),
             job_id: submitted.job_id.clone(),

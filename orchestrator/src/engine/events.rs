@@ -5,6 +5,8 @@
 
 use serde_json::{Value, json};
 
+use crate::engine::TaskFailure;
+use crate::lang::errors;
 use crate::lang::model::{Kind, State};
 
 /// One history event before the store gives it an id and a timestamp.
@@ -82,16 +84,208 @@ pub fn is_activity(resource: &str) -> bool {
     resource.starts_with("arn:") && resource.contains(":activity:")
 }
 
-/// The `resourceType`/`resource` pair of task events: `lambda`/`invoke` for
-/// `arn:aws:states:::lambda:invoke`, `lambda`/`invoke` for a plain function ARN.
+/// The `resourceType`/`resource` pair of task events, in any partition:
+/// `lambda`/`invoke` for `arn:aws:states:::lambda:invoke` (and for a plain function ARN),
+/// `aws-sdk:s3`/`listObjectsV2` for an SDK integration, `batch`/`submitJob.sync`.
 pub fn resource_parts(resource: &str) -> (String, String) {
-    if let Some(rest) = resource.strip_prefix("arn:aws:states:::") {
-        let mut parts = rest.splitn(2, ':');
-        let service = parts.next().unwrap_or("").to_string();
-        let action = parts.next().unwrap_or("").to_string();
-        return (service, action);
+    let integration = resource
+        .strip_prefix("arn:")
+        .and_then(|r| r.split_once(":states:::"))
+        .map(|(_, rest)| rest);
+    if let Some(rest) = integration {
+        let (service, action) = match rest.strip_prefix("aws-sdk:") {
+            Some(sdk) => {
+                let (service, action) = sdk.split_once(':').unwrap_or((sdk, ""));
+                (format!("aws-sdk:{service}"), action)
+            }
+            None => {
+                let (service, action) = rest.split_once(':').unwrap_or((rest, ""));
+                (service.to_string(), action)
+            }
+        };
+        return (service, action.to_string());
     }
     let service = resource.split(':').nth(2).unwrap_or("").to_string();
     let action = if service == "lambda" { "invoke" } else { "" };
     (service, action.to_string())
+}
+
+/// A plain Lambda function ARN (`arn:…:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]`).
+pub fn is_lambda_function(resource: &str) -> bool {
+    let mut parts = resource.split(':');
+    parts.next() == Some("arn")
+        && parts.nth(1) == Some("lambda")
+        && parts.nth(2) == Some("function")
+}
+
+/// The family of history events a Task state records, which AWS names by how the resource is
+/// reached: `Activity…` for activities, `LambdaFunction…` for a plain function ARN, `Task…`
+/// (with `resourceType`/`resource`) for service integrations.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TaskEvents {
+    Activity,
+    LambdaFunction,
+    Service {
+        resource_type: String,
+        resource: String,
+    },
+}
+
+/// `timeoutInSeconds`/`heartbeatInSeconds` when set (AWS leaves them out otherwise).
+fn limits(m: &mut serde_json::Map<String, Value>, timeout: Option<u64>, heartbeat: Option<u64>) {
+    if let Some(t) = timeout {
+        m.insert("timeoutInSeconds".into(), json!(t));
+    }
+    if let Some(h) = heartbeat {
+        m.insert("heartbeatInSeconds".into(), json!(h));
+    }
+}
+
+impl TaskEvents {
+    /// The family of `resource`'s events.
+    pub fn of(resource: &str) -> TaskEvents {
+        if is_activity(resource) {
+            TaskEvents::Activity
+        } else if is_lambda_function(resource) {
+            TaskEvents::LambdaFunction
+        } else {
+            let (resource_type, resource) = resource_parts(resource);
+            TaskEvents::Service {
+                resource_type,
+                resource,
+            }
+        }
+    }
+
+    /// `ActivityScheduled`, `LambdaFunctionScheduled` or `TaskScheduled`.
+    pub fn scheduled(
+        &self,
+        resource: &str,
+        input: &Value,
+        region: &str,
+        timeout: Option<u64>,
+        heartbeat: Option<u64>,
+    ) -> Event {
+        let mut m = serde_json::Map::new();
+        let (kind, key) = match self {
+            TaskEvents::Activity => {
+                m.insert("resource".into(), json!(resource));
+                m.insert("input".into(), json!(text(input)));
+                m.insert("inputDetails".into(), json!({"truncated": false}));
+                limits(&mut m, timeout, heartbeat);
+                ("ActivityScheduled", "activityScheduledEventDetails")
+            }
+            TaskEvents::LambdaFunction => {
+                m.insert("resource".into(), json!(resource));
+                m.insert("input".into(), json!(text(input)));
+                m.insert("inputDetails".into(), json!({"truncated": false}));
+                limits(&mut m, timeout, None);
+                (
+                    "LambdaFunctionScheduled",
+                    "lambdaFunctionScheduledEventDetails",
+                )
+            }
+            TaskEvents::Service {
+                resource_type,
+                resource,
+            } => {
+                m.insert("resourceType".into(), json!(resource_type));
+                m.insert("resource".into(), json!(resource));
+                m.insert("region".into(), json!(region));
+                m.insert("parameters".into(), json!(text(input)));
+                limits(&mut m, timeout, heartbeat);
+                ("TaskScheduled", "taskScheduledEventDetails")
+            }
+        };
+        Event::new(kind, key, Value::Object(m))
+    }
+
+    /// `LambdaFunctionStarted` or `TaskStarted`, recorded as the call goes out. An activity
+    /// starts when a worker takes it ([`TaskEvents::activity_started`]).
+    pub fn started(&self) -> Option<Event> {
+        match self {
+            TaskEvents::Activity => None,
+            TaskEvents::LambdaFunction => Some(Event::bare("LambdaFunctionStarted")),
+            TaskEvents::Service {
+                resource_type,
+                resource,
+            } => Some(Event::new(
+                "TaskStarted",
+                "taskStartedEventDetails",
+                json!({"resourceType": resource_type, "resource": resource}),
+            )),
+        }
+    }
+
+    /// `ActivityStarted`: `worker` took the activity task.
+    pub fn activity_started(worker: &str) -> Event {
+        Event::new(
+            "ActivityStarted",
+            "activityStartedEventDetails",
+            json!({"workerName": worker}),
+        )
+    }
+
+    /// `TaskSubmitted`: the service accepted a `.sync` or `.waitForTaskToken` request, which
+    /// answered `output`; the task goes on until the job ends or the token is answered.
+    pub fn submitted(&self, output: &Value) -> Option<Event> {
+        match self {
+            TaskEvents::Service {
+                resource_type,
+                resource,
+            } => Some(Event::new(
+                "TaskSubmitted",
+                "taskSubmittedEventDetails",
+                json!({"resourceType": resource_type, "resource": resource,
+                       "output": text(output), "outputDetails": {"truncated": false}}),
+            )),
+            _ => None,
+        }
+    }
+
+    /// `…Succeeded`, `…Failed` or `…TimedOut` of the family.
+    pub fn outcome(&self, outcome: &Result<Value, TaskFailure>) -> Event {
+        let (prefix, lower) = match self {
+            TaskEvents::Activity => ("Activity", "activity"),
+            TaskEvents::LambdaFunction => ("LambdaFunction", "lambdaFunction"),
+            TaskEvents::Service { .. } => ("Task", "task"),
+        };
+        let (suffix, mut details) = match outcome {
+            Ok(output) => (
+                "Succeeded",
+                json!({"output": text(output), "outputDetails": {"truncated": false}}),
+            ),
+            Err(f) => (
+                if f.error == errors::TIMEOUT || f.error == errors::HEARTBEAT_TIMEOUT {
+                    "TimedOut"
+                } else {
+                    "Failed"
+                },
+                json!({"error": f.error, "cause": f.cause}),
+            ),
+        };
+        if let (
+            TaskEvents::Service {
+                resource_type,
+                resource,
+            },
+            Value::Object(m),
+        ) = (self, &mut details)
+        {
+            m.insert("resourceType".into(), json!(resource_type));
+            m.insert("resource".into(), json!(resource));
+        }
+        let key = match (lower, suffix) {
+            ("activity", "Succeeded") => "activitySucceededEventDetails",
+            ("activity", "Failed") => "activityFailedEventDetails",
+            ("activity", _) => "activityTimedOutEventDetails",
+            ("lambdaFunction", "Succeeded") => "lambdaFunctionSucceededEventDetails",
+            ("lambdaFunction", "Failed") => "lambdaFunctionFailedEventDetails",
+            ("lambdaFunction", _) => "lambdaFunctionTimedOutEventDetails",
+            (_, "Succeeded") => "taskSucceededEventDetails",
+            (_, "Failed") => "taskFailedEventDetails",
+            _ => "taskTimedOutEventDetails",
+        };
+        Event::new(format!("{prefix}{suffix}"), key, details)
+    }
 }

@@ -29,7 +29,7 @@ pub struct TaskRequest {
     pub timeout_seconds: Option<u64>,
     /// `Credentials`, when set (passed through for handlers that assume roles).
     pub credentials: Option<Value>,
-    /// Where the handler reports progress before the outcome (set for activity tasks).
+    /// Where the handler reports progress before the outcome (set by the engine).
     pub progress: Option<tokio::sync::mpsc::UnboundedSender<TaskProgress>>,
 }
 
@@ -38,6 +38,9 @@ pub struct TaskRequest {
 pub enum TaskProgress {
     /// A worker took the activity task (recorded as `ActivityStarted`).
     Started { worker: String },
+    /// A `.sync` or `.waitForTaskToken` request was accepted with this response; the task
+    /// goes on until the job ends or the token is answered (recorded as `TaskSubmitted`).
+    Submitted { output: Value },
 }
 
 /// A task that ended in an error: the ASL error name and a cause.

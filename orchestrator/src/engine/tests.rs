@@ -405,8 +405,9 @@ async fn history_events_follow_aws_vocabulary() {
         kinds,
         [
             "TaskStateEntered",
-            "TaskScheduled",
-            "TaskSucceeded",
+            "LambdaFunctionScheduled",
+            "LambdaFunctionStarted",
+            "LambdaFunctionSucceeded",
             "TaskStateExited",
             "MapStateEntered",
             "MapStateStarted",
@@ -426,10 +427,11 @@ async fn history_events_follow_aws_vocabulary() {
     );
 }
 
-/// An activity handler that reports its worker before answering, as a polled task does.
-struct ReportsStart;
+/// A handler that reports progress before answering, as every kind of handler might: a
+/// worker's start (a polled activity does) and a submission (a `.sync` job does).
+struct ReportsProgress;
 
-impl TaskHandler for ReportsStart {
+impl TaskHandler for ReportsProgress {
     fn handles(&self, _resource: &str) -> bool {
         true
     }
@@ -438,17 +440,22 @@ impl TaskHandler for ReportsStart {
             let _ = progress.send(crate::engine::TaskProgress::Started {
                 worker: "w1".to_string(),
             });
+            let _ = progress.send(crate::engine::TaskProgress::Submitted {
+                output: json!({"JobId": "j-1"}),
+            });
         }
         Box::pin(async move { Ok(request.input) })
     }
 }
 
 #[tokio::test]
-async fn activity_start_is_recorded_between_scheduled_and_outcome() {
-    let engine = engine_with(ReportsStart);
+async fn task_progress_is_recorded_in_each_resources_vocabulary() {
+    let engine = engine_with(ReportsProgress);
     let m = machine(json!({"StartAt": "A", "States": {
         "A": {"Type": "Task", "Resource": "arn:aws:states:us-east-1:123456789012:activity:work", "Next": "L"},
-        "L": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:f", "End": true}}}));
+        "L": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:f", "Next": "B"},
+        "B": {"Type": "Task", "Resource": "arn:aws:states:::batch:submitJob.sync", "Next": "S"},
+        "S": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:listBuckets", "End": true}}}));
     let request = RunRequest::new("t", json!({"x": 1}));
     let info = request.execution_info("e".into());
     let sink = Recorder::default();
@@ -466,11 +473,74 @@ async fn activity_start_is_recorded_between_scheduled_and_outcome() {
             "ActivitySucceeded",
             "TaskStateExited",
             "TaskStateEntered",
+            "LambdaFunctionScheduled",
+            "LambdaFunctionStarted",
+            "LambdaFunctionSucceeded",
+            "TaskStateExited",
+            "TaskStateEntered",
             "TaskScheduled",
+            "TaskStarted",
+            "TaskSubmitted",
+            "TaskSucceeded",
+            "TaskStateExited",
+            "TaskStateEntered",
+            "TaskScheduled",
+            "TaskStarted",
+            "TaskSubmitted",
             "TaskSucceeded",
             "TaskStateExited",
         ],
-        "only activities report a start"
+        "a worker's start only for activities, a submission only for service integrations"
+    );
+}
+
+#[test]
+fn task_events_name_the_integration_as_aws_does() {
+    use events::TaskEvents;
+    let details = |e: events::Event| e.details.expect("details").1;
+    let sdk = TaskEvents::of("arn:aws:states:::aws-sdk:s3:listObjectsV2");
+    assert_eq!(
+        sdk,
+        TaskEvents::Service {
+            resource_type: "aws-sdk:s3".into(),
+            resource: "listObjectsV2".into()
+        }
+    );
+    let batch = TaskEvents::of("arn:aws-us-gov:states:::batch:submitJob.sync");
+    let scheduled = batch.scheduled(
+        "arn:aws-us-gov:states:::batch:submitJob.sync",
+        &json!({"JobName": "j"}),
+        "us-gov-west-1",
+        Some(60),
+        None,
+    );
+    assert_eq!(scheduled.kind, "TaskScheduled");
+    assert_eq!(
+        details(scheduled),
+        json!({"resourceType": "batch", "resource": "submitJob.sync", "region": "us-gov-west-1",
+               "parameters": "{\"JobName\":\"j\"}", "timeoutInSeconds": 60})
+    );
+    let lambda = TaskEvents::of("arn:aws:lambda:us-east-1:123456789012:function:f:live");
+    assert_eq!(lambda, TaskEvents::LambdaFunction);
+    let failed = lambda.outcome(&Err(TaskFailure::new("Boom", "it broke")));
+    assert_eq!(failed.kind, "LambdaFunctionFailed");
+    assert_eq!(
+        failed.details.expect("details"),
+        (
+            "lambdaFunctionFailedEventDetails",
+            json!({"error": "Boom", "cause": "it broke"})
+        )
+    );
+    let timed_out = sdk.outcome(&Err(TaskFailure::new("States.Timeout", "late")));
+    assert_eq!(timed_out.kind, "TaskTimedOut");
+    assert_eq!(
+        details(timed_out)["resourceType"],
+        json!("aws-sdk:s3"),
+        "service outcomes name their integration"
+    );
+    assert_eq!(
+        TaskEvents::of("arn:aws:states:us-east-1:123456789012:activity:a"),
+        TaskEvents::Activity
     );
 }
 

@@ -37,9 +37,16 @@ impl EventSink for Buffer<'_> {
                 return;
             }
         }
+        // Written at once: what a running task has done so far (scheduled, taken by a
+        // worker, submitted) shows in the history while it runs. Scheduled and started
+        // events come in pairs for Lambda and service tasks; the second one writes both.
         let parks = matches!(
             event.kind.as_str(),
-            "TaskScheduled" | "ActivityScheduled" | "ActivityStarted"
+            "ActivityScheduled"
+                | "ActivityStarted"
+                | "LambdaFunctionStarted"
+                | "TaskStarted"
+                | "TaskSubmitted"
         );
         let e = stored_event(event);
         let mut events = self.events.lock().unwrap_or_else(|p| p.into_inner());

@@ -15,7 +15,7 @@ use tokio::sync::{Notify, oneshot};
 use super::task_writer::TaskWriter;
 use crate::store::{Store, StoreError, TaskOutcome, TaskRecord, TaskWrite, task_status};
 use crate::time::now;
-use sluice_worker::lambda::{Lambda, LambdaConfig, invoke_payload};
+use sluice_worker::lambda::{Lambda, LambdaConfig, invoke_payload, invoke_result};
 
 /// How often a parked task looks in the store for an answer it was not handed directly.
 const STORE_RECHECK: Duration = Duration::from_secs(2);
@@ -338,9 +338,19 @@ impl ParkedTasks {
         let timeout = request.timeout_seconds.map(Duration::from_secs);
         let heartbeat_every = request.heartbeat_seconds.map(Duration::from_secs);
         let wait = async {
-            // Sent once: a task whose function was invoked before a restart is only waited on.
-            if is_lambda_callback(&request.resource) && stored.worker.is_none() {
-                self.invoke_for_callback(&token, &request.input).await?;
+            if is_lambda_callback(&request.resource) {
+                // Sent once: a task whose function was invoked before a restart is only
+                // waited on. Its `TaskSubmitted` is reported again all the same, so the
+                // replayed step's events line up with the history; the invocation's response
+                // is not kept, so should the event itself have been lost in the crash, it
+                // comes back with a null output.
+                let output = match stored.worker {
+                    None => self.invoke_for_callback(&token, &request.input).await?,
+                    Some(_) => Value::Null,
+                };
+                if let Some(progress) = &request.progress {
+                    let _ = progress.send(TaskProgress::Submitted { output });
+                }
             }
             let mut answer = answer;
             let mut beat_deadline = heartbeat_every.map(|d| tokio::time::Instant::now() + d);
@@ -409,7 +419,7 @@ impl ParkedTasks {
     /// `lambda:invoke.waitForTaskToken`: invoke the function (its payload carries the token,
     /// `$$.Task.Token`), then the task waits for the callback. A failed invocation fails the
     /// task and ends it, so a late callback is refused.
-    async fn invoke_for_callback(&self, token: &str, input: &Value) -> Result<(), TaskFailure> {
+    async fn invoke_for_callback(&self, token: &str, input: &Value) -> Result<Value, TaskFailure> {
         let lambda = self.lambda.as_ref().ok_or_else(|| {
             TaskFailure::new(
                 errors::RUNTIME,
@@ -448,7 +458,7 @@ impl ParkedTasks {
         // A callback may already have ended the task (the function answered while running):
         // then the write finds nothing to change, which is fine.
         let _ = self.writer.write(write).await;
-        invoked.map(|_| ())
+        invoked.map(|done| invoke_result(&done))
     }
 }
 

@@ -261,7 +261,7 @@ impl Runner<'_> {
             )?;
             (timeout, heartbeat)
         };
-        let activity = events::is_activity(&spec.resource);
+        let family = events::TaskEvents::of(&spec.resource);
         let (progress, mut progressed) = tokio::sync::mpsc::unbounded_channel();
         let request = TaskRequest {
             resource: spec.resource.clone(),
@@ -273,28 +273,20 @@ impl Runner<'_> {
             heartbeat_seconds: heartbeat,
             timeout_seconds: timeout,
             credentials: spec.credentials.clone(),
-            progress: activity.then_some(progress),
+            progress: Some(progress),
         };
-        let (resource_type, resource) = events::resource_parts(&spec.resource);
         self.emit(|| {
-            if activity {
-                Event::new(
-                    "ActivityScheduled",
-                    "activityScheduledEventDetails",
-                    json!({"resource": spec.resource, "input": events::text(&request.input),
-                           "inputDetails": {"truncated": false},
-                           "timeoutInSeconds": timeout, "heartbeatInSeconds": heartbeat}),
-                )
-            } else {
-                Event::new(
-                    "TaskScheduled",
-                    "taskScheduledEventDetails",
-                    json!({"resourceType": resource_type, "resource": resource,
-                           "region": self.info.region(), "parameters": events::text(&request.input),
-                           "timeoutInSeconds": timeout, "heartbeatInSeconds": heartbeat}),
-                )
-            }
+            family.scheduled(
+                &spec.resource,
+                &request.input,
+                self.info.region(),
+                timeout,
+                heartbeat,
+            )
         });
+        if let Some(started) = family.started() {
+            self.emit(|| started);
+        }
         let engine_timeout = if self.tasks.enforces_timeouts(&spec.resource) {
             None
         } else {
@@ -303,24 +295,29 @@ impl Runner<'_> {
         let dispatched = async {
             let dispatched = self.tasks.dispatch(request);
             tokio::pin!(dispatched);
-            let started = |TaskProgress::Started { worker }| {
-                self.emit(|| {
-                    Event::new(
-                        "ActivityStarted",
-                        "activityStartedEventDetails",
-                        json!({"workerName": worker}),
-                    )
-                });
+            // Only events of the resource's family: a worker's start for an activity, a
+            // submission for a service integration.
+            let record = |p: TaskProgress| {
+                let event = match (p, &family) {
+                    (TaskProgress::Started { worker }, events::TaskEvents::Activity) => {
+                        Some(events::TaskEvents::activity_started(&worker))
+                    }
+                    (TaskProgress::Submitted { output }, family) => family.submitted(&output),
+                    _ => None,
+                };
+                if let Some(event) = event {
+                    self.emit(|| event);
+                }
             };
-            // Progress first: a replayed task reports its earlier start and its outcome at
-            // once, and the history must keep their order.
+            // Progress first: a replayed task reports its earlier progress and its outcome
+            // at once, and the history must keep their order.
             loop {
                 tokio::select! {
                     biased;
-                    Some(p) = progressed.recv() => started(p),
+                    Some(p) = progressed.recv() => record(p),
                     outcome = &mut dispatched => {
                         while let Ok(p) = progressed.try_recv() {
-                            started(p);
+                            record(p);
                         }
                         return outcome;
                     }
@@ -334,12 +331,13 @@ impl Runner<'_> {
             },
             None => dispatched.await,
         };
-        self.emit(|| task_outcome_event(activity, &resource_type, &resource, &outcome));
+        self.emit(|| family.outcome(&outcome));
         let result = outcome.map_err(|f| Failure {
             error: Some(f.error),
             cause: f.cause,
         })?;
         // AWS names the task by its service (`lambda`), or the state for others.
+        let (resource_type, _) = events::resource_parts(&spec.resource);
         let name = if resource_type.is_empty() {
             state.name.as_str()
         } else {
@@ -363,42 +361,4 @@ impl Runner<'_> {
         }
         Ok(())
     }
-}
-
-/// `TaskSucceeded`/`TaskFailed`/`TaskTimedOut` or their `Activity…` forms.
-fn task_outcome_event(
-    activity: bool,
-    resource_type: &str,
-    resource: &str,
-    outcome: &Result<Value, TaskFailure>,
-) -> Event {
-    let prefix = if activity { "Activity" } else { "Task" };
-    let (suffix, details) = match outcome {
-        Ok(output) => (
-            "Succeeded",
-            json!({"output": events::text(output), "outputDetails": {"truncated": false}}),
-        ),
-        Err(f) => (
-            if f.error == errors::TIMEOUT || f.error == errors::HEARTBEAT_TIMEOUT {
-                "TimedOut"
-            } else {
-                "Failed"
-            },
-            json!({"error": f.error, "cause": f.cause}),
-        ),
-    };
-    let mut details = details;
-    if !activity && let Value::Object(m) = &mut details {
-        m.insert("resourceType".into(), json!(resource_type));
-        m.insert("resource".into(), json!(resource));
-    }
-    let key = match (activity, suffix) {
-        (true, "Succeeded") => "activitySucceededEventDetails",
-        (true, "Failed") => "activityFailedEventDetails",
-        (true, _) => "activityTimedOutEventDetails",
-        (false, "Succeeded") => "taskSucceededEventDetails",
-        (false, "Failed") => "taskFailedEventDetails",
-        (false, _) => "taskTimedOutEventDetails",
-    };
-    Event::new(format!("{prefix}{suffix}"), key, details)
 }
