@@ -5,20 +5,7 @@ use std::time::Duration;
 use aws_sdk_sfn::types::{ExecutionStatus, HistoryEventType, StateMachineType};
 use serde_json::{Value, json};
 
-use crate::support::{ROLE, Server, eventually, finished};
-
-async fn create(client: &aws_sdk_sfn::Client, name: &str, definition: Value) -> String {
-    client
-        .create_state_machine()
-        .name(name)
-        .definition(definition.to_string())
-        .role_arn(ROLE)
-        .send()
-        .await
-        .expect("CreateStateMachine succeeds")
-        .state_machine_arn()
-        .to_string()
-}
+use crate::support::{ROLE, Server, create, eventually, finished, history, start};
 
 #[tokio::test]
 async fn state_machines_executions_and_history() {
@@ -524,15 +511,7 @@ async fn a_task_taken_through_another_replica_records_its_start() {
     let def = json!({"StartAt": "Work", "States": {
         "Work": {"Type": "Task", "Resource": activity_arn, "End": true}}});
     let arn = create(&client_a, &format!("replicas-{suffix}"), def).await;
-    let exec = client_a
-        .start_execution()
-        .state_machine_arn(&arn)
-        .input(r#"{"x": 1}"#)
-        .send()
-        .await
-        .expect("started")
-        .execution_arn()
-        .to_string();
+    let exec = start(&client_a, &arn, r#"{"x": 1}"#).await;
     let task = client_b
         .get_activity_task()
         .activity_arn(&activity_arn)
@@ -550,14 +529,8 @@ async fn a_task_taken_through_another_replica_records_its_start() {
         .expect("answered");
     let done = finished(&client_a, &exec).await;
     assert_eq!(done.status(), &ExecutionStatus::Succeeded);
-    let history = client_a
-        .get_execution_history()
-        .execution_arn(&exec)
-        .send()
-        .await
-        .expect("history");
-    let kinds: Vec<&str> = history
-        .events()
+    let events = history(&client_a, &exec).await;
+    let kinds: Vec<&str> = events
         .iter()
         .map(|e| e.r#type().as_str())
         .filter(|k| k.starts_with("Activity"))
@@ -566,8 +539,7 @@ async fn a_task_taken_through_another_replica_records_its_start() {
         kinds,
         ["ActivityScheduled", "ActivityStarted", "ActivitySucceeded"]
     );
-    let started = history
-        .events()
+    let started = events
         .iter()
         .find_map(|e| e.activity_started_event_details())
         .expect("started details");
@@ -591,14 +563,7 @@ async fn a_task_claimed_again_after_its_lease_started_once() {
     let def = json!({"StartAt": "Work", "States": {
         "Work": {"Type": "Task", "Resource": activity_arn, "End": true}}});
     let arn = create(&client, "leased", def).await;
-    let exec = client
-        .start_execution()
-        .state_machine_arn(&arn)
-        .send()
-        .await
-        .expect("started")
-        .execution_arn()
-        .to_string();
+    let exec = start(&client, &arn, "{}").await;
     let poll = |worker: &'static str| {
         let (client, activity_arn) = (client.clone(), activity_arn.clone());
         async move {
@@ -630,14 +595,8 @@ async fn a_task_claimed_again_after_its_lease_started_once() {
         finished(&client, &exec).await.status(),
         &ExecutionStatus::Succeeded
     );
-    let history = client
-        .get_execution_history()
-        .execution_arn(&exec)
-        .send()
-        .await
-        .expect("history");
-    let workers: Vec<Option<&str>> = history
-        .events()
+    let events = history(&client, &exec).await;
+    let workers: Vec<Option<&str>> = events
         .iter()
         .filter_map(|e| e.activity_started_event_details())
         .map(|d| d.worker_name())

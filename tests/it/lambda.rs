@@ -110,7 +110,7 @@ fn lambda_tasks_invoke_functions_and_report_their_errors() {
 /// that fails fails the Task with its error, and nothing waits for a callback.
 #[tokio::test]
 async fn callback_tasks_invoke_their_function_and_wait_for_its_answer() {
-    use crate::support::{ROLE, Server, finished};
+    use crate::support::{Server, create, finished, history, start};
     use aws_sdk_sfn::types::ExecutionStatus;
 
     let double = Double::start();
@@ -131,25 +131,8 @@ async fn callback_tasks_invoke_their_function_and_wait_for_its_answer() {
     let run = |name: &'static str, definition: Value| {
         let client = client.clone();
         async move {
-            let arn = client
-                .create_state_machine()
-                .name(name)
-                .definition(definition.to_string())
-                .role_arn(ROLE)
-                .send()
-                .await
-                .expect("created")
-                .state_machine_arn()
-                .to_string();
-            let exec = client
-                .start_execution()
-                .state_machine_arn(arn)
-                .input(r#"{"approved": true}"#)
-                .send()
-                .await
-                .expect("started")
-                .execution_arn()
-                .to_string();
+            let arn = create(&client, name, definition).await;
+            let exec = start(&client, &arn, r#"{"approved": true}"#).await;
             finished(&client, &exec).await
         }
     };
@@ -157,14 +140,8 @@ async fn callback_tasks_invoke_their_function_and_wait_for_its_answer() {
     assert_eq!(done.status(), &ExecutionStatus::Succeeded, "{done:?}");
     let output: Value = serde_json::from_str(done.output().expect("output")).expect("JSON");
     assert_eq!(output, json!({"approved": true}), "the callback's output");
-    let history = client
-        .get_execution_history()
-        .execution_arn(done.execution_arn())
-        .send()
-        .await
-        .expect("history");
-    let kinds: Vec<&str> = history
-        .events()
+    let events = history(&client, done.execution_arn()).await;
+    let kinds: Vec<&str> = events
         .iter()
         .map(|e| e.r#type().as_str())
         .filter(|k| k.starts_with("Task") && !k.starts_with("TaskState"))
@@ -178,8 +155,7 @@ async fn callback_tasks_invoke_their_function_and_wait_for_its_answer() {
             "TaskSucceeded"
         ]
     );
-    let submitted = history
-        .events()
+    let submitted = events
         .iter()
         .find_map(|e| e.task_submitted_event_details())
         .expect("TaskSubmitted details");

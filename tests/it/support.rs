@@ -226,3 +226,50 @@ pub async fn finished(
     })
     .await
 }
+
+/// CreateStateMachine: the new machine's ARN.
+pub async fn create(
+    client: &aws_sdk_sfn::Client,
+    name: &str,
+    definition: serde_json::Value,
+) -> String {
+    client
+        .create_state_machine()
+        .name(name)
+        .definition(definition.to_string())
+        .role_arn(ROLE)
+        .send()
+        .await
+        .expect("CreateStateMachine succeeds")
+        .state_machine_arn()
+        .to_string()
+}
+
+/// StartExecution of `machine` with `input`: the execution's ARN.
+pub async fn start(client: &aws_sdk_sfn::Client, machine: &str, input: &str) -> String {
+    client
+        .start_execution()
+        .state_machine_arn(machine)
+        .input(input)
+        .send()
+        .await
+        .expect("StartExecution succeeds")
+        .execution_arn()
+        .to_string()
+}
+
+/// The whole history of an execution (one page: the tests' executions are short).
+pub async fn history(
+    client: &aws_sdk_sfn::Client,
+    execution: &str,
+) -> Vec<aws_sdk_sfn::types::HistoryEvent> {
+    client
+        .get_execution_history()
+        .execution_arn(execution)
+        .max_results(1000)
+        .send()
+        .await
+        .expect("GetExecutionHistory succeeds")
+        .events()
+        .to_vec()
+}
