@@ -122,6 +122,171 @@ pub struct PostgresStore {
 }
 
 impl PostgresStore {
+    /// [`Store::commit`], one attempt.
+    async fn commit_once(&self, batch: &[Transition]) -> Result<Vec<Result<()>>> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut arns: Vec<&str> = batch.iter().map(|t| t.execution_arn.as_str()).collect();
+        arns.sort_unstable();
+        arns.dedup();
+
+        let mut tx = self.pool.begin().await?;
+        // Lock all the batch's executions up front and in ARN order (PostgreSQL locks the rows
+        // after sorting them): replicas committing overlapping batches then queue behind one
+        // another instead of deadlocking, and a replica that waited reads the version the
+        // other one wrote, so a transition both attempt applies once.
+        let rows = sqlx::query(
+            "SELECT arn, version, next_event_id, step_events, status FROM executions WHERE arn = ANY($1) ORDER BY arn FOR UPDATE",
+        )
+        .bind(&arns)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut heads = HashMap::with_capacity(rows.len());
+        for row in &rows {
+            let arn: String = row.try_get("arn")?;
+            let head = Head {
+                version: row.try_get("version")?,
+                next_event_id: row.try_get("next_event_id")?,
+                step_events: row.try_get("step_events")?,
+                status: row.try_get("status")?,
+                changed: false,
+                cursor: None,
+                finish: None,
+            };
+            heads.insert(arn, head);
+        }
+
+        let mut results = Vec::with_capacity(batch.len());
+        let mut events = EventRows::default();
+        for t in batch {
+            let Some(head) = heads.get_mut(t.execution_arn.as_str()) else {
+                results.push(Err(StoreError::NotFound(t.execution_arn.clone())));
+                continue;
+            };
+            if head.version != t.expected_version || head.status != "RUNNING" {
+                results.push(Err(StoreError::Conflict(t.execution_arn.clone())));
+                continue;
+            }
+            events.push(&t.execution_arn, head.next_event_id, &t.events);
+            head.next_event_id += t.events.len() as i64;
+            head.changed = true;
+            if t.next.is_none() && t.finish.is_none() {
+                // Events of a step still running: their ids are used, the version stays.
+                head.step_events += t.events.len() as i64;
+            } else {
+                head.version += 1;
+                head.step_events = 0;
+            }
+            if let Some(c) = &t.next {
+                head.cursor = Some(c);
+            }
+            if let Some(f) = &t.finish {
+                head.status.clone_from(&f.status);
+                head.finish = Some(f);
+            }
+            results.push(Ok(()));
+        }
+        events.insert(&mut tx).await?;
+
+        // One row per changed execution, written with one statement. A NULL cursor state
+        // keeps the stored cursor; a NULL status keeps the stored outcome.
+        let mut u_arn = Vec::new();
+        let mut u_state = Vec::new();
+        let mut u_input = Vec::new();
+        let mut u_vars = Vec::new();
+        let mut u_status = Vec::new();
+        let mut u_output = Vec::new();
+        let mut u_error = Vec::new();
+        let mut u_cause = Vec::new();
+        let mut u_stop = Vec::new();
+        let mut u_version = Vec::new();
+        let mut u_next_event_id = Vec::new();
+        let mut u_step_events = Vec::new();
+        let mut finished = Vec::new();
+        for (arn, head) in heads.iter().filter(|(_, h)| h.changed) {
+            u_arn.push(arn.as_str());
+            u_state.push(head.cursor.map(|c| c.state));
+            u_input.push(head.cursor.map(|c| c.input.as_str()));
+            u_vars.push(head.cursor.map(|c| c.vars.as_str()));
+            u_status.push(head.finish.map(|f| f.status.as_str()));
+            u_output.push(head.finish.and_then(|f| f.output.as_deref()));
+            u_error.push(head.finish.and_then(|f| f.error.as_deref()));
+            u_cause.push(head.finish.and_then(|f| f.cause.as_deref()));
+            u_stop.push(head.finish.map(|f| f.stop));
+            u_version.push(head.version);
+            u_next_event_id.push(head.next_event_id);
+            u_step_events.push(head.step_events);
+            if head.finish.is_some() {
+                finished.push(arn.as_str());
+            }
+        }
+        if !u_arn.is_empty() {
+            sqlx::query(
+                "UPDATE executions AS e SET
+                    cursor_state = COALESCE(u.state, e.cursor_state),
+                    cursor_input = CASE WHEN u.state IS NULL THEN e.cursor_input ELSE u.input END,
+                    cursor_vars = CASE WHEN u.state IS NULL THEN e.cursor_vars ELSE u.vars END,
+                    status = COALESCE(u.status, e.status),
+                    output = CASE WHEN u.status IS NULL THEN e.output ELSE u.output END,
+                    error = CASE WHEN u.status IS NULL THEN e.error ELSE u.error END,
+                    cause = CASE WHEN u.status IS NULL THEN e.cause ELSE u.cause END,
+                    stop = CASE WHEN u.status IS NULL THEN e.stop ELSE u.stop END,
+                    version = u.version,
+                    next_event_id = u.next_event_id,
+                    step_events = u.step_events
+                 FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::float8[], $10::bigint[], $11::bigint[], $12::bigint[])
+                    AS u(arn, state, input, vars, status, output, error, cause, stop, version, next_event_id, step_events)
+                 WHERE e.arn = u.arn",
+            )
+            .bind(u_arn)
+            .bind(u_state)
+            .bind(u_input)
+            .bind(u_vars)
+            .bind(u_status)
+            .bind(u_output)
+            .bind(u_error)
+            .bind(u_cause)
+            .bind(u_stop)
+            .bind(u_version)
+            .bind(u_next_event_id)
+            .bind(u_step_events)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if !finished.is_empty() {
+            // Tasks of an ended execution can no longer be answered.
+            sqlx::query(
+                "UPDATE tasks SET status = 'TIMED_OUT' WHERE execution_arn = ANY($1) AND status IN ('PENDING', 'CLAIMED')",
+            )
+            .bind(&finished)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("DELETE FROM timers WHERE execution_arn = ANY($1)")
+                .bind(&finished)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(results)
+    }
+
+    /// [`Store::write_tasks`], one attempt.
+    async fn write_tasks_once(
+        &self,
+        batch: &[TaskWrite],
+    ) -> Result<Vec<Result<Option<TaskRecord>>>> {
+        let mut tx = self.pool.begin().await?;
+        // Every statement is a network round trip: a batch in phase order takes a few.
+        let results = if in_phase_order(batch) {
+            write_by_phase(&mut tx, batch).await?
+        } else {
+            write_in_order(&mut tx, batch).await?
+        };
+        tx.commit().await?;
+        Ok(results)
+    }
+
     /// Connect to `url` (`postgres://user:password@host:port/database`) and create the schema.
     pub async fn connect(url: &str) -> Result<Self> {
         Self::connect_with(PgConnectOptions::from_str(url)?).await
@@ -293,6 +458,33 @@ struct Head<'a> {
     changed: bool,
     cursor: Option<&'a Cursor>,
     finish: Option<&'a Finish>,
+}
+
+/// Attempts of a batch that PostgreSQL keeps aborting before the error reaches the caller.
+const ATTEMPTS: u32 = 10;
+
+/// Run a write transaction again when PostgreSQL aborted it to break a deadlock (replicas
+/// writing the same rows in different orders) or a serialization conflict. Nothing of an
+/// aborted transaction was applied, so running it again is applying it later.
+async fn retry_aborted<T, F, Fut>(mut attempt: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let mut n = 1;
+    loop {
+        match attempt().await {
+            Err(StoreError::Backend(sqlx::Error::Database(e)))
+                if n < ATTEMPTS && matches!(e.code().as_deref(), Some("40P01" | "40001")) =>
+            {
+                // A short random pause, so the two sides do not meet again at once.
+                let pause = rand::random::<u64>() % (2 * u64::from(n)) + 1;
+                tokio::time::sleep(Duration::from_millis(pause)).await;
+                n += 1;
+            }
+            other => return other,
+        }
+    }
 }
 
 #[async_trait]
@@ -471,151 +663,7 @@ impl Store for PostgresStore {
     }
 
     async fn commit(&self, batch: &[Transition]) -> Result<Vec<Result<()>>> {
-        if batch.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut arns: Vec<&str> = batch.iter().map(|t| t.execution_arn.as_str()).collect();
-        arns.sort_unstable();
-        arns.dedup();
-
-        let mut tx = self.pool.begin().await?;
-        // Lock all the batch's executions up front and in ARN order (PostgreSQL locks the rows
-        // after sorting them): replicas committing overlapping batches then queue behind one
-        // another instead of deadlocking, and a replica that waited reads the version the
-        // other one wrote, so a transition both attempt applies once.
-        let rows = sqlx::query(
-            "SELECT arn, version, next_event_id, step_events, status FROM executions WHERE arn = ANY($1) ORDER BY arn FOR UPDATE",
-        )
-        .bind(&arns)
-        .fetch_all(&mut *tx)
-        .await?;
-        let mut heads = HashMap::with_capacity(rows.len());
-        for row in &rows {
-            let arn: String = row.try_get("arn")?;
-            let head = Head {
-                version: row.try_get("version")?,
-                next_event_id: row.try_get("next_event_id")?,
-                step_events: row.try_get("step_events")?,
-                status: row.try_get("status")?,
-                changed: false,
-                cursor: None,
-                finish: None,
-            };
-            heads.insert(arn, head);
-        }
-
-        let mut results = Vec::with_capacity(batch.len());
-        let mut events = EventRows::default();
-        for t in batch {
-            let Some(head) = heads.get_mut(t.execution_arn.as_str()) else {
-                results.push(Err(StoreError::NotFound(t.execution_arn.clone())));
-                continue;
-            };
-            if head.version != t.expected_version || head.status != "RUNNING" {
-                results.push(Err(StoreError::Conflict(t.execution_arn.clone())));
-                continue;
-            }
-            events.push(&t.execution_arn, head.next_event_id, &t.events);
-            head.next_event_id += t.events.len() as i64;
-            head.changed = true;
-            if t.next.is_none() && t.finish.is_none() {
-                // Events of a step still running: their ids are used, the version stays.
-                head.step_events += t.events.len() as i64;
-            } else {
-                head.version += 1;
-                head.step_events = 0;
-            }
-            if let Some(c) = &t.next {
-                head.cursor = Some(c);
-            }
-            if let Some(f) = &t.finish {
-                head.status.clone_from(&f.status);
-                head.finish = Some(f);
-            }
-            results.push(Ok(()));
-        }
-        events.insert(&mut tx).await?;
-
-        // One row per changed execution, written with one statement. A NULL cursor state
-        // keeps the stored cursor; a NULL status keeps the stored outcome.
-        let mut u_arn = Vec::new();
-        let mut u_state = Vec::new();
-        let mut u_input = Vec::new();
-        let mut u_vars = Vec::new();
-        let mut u_status = Vec::new();
-        let mut u_output = Vec::new();
-        let mut u_error = Vec::new();
-        let mut u_cause = Vec::new();
-        let mut u_stop = Vec::new();
-        let mut u_version = Vec::new();
-        let mut u_next_event_id = Vec::new();
-        let mut u_step_events = Vec::new();
-        let mut finished = Vec::new();
-        for (arn, head) in heads.iter().filter(|(_, h)| h.changed) {
-            u_arn.push(arn.as_str());
-            u_state.push(head.cursor.map(|c| c.state));
-            u_input.push(head.cursor.map(|c| c.input.as_str()));
-            u_vars.push(head.cursor.map(|c| c.vars.as_str()));
-            u_status.push(head.finish.map(|f| f.status.as_str()));
-            u_output.push(head.finish.and_then(|f| f.output.as_deref()));
-            u_error.push(head.finish.and_then(|f| f.error.as_deref()));
-            u_cause.push(head.finish.and_then(|f| f.cause.as_deref()));
-            u_stop.push(head.finish.map(|f| f.stop));
-            u_version.push(head.version);
-            u_next_event_id.push(head.next_event_id);
-            u_step_events.push(head.step_events);
-            if head.finish.is_some() {
-                finished.push(arn.as_str());
-            }
-        }
-        if !u_arn.is_empty() {
-            sqlx::query(
-                "UPDATE executions AS e SET
-                    cursor_state = COALESCE(u.state, e.cursor_state),
-                    cursor_input = CASE WHEN u.state IS NULL THEN e.cursor_input ELSE u.input END,
-                    cursor_vars = CASE WHEN u.state IS NULL THEN e.cursor_vars ELSE u.vars END,
-                    status = COALESCE(u.status, e.status),
-                    output = CASE WHEN u.status IS NULL THEN e.output ELSE u.output END,
-                    error = CASE WHEN u.status IS NULL THEN e.error ELSE u.error END,
-                    cause = CASE WHEN u.status IS NULL THEN e.cause ELSE u.cause END,
-                    stop = CASE WHEN u.status IS NULL THEN e.stop ELSE u.stop END,
-                    version = u.version,
-                    next_event_id = u.next_event_id,
-                    step_events = u.step_events
-                 FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::float8[], $10::bigint[], $11::bigint[], $12::bigint[])
-                    AS u(arn, state, input, vars, status, output, error, cause, stop, version, next_event_id, step_events)
-                 WHERE e.arn = u.arn",
-            )
-            .bind(u_arn)
-            .bind(u_state)
-            .bind(u_input)
-            .bind(u_vars)
-            .bind(u_status)
-            .bind(u_output)
-            .bind(u_error)
-            .bind(u_cause)
-            .bind(u_stop)
-            .bind(u_version)
-            .bind(u_next_event_id)
-            .bind(u_step_events)
-            .execute(&mut *tx)
-            .await?;
-        }
-        if !finished.is_empty() {
-            // Tasks of an ended execution can no longer be answered.
-            sqlx::query(
-                "UPDATE tasks SET status = 'TIMED_OUT' WHERE execution_arn = ANY($1) AND status IN ('PENDING', 'CLAIMED')",
-            )
-            .bind(&finished)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query("DELETE FROM timers WHERE execution_arn = ANY($1)")
-                .bind(&finished)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(results)
+        retry_aborted(|| self.commit_once(batch)).await
     }
 
     async fn history(
@@ -801,15 +849,7 @@ impl Store for PostgresStore {
     }
 
     async fn write_tasks(&self, batch: &[TaskWrite]) -> Result<Vec<Result<Option<TaskRecord>>>> {
-        let mut tx = self.pool.begin().await?;
-        // Every statement is a network round trip: a batch in phase order takes a few.
-        let results = if in_phase_order(batch) {
-            write_by_phase(&mut tx, batch).await?
-        } else {
-            write_in_order(&mut tx, batch).await?
-        };
-        tx.commit().await?;
-        Ok(results)
+        retry_aborted(|| self.write_tasks_once(batch)).await
     }
 
     async fn get_task(&self, token: &str) -> Result<Option<TaskRecord>> {
