@@ -72,6 +72,27 @@ impl Rng {
     pub fn next_f64(&self) -> f64 {
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
+
+    /// The sources of `n`-way concurrent work (Map iterations, Parallel branches): one draw
+    /// from this source, then child `i` starts from a seed of its own. Concurrent children
+    /// drawing from one shared source would get values in whatever order they happen to
+    /// run, so a replayed step would hand its task tokens to different iterations.
+    pub fn children(&self) -> ChildSeeds {
+        ChildSeeds(self.next_u64())
+    }
+}
+
+/// Seeds of the children of one Map or Parallel state (see [`Rng::children`]).
+#[derive(Debug, Clone, Copy)]
+pub struct ChildSeeds(u64);
+
+impl ChildSeeds {
+    /// The source of child `index`.
+    pub fn rng(&self, index: usize) -> Rng {
+        // The generator's own mixing step, applied to the base and the index.
+        let mixer = Rng::new(self.0 ^ (index as u64).wrapping_mul(0xD6E8_FEB8_6659_FD93));
+        Rng::new(mixer.next_u64())
+    }
 }
 
 /// The per-state part of the context object.

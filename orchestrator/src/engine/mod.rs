@@ -182,13 +182,14 @@ impl Engine {
 
     /// Run a single top-level state (with its retries, branches and iterations).
     pub async fn step(&self, request: StepRequest<'_>) -> StepOutcome {
+        let transitions = std::sync::atomic::AtomicU64::new(0);
         let runner = exec::Runner {
             machine: request.machine,
             info: request.info,
             tasks: &self.dispatcher,
             rng: request.rng,
             limits: &self.limits,
-            transitions: std::sync::atomic::AtomicU64::new(0),
+            transitions: &transitions,
             events: request.events,
             timers: request.timers,
         };
@@ -232,13 +233,14 @@ impl Engine {
         rng: &Rng,
         events: Option<&dyn events::EventSink>,
     ) -> Outcome {
+        let transitions = std::sync::atomic::AtomicU64::new(0);
         let runner = exec::Runner {
             machine,
             info,
             tasks: &self.dispatcher,
             rng,
             limits: &self.limits,
-            transitions: std::sync::atomic::AtomicU64::new(0),
+            transitions: &transitions,
             events,
             timers: None,
         };

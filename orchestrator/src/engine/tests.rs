@@ -736,3 +736,62 @@ async fn map_results_over_the_payload_limit_exceed_the_data_limit() {
         Outcome::Succeeded(_)
     ));
 }
+
+/// Records the token each (item, state) got, answering after a delay that depends on the
+/// item: `reversed` flips which items finish first.
+struct TokenLog {
+    reversed: bool,
+    seen: std::sync::Mutex<std::collections::BTreeMap<(i64, String), String>>,
+}
+
+impl TaskHandler for TokenLog {
+    fn handles(&self, _: &str) -> bool {
+        true
+    }
+    fn invoke(&self, request: TaskRequest) -> BoxFuture<'_, Result<Value, TaskFailure>> {
+        Box::pin(async move {
+            let item = request.input["item"].as_i64().unwrap_or(-1);
+            let token = request.task_token.clone().unwrap_or_default();
+            self.seen
+                .lock()
+                .expect("not poisoned")
+                .insert((item, request.state_name.clone()), token);
+            let delay = if self.reversed { 8 - item } else { item }.clamp(0, 8);
+            tokio::time::sleep(Duration::from_millis(delay as u64 * 10)).await;
+            Ok(request.input)
+        })
+    }
+}
+
+/// Task tokens (and every other random value) belong to their Map iteration or Parallel
+/// branch, not to the order in which concurrent iterations happen to run: a durable driver
+/// replays a step with the same seed and must hand each iteration its earlier tokens.
+#[tokio::test(start_paused = true)]
+async fn concurrent_iterations_draw_the_same_tokens_whatever_order_they_run_in() {
+    let callback = "arn:aws:states:::sqs:sendMessage.waitForTaskToken";
+    let def = json!({"StartAt": "Both", "States": {"Both": {"Type": "Parallel", "End": true,
+        "Branches": [{"StartAt": "Fan", "States": {"Fan": {"Type": "Map", "End": true,
+            "ItemSelector": {"item.$": "$$.Map.Item.Value"},
+            "ItemProcessor": {"StartAt": "First", "States": {
+                "First": {"Type": "Task", "Resource": callback, "Next": "Second"},
+                "Second": {"Type": "Task", "Resource": callback, "End": true}}}}}},
+            {"StartAt": "Solo", "States": {"Solo": {"Type": "Task", "Resource": callback,
+                "Parameters": {"item": 100}, "End": true}}}]}}});
+    let tokens = |reversed: bool| {
+        let def = def.clone();
+        async move {
+            let log = Arc::new(TokenLog {
+                reversed,
+                seen: Default::default(),
+            });
+            let mut d = Dispatcher::new();
+            d.register(log.clone());
+            let out = run_with(&Engine::new(d), def, json!([0, 1, 2, 3, 4, 5, 6, 7, 8])).await;
+            assert!(matches!(out, Outcome::Succeeded(_)), "{out:?}");
+            log.seen.lock().expect("not poisoned").clone()
+        }
+    };
+    let (forward, backward) = (tokens(false).await, tokens(true).await);
+    assert_eq!(forward.len(), 9 * 2 + 1);
+    assert_eq!(forward, backward);
+}

@@ -134,6 +134,7 @@ impl Runner<'_> {
         // Selector inputs are computed lazily, item by item, as the stream pulls them: memory
         // grows with the concurrency, not the item count.
         let parent = Arc::new(vars.clone());
+        let seeds = self.rng.children();
         let selector_input = states.map(states_input).unwrap_or(input);
         let iterations =
             // `cloned()` is lazy: an item is copied when its iteration starts.
@@ -156,7 +157,11 @@ impl Runner<'_> {
                     // A result writer records each child's input and times.
                     let started = recording.then(|| (item_input.clone(), now_iso8601()));
                     let mut scope = Vars::child_of(parent);
-                    let outcome = self.run_graph(&spec.processor, item_input, &mut scope).await;
+                    let rng = seeds.rng(index);
+                    let outcome = self
+                        .with_rng(&rng)
+                        .run_graph(&spec.processor, item_input, &mut scope)
+                        .await;
                     self.emit(|| {
                         let mut e = iteration(if outcome.is_ok() { "MapIterationSucceeded" } else { "MapIterationFailed" });
                         e.details = e.details.map(|(_, d)| {

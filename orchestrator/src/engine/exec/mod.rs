@@ -118,10 +118,12 @@ pub struct Runner<'a> {
     pub machine: &'a StateMachine,
     pub info: &'a ExecutionInfo,
     pub tasks: &'a Dispatcher,
+    /// This branch's random source (task tokens, UUIDs, retry jitter): Map iterations and
+    /// Parallel branches each have their own, so a replay draws the same values per branch.
     pub rng: &'a Rng,
     pub limits: &'a Limits,
     /// Transitions made so far by the whole execution.
-    pub transitions: AtomicU64,
+    pub transitions: &'a AtomicU64,
     /// Where history events go; `None` builds none.
     pub events: Option<&'a dyn EventSink>,
     /// How Waits and retry back-offs wait; `None` sleeps in memory.
@@ -140,6 +142,20 @@ pub trait Timers: Send + Sync {
 const YIELD_EVERY: u64 = 1024;
 
 impl<'a> Runner<'a> {
+    /// The same execution, drawing from `rng`: for one Map iteration or Parallel branch.
+    pub(crate) fn with_rng<'b>(&'b self, rng: &'b Rng) -> Runner<'b> {
+        Runner {
+            machine: self.machine,
+            info: self.info,
+            tasks: self.tasks,
+            rng,
+            limits: self.limits,
+            transitions: self.transitions,
+            events: self.events,
+            timers: self.timers,
+        }
+    }
+
     /// Run the whole machine on the execution input.
     pub async fn run(&self, vars: &mut Vars) -> Result<Value, Failure> {
         self.run_graph(&self.machine.graph, (*self.info.input).clone(), vars)

@@ -195,12 +195,16 @@ impl Runner<'_> {
             }
             Kind::Parallel { branches, .. } => {
                 let parent = Arc::new(vars.clone());
-                let runs = branches.iter().map(|graph| {
+                let seeds = self.rng.children();
+                let runs = branches.iter().enumerate().map(|(i, graph)| {
                     let input = input.clone().into_owned();
                     let parent = parent.clone();
                     async move {
+                        let rng = seeds.rng(i);
                         let mut scope = Vars::child_of(parent);
-                        self.run_graph(graph, input, &mut scope).await
+                        self.with_rng(&rng)
+                            .run_graph(graph, input, &mut scope)
+                            .await
                     }
                 });
                 self.emit(|| Event::bare("ParallelStateStarted"));
