@@ -10,7 +10,9 @@ No local Batch server runs containers, so this serves just enough of the Batch R
                            jobQueue or jobDefinition is a 400 ClientException
     POST /v1/describejobs  {"jobs": [id or arn, ...]} -> {"jobs": [JobDetail, ...]};
                            unknown ids are left out, as AWS does
+    POST /v1/terminatejob  {"jobId", "reason"} -> {}; the job ends FAILED with that reason
     GET  /_requests        every SubmitJob request body received, in order (for tests)
+    GET  /_terminated      every TerminateJob request body received, in order (for tests)
 
 Nothing runs: a job's status follows from its age, worked out on each DescribeJobs.
 It is SUBMITTED, then RUNNABLE, then RUNNING, then finished; each step lasts
@@ -41,6 +43,7 @@ ESSENTIAL_EXITED = "Essential container in task exited"
 LOCK = threading.Lock()
 JOBS = {}       # jobId -> job record (see submit_job)
 REQUESTS = []   # SubmitJob request bodies, in arrival order
+TERMINATED = [] # TerminateJob request bodies, in arrival order
 
 
 class ClientError(Exception):
@@ -74,6 +77,18 @@ def submit_job(body):
     return {"jobArn": arn("job", job_id), "jobName": body["jobName"], "jobId": job_id}
 
 
+def terminate_job(body):
+    job_id, reason = body.get("jobId"), body.get("reason")
+    if not isinstance(job_id, str) or not isinstance(reason, str):
+        raise ClientError("jobId and reason are required strings.")
+    with LOCK:
+        job = JOBS.get(job_id.rsplit("/", 1)[-1])
+        if job is None:
+            raise ClientError("Job %s not found." % job_id)
+        job.setdefault("terminated", reason)
+    return {}
+
+
 def detail(job):
     """The job as DescribeJobs reports it at this moment."""
     body, created, step = job["request"], job["created"], STEP_SECONDS
@@ -81,6 +96,8 @@ def detail(job):
     millis = lambda seconds: int(seconds * 1000)
     status = ["SUBMITTED", "RUNNABLE", "RUNNING"][int(age / step)] if age < 3 * step else \
         ("FAILED" if job["fails"] else "SUCCEEDED")
+    if "terminated" in job:
+        status = "FAILED"
     overrides = body.get("containerOverrides") or {}
     container = {
         "image": "public.ecr.aws/docker/library/busybox:latest",
@@ -160,16 +177,19 @@ class Handler(BaseHTTPRequestHandler):
         self.error(404, "UnknownOperationException", "No operation at %s %s" % (self.command, self.path))
 
     def do_GET(self):
-        if self.path.split("?")[0] != "/_requests":
+        logs = {"/_requests": REQUESTS, "/_terminated": TERMINATED}
+        log = logs.get(self.path.split("?")[0])
+        if log is None:
             return self.not_found()
         with LOCK:
-            self.reply(200, list(REQUESTS))
+            self.reply(200, list(log))
 
     def do_POST(self):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         path = self.path.split("?")[0].rstrip("/")
-        operation = {"/v1/submitjob": submit_job, "/v1/describejobs": describe_jobs}.get(path)
+        operation = {"/v1/submitjob": submit_job, "/v1/describejobs": describe_jobs,
+                     "/v1/terminatejob": terminate_job}.get(path)
         if operation is None:
             return self.not_found()
         try:
@@ -179,6 +199,9 @@ class Handler(BaseHTTPRequestHandler):
         if operation is submit_job:
             with LOCK:
                 REQUESTS.append(body)
+        if operation is terminate_job:
+            with LOCK:
+                TERMINATED.append(body)
         try:
             if not isinstance(body, dict):
                 raise ClientError("The request body must be a JSON object.")

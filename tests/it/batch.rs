@@ -35,15 +35,21 @@ fn job(resource: &str, command: &[&str]) -> Value {
 }
 
 fn requests(double: &Double) -> Value {
+    log(double, "_requests")
+}
+
+/// One of the double's logs (`_requests`: SubmitJob bodies, `_terminated`: TerminateJob).
+fn log(double: &Double, name: &str) -> Value {
     let out = Command::new("python3")
         .args([
             "-c",
-            "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1] + '/_requests').read().decode())",
+            "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1] + '/' + sys.argv[2]).read().decode())",
             &double.endpoint,
+            name,
         ])
         .output()
         .expect("python3 reads the double's log");
-    serde_json::from_slice(&out.stdout).expect("requests JSON")
+    serde_json::from_slice(&out.stdout).expect("log JSON")
 }
 
 #[test]
@@ -114,4 +120,129 @@ fn batch_jobs_submit_and_wait() {
         v["cause"].as_str().is_some_and(|c| c.contains("JobQueue")),
         "{v}"
     );
+}
+
+/// A `.sync` job outlives server restarts: after a graceful stop (SIGTERM) and after
+/// `kill -9`, the restarted server goes on waiting for the job it submitted (Batch sees one
+/// SubmitJob and no TerminateJob), and the execution ends with that job's outcome.
+#[tokio::test]
+async fn a_sync_job_survives_server_restarts() {
+    use crate::support::{Server, create, finished, history, start, temp_dir};
+    use aws_sdk_sfn::types::ExecutionStatus;
+
+    // Each status lasts two seconds: the job still runs through both restarts.
+    let double = Double::script_env(
+        "tests/batch/double.py",
+        &[("BATCH_DOUBLE_STEP_SECONDS", "2")],
+    );
+    let store = format!(
+        "sqlite:{}",
+        temp_dir("batch-restart").join("sluice.db").display()
+    );
+    let env = [
+        ("SLUICE_BATCH_ENDPOINT", double.endpoint.as_str()),
+        ("SLUICE_BATCH_POLL_SECONDS", "0.1"),
+    ];
+    let server = Server::start_env(&store, &[], &env);
+    let client = server.client();
+    let machine = create(
+        &client,
+        "train",
+        job("arn:aws:states:::batch:submitJob.sync", &["train"]),
+    )
+    .await;
+    let exec = start(&client, &machine, "{}").await;
+    crate::support::eventually(std::time::Duration::from_secs(10), || async {
+        history(&client, &exec)
+            .await
+            .iter()
+            .any(|e| e.r#type().as_str() == "TaskSubmitted")
+            .then_some(())
+    })
+    .await;
+    server.stop();
+    let server = Server::start_env(&store, &[], &env);
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    server.kill();
+
+    let server = Server::start_env(&store, &[], &env);
+    let client = server.client();
+    let done = finished(&client, &exec).await;
+    assert_eq!(done.status(), &ExecutionStatus::Succeeded);
+    let output: Value = serde_json::from_str(done.output().expect("output")).expect("JSON");
+    assert_eq!(output["Status"], "SUCCEEDED", "{output}");
+    let sent = requests(&double);
+    assert_eq!(
+        sent.as_array().map(Vec::len),
+        Some(1),
+        "one SubmitJob: {sent}"
+    );
+    assert_eq!(
+        log(&double, "_terminated"),
+        json!([]),
+        "the job was left running"
+    );
+    let events = history(&client, &exec).await;
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|e| e.r#type().as_str())
+        .filter(|k| k.starts_with("Task") && !k.starts_with("TaskState"))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "TaskScheduled",
+            "TaskStarted",
+            "TaskSubmitted",
+            "TaskSucceeded"
+        ]
+    );
+}
+
+/// Stopping the execution still ends its `.sync` job (TerminateJob), as Step Functions does.
+#[tokio::test]
+async fn stopping_an_execution_terminates_its_sync_job() {
+    use crate::support::{Server, create, eventually, finished, start};
+    use aws_sdk_sfn::types::ExecutionStatus;
+
+    let double = Double::script_env(
+        "tests/batch/double.py",
+        &[("BATCH_DOUBLE_STEP_SECONDS", "5")],
+    );
+    let env = [
+        ("SLUICE_BATCH_ENDPOINT", double.endpoint.as_str()),
+        ("SLUICE_BATCH_POLL_SECONDS", "0.1"),
+    ];
+    let server = Server::start_env("sqlite::memory:", &[], &env);
+    let client = server.client();
+    let machine = create(
+        &client,
+        "stopped",
+        job("arn:aws:states:::batch:submitJob.sync", &["train"]),
+    )
+    .await;
+    let exec = start(&client, &machine, "{}").await;
+    eventually(std::time::Duration::from_secs(10), || async {
+        requests(&double)
+            .as_array()
+            .is_some_and(|r| r.len() == 1)
+            .then_some(())
+    })
+    .await;
+    client
+        .stop_execution()
+        .execution_arn(&exec)
+        .send()
+        .await
+        .expect("StopExecution");
+    assert_eq!(
+        finished(&client, &exec).await.status(),
+        &ExecutionStatus::Aborted
+    );
+    let terminated = eventually(std::time::Duration::from_secs(10), || async {
+        let t = log(&double, "_terminated");
+        t.as_array().is_some_and(|t| !t.is_empty()).then_some(t)
+    })
+    .await;
+    assert_eq!(terminated[0]["reason"], "Step Functions task stopped");
 }

@@ -20,9 +20,15 @@ impl Double {
 
     /// A double from a script under the repository that prints `listening on URL` when ready.
     pub(crate) fn script(path: &str) -> Double {
+        Self::script_env(path, &[])
+    }
+
+    /// [`Double::script`] with environment variables for the double.
+    pub(crate) fn script_env(path: &str, envs: &[(&str, &str)]) -> Double {
         let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
         let mut child = Command::new("python3")
             .arg(script)
+            .envs(envs.iter().copied())
             .stdout(Stdio::piped())
             .spawn()
             .expect("python3 runs the test double");

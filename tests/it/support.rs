@@ -83,6 +83,16 @@ impl Server {
         let _ = self.child.wait();
     }
 
+    /// Stop the server as an orchestrator would (SIGTERM) and wait until it exited.
+    pub fn stop(mut self) {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success(), "SIGTERM was delivered");
+        let _ = self.child.wait();
+    }
+
     /// An aws-sdk-sfn client for this server.
     pub fn client(&self) -> aws_sdk_sfn::Client {
         client(&self.endpoint)

@@ -4,6 +4,8 @@
 //! `States.TaskFailed` and that detail as the cause. Service errors are `Batch.<ErrorCode>`.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use aws_sdk_batch::error::{ProvideErrorMetadata, SdkError};
@@ -306,15 +308,21 @@ impl Batch {
     /// is dropped first (a timeout, a stopped execution), the job is terminated.
     pub async fn run_sync(&self, params: &Value) -> Result<Value, BatchFailure> {
         let submitted = self.submit(params, true).await?;
-        self.wait(&submitted).await
+        self.wait(&submitted, None).await
     }
 
     /// The second half of `.sync`: poll DescribeJobs until the submitted job ends, and report
-    /// it. If the future is dropped first, the job is terminated.
-    pub async fn wait(&self, submitted: &Submitted) -> Result<Value, BatchFailure> {
+    /// it. If the future is dropped first, the job is terminated, unless `keep` is set by
+    /// then (a server shutting down leaves its jobs to the next one).
+    pub async fn wait(
+        &self,
+        submitted: &Submitted,
+        keep: Option<Arc<AtomicBool>>,
+    ) -> Result<Value, BatchFailure> {
         let mut guard = Terminate {
             client: Some(self.client.clone()),
             job_id: submitted.job_id.clone(),
+            keep,
         };
         loop {
             tokio::time::sleep(self.poll).await;
@@ -343,10 +351,15 @@ impl Batch {
 struct Terminate {
     client: Option<aws_sdk_batch::Client>,
     job_id: String,
+    /// Set: the wait is abandoned but the job is not (see [`Batch::wait`]).
+    keep: Option<Arc<AtomicBool>>,
 }
 
 impl Drop for Terminate {
     fn drop(&mut self) {
+        if self.keep.as_ref().is_some_and(|k| k.load(Ordering::SeqCst)) {
+            return;
+        }
         let (Some(client), Ok(runtime)) =
             (self.client.take(), tokio::runtime::Handle::try_current())
         else {

@@ -31,6 +31,15 @@ pub struct TaskRequest {
     pub credentials: Option<Value>,
     /// Where the handler reports progress before the outcome (set by the engine).
     pub progress: Option<tokio::sync::mpsc::UnboundedSender<TaskProgress>>,
+    /// For `.sync` resources: a key that is the same when a durable driver replays this
+    /// task after a restart, under which a handler can keep the job it started and pick it
+    /// up again instead of starting another.
+    pub resume_key: Option<String>,
+}
+
+/// Does `resource` run a job to its end (`.sync`, `.sync:2`)?
+pub fn is_sync(resource: &str) -> bool {
+    resource.ends_with(".sync") || resource.ends_with(".sync:2")
 }
 
 /// What a handler reports while a task runs, before its outcome.

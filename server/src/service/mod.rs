@@ -79,12 +79,15 @@ pub struct Service {
     committer: Committer,
     drivers: Mutex<HashMap<String, AbortHandle>>,
     maintenance: Mutex<Option<AbortHandle>>,
+    /// Set by [`Service::shutdown`]: tasks abandoned then are resumed by the next server.
+    shutting_down: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Service {
     /// Build the service over a store; call [`Service::resume`] to pick up running executions.
     pub fn new(store: Arc<dyn Store>, config: Config) -> Arc<Service> {
         let registry = Arc::new(Registry::default());
+        let shutting_down = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let mut dispatcher = Dispatcher::new();
         let lambda = crate::lambda_tasks::LambdaTasks::config_from_env();
         let parked = Arc::new(ParkedTasks::new(
@@ -97,7 +100,9 @@ impl Service {
             dispatcher.register(Arc::new(crate::lambda_tasks::LambdaTasks::new(lambda)));
         }
         if let Some(batch) = crate::batch_tasks::BatchTasks::from_env() {
-            dispatcher.register(Arc::new(batch));
+            dispatcher.register(Arc::new(
+                batch.recorded_in(store.clone(), shutting_down.clone()),
+            ));
         }
         // S3 resources (Distributed Map readers and writers, aws-sdk:s3 tasks) run in process.
         dispatcher.register(Arc::new(crate::s3_tasks::S3Tasks::new(
@@ -116,6 +121,7 @@ impl Service {
             committer,
             drivers: Mutex::new(HashMap::new()),
             maintenance: Mutex::new(None),
+            shutting_down,
         })
     }
 
@@ -179,6 +185,8 @@ impl Service {
 
     /// Stop every driver (their executions stay RUNNING in the store and resume on restart).
     pub fn shutdown(&self) {
+        self.shutting_down
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         if let Some(m) = self
             .maintenance
             .lock()

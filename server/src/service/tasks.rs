@@ -476,7 +476,7 @@ fn is_lambda_callback(resource: &str) -> bool {
 }
 
 /// The outcome of a task that already ended, if it did.
-fn finished(task: &TaskRecord) -> Option<Result<Value, TaskFailure>> {
+pub(crate) fn finished(task: &TaskRecord) -> Option<Result<Value, TaskFailure>> {
     match task.status.as_str() {
         task_status::SUCCEEDED => Some(Ok(task
             .output

@@ -53,6 +53,7 @@ impl Runner<'_> {
             timeout_seconds: None,
             credentials: None,
             progress: None,
+            resume_key: None,
         };
         self.tasks.dispatch(request).await.map_err(|f| {
             Failure::new(

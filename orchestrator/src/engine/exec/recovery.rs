@@ -278,6 +278,9 @@ impl Runner<'_> {
             timeout_seconds: timeout,
             credentials: spec.credentials.clone(),
             progress: Some(progress),
+            // Drawn from the branch's source: a replayed step draws the same key.
+            resume_key: crate::engine::task::is_sync(&spec.resource)
+                .then(|| format!("{:016x}{:016x}", self.rng.next_u64(), self.rng.next_u64())),
         };
         self.emit(|| {
             family.scheduled(
