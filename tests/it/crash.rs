@@ -1,6 +1,7 @@
 //! Crash recovery: 1,000 executions with Waits and activity tasks; the server is killed with
 //! SIGKILL mid-way and restarted; every execution completes with a history that has no
-//! transition twice and no gap.
+//! transition twice and no gap. And a Map whose concurrent iterations each run two activity
+//! tasks: after the crash every iteration still gets its own tasks' answers.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -196,4 +197,103 @@ async fn executions_survive_kill_9() {
             serde_json::from_str(out.output().expect("output")).expect("JSON");
         assert_eq!(output, json!({"n": i, "doubled": 2 * i as i64}));
     }
+}
+
+/// A crash in the middle of a Map step replays the whole step. Its iterations run
+/// concurrently and finish in any order, and each takes two activity tasks; the replay must
+/// hand every iteration the tokens it had (answered tasks keep their answers), never another
+/// iteration's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn map_iterations_keep_their_own_tasks_across_kill_9() {
+    const ITEMS: usize = 120;
+    let dir = temp_dir("crash-map");
+    let store = format!("sqlite:{}", dir.join("sluice.db").display());
+    let flags = ["--activity-lease-seconds", "5"];
+    let server = Server::start_with(&store, &flags);
+    let c = server.client();
+    let activity = c
+        .create_activity()
+        .name("double")
+        .send()
+        .await
+        .expect("activity")
+        .activity_arn()
+        .to_string();
+    let def = json!({"StartAt": "Fan", "States": {"Fan": {"Type": "Map", "MaxConcurrency": 24,
+        "ItemSelector": {"n.$": "$$.Map.Item.Value"},
+        "ItemProcessor": {"StartAt": "First", "States": {
+            "First": {"Type": "Task", "Resource": activity, "ResultPath": "$.a", "Next": "Second"},
+            "Second": {"Type": "Task", "Resource": activity,
+                       "Parameters": {"n.$": "$.a.doubled"},
+                       "ResultSelector": {"v.$": "$.doubled"}, "End": true}}},
+        "End": true}}});
+    let sm = c
+        .create_state_machine()
+        .name("fan")
+        .definition(def.to_string())
+        .role_arn(ROLE)
+        .send()
+        .await
+        .expect("created")
+        .state_machine_arn()
+        .to_string();
+    let exec = c
+        .start_execution()
+        .state_machine_arn(&sm)
+        .input(json!((0..ITEMS).collect::<Vec<_>>()).to_string())
+        .send()
+        .await
+        .expect("started")
+        .execution_arn()
+        .to_string();
+    let endpoint = Arc::new(std::sync::Mutex::new(server.endpoint.clone()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let answered = Arc::new(AtomicUsize::new(0));
+    let workers: Vec<_> = (0..8)
+        .map(|_| {
+            tokio::spawn(worker(
+                endpoint.clone(),
+                activity.clone(),
+                stop.clone(),
+                answered.clone(),
+            ))
+        })
+        .collect();
+    // Past the first wave: some iterations are on their second task, some finished.
+    eventually(Duration::from_secs(60), || async {
+        (answered.load(Ordering::SeqCst) >= ITEMS).then_some(())
+    })
+    .await;
+    server.kill();
+    let server = Server::start_with(&store, &flags);
+    *endpoint.lock().expect("not poisoned") = server.endpoint.clone();
+    let c = server.client();
+    let done = eventually(Duration::from_secs(120), || async {
+        let d = c
+            .describe_execution()
+            .execution_arn(&exec)
+            .send()
+            .await
+            .ok()?;
+        (d.status() != &ExecutionStatus::Running).then_some(d)
+    })
+    .await;
+    stop.store(true, Ordering::SeqCst);
+    for w in workers {
+        w.abort();
+    }
+    assert_eq!(
+        done.status(),
+        &ExecutionStatus::Succeeded,
+        "{:?}",
+        done.cause()
+    );
+    let output: serde_json::Value =
+        serde_json::from_str(done.output().expect("output")).expect("JSON");
+    let expected: Vec<serde_json::Value> = (0..ITEMS).map(|n| json!({"v": 4 * n})).collect();
+    assert_eq!(
+        output,
+        json!(expected),
+        "each iteration got its own answers"
+    );
 }
