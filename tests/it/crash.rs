@@ -296,4 +296,28 @@ async fn map_iterations_keep_their_own_tasks_across_kill_9() {
         json!(expected),
         "each iteration got its own answers"
     );
+    // The replayed step wrote only what the history lacked: every event exactly once.
+    let events = crate::support::history(&c, &exec).await;
+    let mut counts = std::collections::BTreeMap::new();
+    for e in &events {
+        *counts.entry(e.r#type().as_str()).or_insert(0) += 1;
+    }
+    let per_iteration = ITEMS as i32;
+    let per_task = 2 * per_iteration;
+    let expected = std::collections::BTreeMap::from([
+        ("ActivityScheduled", per_task),
+        ("ActivityStarted", per_task),
+        ("ActivitySucceeded", per_task),
+        ("ExecutionStarted", 1),
+        ("ExecutionSucceeded", 1),
+        ("MapIterationStarted", per_iteration),
+        ("MapIterationSucceeded", per_iteration),
+        ("MapStateEntered", 1),
+        ("MapStateExited", 1),
+        ("MapStateStarted", 1),
+        ("MapStateSucceeded", 1),
+        ("TaskStateEntered", per_task),
+        ("TaskStateExited", per_task),
+    ]);
+    assert_eq!(counts, expected);
 }

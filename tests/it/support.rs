@@ -268,18 +268,26 @@ pub async fn start(client: &aws_sdk_sfn::Client, machine: &str, input: &str) -> 
         .to_string()
 }
 
-/// The whole history of an execution (one page: the tests' executions are short).
+/// The whole history of an execution, every page.
 pub async fn history(
     client: &aws_sdk_sfn::Client,
     execution: &str,
 ) -> Vec<aws_sdk_sfn::types::HistoryEvent> {
-    client
-        .get_execution_history()
-        .execution_arn(execution)
-        .max_results(1000)
-        .send()
-        .await
-        .expect("GetExecutionHistory succeeds")
-        .events()
-        .to_vec()
+    let mut events = Vec::new();
+    let mut next: Option<String> = None;
+    loop {
+        let page = client
+            .get_execution_history()
+            .execution_arn(execution)
+            .max_results(1000)
+            .set_next_token(next)
+            .send()
+            .await
+            .expect("GetExecutionHistory succeeds");
+        events.extend_from_slice(page.events());
+        next = page.next_token().map(str::to_string);
+        if next.is_none() {
+            return events;
+        }
+    }
 }

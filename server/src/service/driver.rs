@@ -21,8 +21,8 @@ use crate::time::{iso8601, now};
 /// a replay of the step after a crash skips the events already written.
 pub(crate) struct Buffer<'a> {
     events: Mutex<Vec<NewEvent>>,
-    /// Events to drop because the history already has them (written before a crash).
-    skip: Mutex<i64>,
+    /// Events of this step the history already has (written before a crash), by content.
+    written: Mutex<Written>,
     committer: &'a Committer,
     arn: &'a str,
     version: i64,
@@ -30,25 +30,26 @@ pub(crate) struct Buffer<'a> {
 
 impl EventSink for Buffer<'_> {
     fn emit(&self, event: Event) {
+        let e = stored_event(event);
+        if self
+            .written
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take(&e.kind, e.details.as_ref())
         {
-            let mut skip = self.skip.lock().unwrap_or_else(|p| p.into_inner());
-            if *skip > 0 {
-                *skip -= 1;
-                return;
-            }
+            return;
         }
         // Written at once: what a running task has done so far (scheduled, taken by a
         // worker, submitted) shows in the history while it runs. Scheduled and started
         // events come in pairs for Lambda and service tasks; the second one writes both.
         let parks = matches!(
-            event.kind.as_str(),
+            e.kind.as_str(),
             "ActivityScheduled"
                 | "ActivityStarted"
                 | "LambdaFunctionStarted"
                 | "TaskStarted"
                 | "TaskSubmitted"
         );
-        let e = stored_event(event);
         let mut events = self.events.lock().unwrap_or_else(|p| p.into_inner());
         events.push(e);
         if parks {
@@ -72,6 +73,69 @@ impl Buffer<'_> {
     fn take(&self) -> Vec<NewEvent> {
         std::mem::take(&mut *self.events.lock().unwrap_or_else(|p| p.into_inner()))
     }
+}
+
+/// The events of a step that the history already holds, as a multiset of their contents.
+/// A replayed step emits the same events again, but concurrent iterations and branches may
+/// emit them in another order; matching by content (not by position) skips exactly the ones
+/// already written. An event whose content differs on replay (say, an external service
+/// answered differently the second time) is written again.
+#[derive(Default)]
+struct Written(std::collections::HashMap<u64, u32>);
+
+impl Written {
+    fn key(kind: &str, details: Option<&(String, String)>) -> u64 {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        kind.hash(&mut h);
+        details.hash(&mut h);
+        h.finish()
+    }
+
+    fn add(&mut self, kind: &str, details: Option<&(String, String)>) {
+        *self.0.entry(Self::key(kind, details)).or_default() += 1;
+    }
+
+    /// Whether this event was written already (then it is counted off).
+    fn take(&mut self, kind: &str, details: Option<&(String, String)>) -> bool {
+        if self.0.is_empty() {
+            return false;
+        }
+        let key = Self::key(kind, details);
+        match self.0.get_mut(&key) {
+            Some(n) if *n > 1 => {
+                *n -= 1;
+                true
+            }
+            Some(_) => {
+                self.0.remove(&key);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// The events the history already holds for the step at `cursor` (written before a crash).
+async fn written_events(
+    store: &dyn crate::store::Store,
+    arn: &str,
+    cursor: &Cursor,
+) -> Result<Written, StoreError> {
+    let mut written = Written::default();
+    let mut after = cursor.next_event_id - cursor.step_events - 1;
+    let mut left = usize::try_from(cursor.step_events).unwrap_or(0);
+    while left > 0 {
+        let page = store
+            .history(arn, Some(after), false, left.min(1000))
+            .await?;
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        left = left.saturating_sub(page.len());
+        for e in &page {
+            written.add(&e.kind, e.details.as_ref());
+        }
+    }
+    Ok(written)
 }
 
 /// An engine event stamped with the current time.
@@ -209,9 +273,14 @@ impl Service {
         };
         loop {
             let rng = Rng::new(step_seed(arn, cursor.version));
+            let written = if cursor.step_events > 0 {
+                written_events(self.store.as_ref(), arn, &cursor).await?
+            } else {
+                Written::default()
+            };
             let buffer = Buffer {
                 events: Mutex::new(Vec::new()),
-                skip: Mutex::new(cursor.step_events),
+                written: Mutex::new(written),
                 committer: &self.committer,
                 arn,
                 version: cursor.version,

@@ -326,8 +326,8 @@ impl ParkedTasks {
             .await
             .and_then(|t| t.ok_or(StoreError::InvalidToken))
             .map_err(store_failure)?;
-        // A task taken before a restart reports its start again, so the replayed step's
-        // events match the history written before.
+        // A task taken before a restart reports its start again: the replayed step skips
+        // the event if the history has it, and writes it if the crash came first.
         if let Some(worker) = &stored.worker {
             self.registry.started(&token, worker);
         }
@@ -338,16 +338,11 @@ impl ParkedTasks {
         let timeout = request.timeout_seconds.map(Duration::from_secs);
         let heartbeat_every = request.heartbeat_seconds.map(Duration::from_secs);
         let wait = async {
-            if is_lambda_callback(&request.resource) {
-                // Sent once: a task whose function was invoked before a restart is only
-                // waited on. Its `TaskSubmitted` is reported again all the same, so the
-                // replayed step's events line up with the history; the invocation's response
-                // is not kept, so should the event itself have been lost in the crash, it
-                // comes back with a null output.
-                let output = match stored.worker {
-                    None => self.invoke_for_callback(&token, &request.input).await?,
-                    Some(_) => Value::Null,
-                };
+            // Sent once: a task whose function was invoked before a restart is only waited
+            // on (its `TaskSubmitted` is in the history already, unless the crash came
+            // between recording the invocation and writing the event).
+            if is_lambda_callback(&request.resource) && stored.worker.is_none() {
+                let output = self.invoke_for_callback(&token, &request.input).await?;
                 if let Some(progress) = &request.progress {
                     let _ = progress.send(TaskProgress::Submitted { output });
                 }
