@@ -11,7 +11,7 @@ use std::time::Duration;
 use aws_sdk_sfn::types::ExecutionStatus;
 use serde_json::json;
 
-use crate::support::{ROLE, Server, client, eventually, temp_dir};
+use crate::support::{ROLE, Server, client, create, eventually, start, temp_dir};
 
 const EXECUTIONS: usize = 1000;
 
@@ -68,6 +68,72 @@ async fn worker(
     }
 }
 
+/// Eight [`worker`]s answering one activity, following the server across restarts.
+struct Workers {
+    endpoint: Arc<std::sync::Mutex<String>>,
+    stop: Arc<AtomicBool>,
+    answered: Arc<AtomicUsize>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Workers {
+    fn start(endpoint: &str, activity: &str) -> Workers {
+        let endpoint = Arc::new(std::sync::Mutex::new(endpoint.to_string()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let answered = Arc::new(AtomicUsize::new(0));
+        let tasks = (0..8)
+            .map(|_| {
+                tokio::spawn(worker(
+                    endpoint.clone(),
+                    activity.to_string(),
+                    stop.clone(),
+                    answered.clone(),
+                ))
+            })
+            .collect();
+        Workers {
+            endpoint,
+            stop,
+            answered,
+            tasks,
+        }
+    }
+
+    /// Tasks answered so far.
+    fn answered(&self) -> usize {
+        self.answered.load(Ordering::SeqCst)
+    }
+
+    /// Send everything to the restarted server at `endpoint`.
+    fn follow(&self, endpoint: &str) {
+        *self.endpoint.lock().expect("not poisoned") = endpoint.to_string();
+    }
+
+    fn stop(self) {
+        self.stop.store(true, Ordering::SeqCst);
+        for t in self.tasks {
+            t.abort();
+        }
+    }
+}
+
+/// The execution once it is no longer RUNNING (the restarted server may take a while).
+async fn ended(
+    c: &aws_sdk_sfn::Client,
+    arn: &str,
+) -> aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput {
+    eventually(Duration::from_secs(120), || async {
+        let d = c
+            .describe_execution()
+            .execution_arn(arn)
+            .send()
+            .await
+            .ok()?;
+        (d.status() != &ExecutionStatus::Running).then_some(d)
+    })
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn executions_survive_kill_9() {
     let dir = temp_dir("crash");
@@ -112,39 +178,18 @@ async fn executions_survive_kill_9() {
             .expect("started");
         arns.push(out.execution_arn().to_string());
     }
-    let endpoint = Arc::new(std::sync::Mutex::new(server.endpoint.clone()));
-    let stop = Arc::new(AtomicBool::new(false));
-    let answered = Arc::new(AtomicUsize::new(0));
-    let workers: Vec<_> = (0..8)
-        .map(|_| {
-            tokio::spawn(worker(
-                endpoint.clone(),
-                activity.clone(),
-                stop.clone(),
-                answered.clone(),
-            ))
-        })
-        .collect();
+    let workers = Workers::start(&server.endpoint, &activity);
     // Kill once some, but not all, tasks were answered.
     eventually(Duration::from_secs(60), || async {
-        (answered.load(Ordering::SeqCst) >= EXECUTIONS / 4).then_some(())
+        (workers.answered() >= EXECUTIONS / 4).then_some(())
     })
     .await;
     server.kill();
     let server = Server::start_with(&store, &flags);
-    *endpoint.lock().expect("not poisoned") = server.endpoint.clone();
+    workers.follow(&server.endpoint);
     let c = server.client();
     for arn in &arns {
-        let d = eventually(Duration::from_secs(120), || async {
-            let d = c
-                .describe_execution()
-                .execution_arn(arn)
-                .send()
-                .await
-                .ok()?;
-            (d.status() != &ExecutionStatus::Running).then_some(d)
-        })
-        .await;
+        let d = ended(&c, arn).await;
         assert_eq!(
             d.status(),
             &ExecutionStatus::Succeeded,
@@ -153,10 +198,7 @@ async fn executions_survive_kill_9() {
             d.cause()
         );
     }
-    stop.store(true, Ordering::SeqCst);
-    for w in workers {
-        w.abort();
-    }
+    workers.stop();
     for (i, arn) in arns.iter().enumerate() {
         let h = c
             .get_execution_history()
@@ -227,61 +269,21 @@ async fn map_iterations_keep_their_own_tasks_across_kill_9() {
                        "Parameters": {"n.$": "$.a.doubled"},
                        "ResultSelector": {"v.$": "$.doubled"}, "End": true}}},
         "End": true}}});
-    let sm = c
-        .create_state_machine()
-        .name("fan")
-        .definition(def.to_string())
-        .role_arn(ROLE)
-        .send()
-        .await
-        .expect("created")
-        .state_machine_arn()
-        .to_string();
-    let exec = c
-        .start_execution()
-        .state_machine_arn(&sm)
-        .input(json!((0..ITEMS).collect::<Vec<_>>()).to_string())
-        .send()
-        .await
-        .expect("started")
-        .execution_arn()
-        .to_string();
-    let endpoint = Arc::new(std::sync::Mutex::new(server.endpoint.clone()));
-    let stop = Arc::new(AtomicBool::new(false));
-    let answered = Arc::new(AtomicUsize::new(0));
-    let workers: Vec<_> = (0..8)
-        .map(|_| {
-            tokio::spawn(worker(
-                endpoint.clone(),
-                activity.clone(),
-                stop.clone(),
-                answered.clone(),
-            ))
-        })
-        .collect();
+    let sm = create(&c, "fan", def).await;
+    let input = json!((0..ITEMS).collect::<Vec<_>>()).to_string();
+    let exec = start(&c, &sm, &input).await;
+    let workers = Workers::start(&server.endpoint, &activity);
     // Past the first wave: some iterations are on their second task, some finished.
     eventually(Duration::from_secs(60), || async {
-        (answered.load(Ordering::SeqCst) >= ITEMS).then_some(())
+        (workers.answered() >= ITEMS).then_some(())
     })
     .await;
     server.kill();
     let server = Server::start_with(&store, &flags);
-    *endpoint.lock().expect("not poisoned") = server.endpoint.clone();
+    workers.follow(&server.endpoint);
     let c = server.client();
-    let done = eventually(Duration::from_secs(120), || async {
-        let d = c
-            .describe_execution()
-            .execution_arn(&exec)
-            .send()
-            .await
-            .ok()?;
-        (d.status() != &ExecutionStatus::Running).then_some(d)
-    })
-    .await;
-    stop.store(true, Ordering::SeqCst);
-    for w in workers {
-        w.abort();
-    }
+    let done = ended(&c, &exec).await;
+    workers.stop();
     assert_eq!(
         done.status(),
         &ExecutionStatus::Succeeded,
