@@ -91,6 +91,18 @@ struct ServeArgs {
     /// Seconds a replica holds its executions without renewing (renewed every third of it).
     #[arg(long, default_value_t = 30.0)]
     execution_lease_seconds: f64,
+    /// The secret task tokens are signed with (give every replica the same one). Default:
+    /// one generated on the first start and kept in the store.
+    #[arg(long, env = "SLUICE_TOKEN_SECRET", hide_env_values = true)]
+    token_secret: Option<String>,
+    /// Fail an execution (States.Runtime) after this many state transitions, counted across
+    /// checkpoints and restarts.
+    #[arg(long, value_name = "N", default_value_t = 10_000_000)]
+    max_transitions: u64,
+    /// Largest API request body in bytes; larger requests get a ValidationException (HTTP
+    /// 413) before they are parsed.
+    #[arg(long, value_name = "BYTES", default_value_t = sluice_server::service::DEFAULT_MAX_REQUEST_BYTES)]
+    max_request_bytes: usize,
     #[command(flatten)]
     payload: PayloadArgs,
 }
@@ -211,8 +223,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         access_keys: args.access_keys,
         replica_id: args.replica_id.unwrap_or_else(default_replica_id),
         execution_lease_seconds: args.execution_lease_seconds,
+        max_request_bytes: args.max_request_bytes,
+        token_secret: args.token_secret,
         limits: sluice_orchestrator::engine::Limits {
             max_payload_bytes: args.payload.max_payload_bytes,
+            max_transitions: args.max_transitions,
             ..Default::default()
         },
     };

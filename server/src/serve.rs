@@ -63,7 +63,7 @@ pub struct ServeOptions {
 pub enum ServeError {
     #[error("opening the store: {0}")]
     Store(#[from] StoreError),
-    #[error("resuming executions: {0}")]
+    #[error("starting the service: {0}")]
     Resume(#[from] crate::service::ServiceError),
     #[error("listening on {addr}: {source}")]
     Listen {
@@ -78,7 +78,7 @@ pub enum ServeError {
 /// resume on the next start.
 pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
     let store = options.store.open().await?;
-    let service = Service::new(store, options.config);
+    let service = Service::open(store, options.config).await?;
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
         .map_err(|source| ServeError::Listen {

@@ -632,4 +632,95 @@ async fn signatures_are_checked_when_enabled() {
         unknown.into_service_error().meta().code(),
         Some("UnrecognizedClientException")
     );
+
+    // A request signed 20 minutes ago (outside AWS's 15-minute window) cannot be replayed.
+    let stale = crate::support::client_signing(
+        &server.endpoint,
+        crate::support::Signing::At(std::time::SystemTime::now() - Duration::from_secs(20 * 60)),
+    )
+    .list_state_machines()
+    .send()
+    .await
+    .expect_err("a stale signature is refused");
+    let stale = stale.into_service_error();
+    assert_eq!(stale.meta().code(), Some("InvalidSignatureException"));
+    assert!(
+        stale
+            .meta()
+            .message()
+            .unwrap_or("")
+            .starts_with("Signature expired"),
+        "{stale:?}"
+    );
+
+    // A signed request whose body is replaced after signing: the server hashes the body.
+    let tampered = crate::support::client_signing(
+        &server.endpoint,
+        crate::support::Signing::ReplaceBody(r#"{"maxResults": 1}"#.into()),
+    )
+    .list_state_machines()
+    .send()
+    .await
+    .expect_err("a replaced body is refused");
+    assert_eq!(
+        tampered.into_service_error().meta().code(),
+        Some("InvalidSignatureException")
+    );
+}
+
+/// Request bodies above the limit get an AWS error before they are parsed.
+#[tokio::test]
+async fn oversized_requests_are_refused() {
+    let server = Server::start_with("sqlite::memory:", &["--max-request-bytes", "4096"]);
+    let client = server.client();
+    let big = json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "Result": "x".repeat(8000), "End": true}}});
+    let err = client
+        .create_state_machine()
+        .name("big")
+        .definition(big.to_string())
+        .role_arn(ROLE)
+        .send()
+        .await
+        .expect_err("too large");
+    let err = err.into_service_error();
+    assert_eq!(err.meta().code(), Some("ValidationException"), "{err:?}");
+    assert!(
+        err.meta().message().unwrap_or("").contains("4096"),
+        "{err:?}"
+    );
+    // The server is still there for requests of a normal size.
+    create(
+        &client,
+        "small",
+        json!({"StartAt": "A", "States": {"A": {"Type": "Succeed"}}}),
+    )
+    .await;
+}
+
+/// An endless top-level loop under `serve` fails with States.Runtime once it passes
+/// `--max-transitions`, although every checkpointed step starts the engine afresh.
+#[tokio::test]
+async fn transition_limit_holds_across_checkpoints() {
+    let server = Server::start_with("sqlite::memory:", &["--max-transitions", "40"]);
+    let client = server.client();
+    let def = json!({"StartAt": "Ping", "States": {
+        "Ping": {"Type": "Pass", "Next": "Pong"},
+        "Pong": {"Type": "Choice", "Choices": [{"Variable": "$.stop", "IsPresent": true, "Next": "Done"}], "Default": "Ping"},
+        "Done": {"Type": "Succeed"}}});
+    let arn = create(&client, "endless", def).await;
+    let exec = start(&client, &arn, "{}").await;
+    let done = finished(&client, &exec).await;
+    assert_eq!(done.status(), &ExecutionStatus::Failed);
+    assert_eq!(done.error(), Some("States.Runtime"));
+    assert!(
+        done.cause().unwrap_or("").contains("40"),
+        "{:?}",
+        done.cause()
+    );
+    let entered = history(&client, &exec)
+        .await
+        .iter()
+        .filter(|e| e.r#type() == &HistoryEventType::PassStateEntered)
+        .count();
+    assert_eq!(entered, 20, "the limit counts every transition once");
 }

@@ -146,3 +146,40 @@ fn aws_cli_round_trip() {
     .expect("validate");
     assert_eq!(validated["result"], "FAIL");
 }
+
+/// Against `serve --auth`, botocore's signed requests pass; an unsigned one or one signed
+/// with another secret is refused with AWS's error codes.
+#[test]
+fn aws_cli_signatures() {
+    if aws_cli().is_none() {
+        return;
+    }
+    let server = Server::start_with("sqlite::memory:", &["--auth", "AKIDTEST:secret"]);
+    let ep = server.endpoint.as_str();
+    let listed = aws(ep, &["list-state-machines"]).expect("a signed request passes");
+    assert_eq!(listed["stateMachines"], json!([]));
+    let unsigned = aws(ep, &["list-state-machines", "--no-sign-request"])
+        .expect_err("an unsigned request is refused");
+    assert!(
+        unsigned.contains("MissingAuthenticationToken"),
+        "{unsigned}"
+    );
+    let out = Command::new("aws")
+        .args([
+            "stepfunctions",
+            "--endpoint-url",
+            ep,
+            "--region",
+            "us-west-2",
+        ])
+        .args(["list-state-machines"])
+        .env("AWS_ACCESS_KEY_ID", "AKIDTEST")
+        .env("AWS_SECRET_ACCESS_KEY", "wrong")
+        .env("AWS_PAGER", "")
+        .env_remove("AWS_PROFILE")
+        .output()
+        .expect("aws runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("InvalidSignatureException"), "{err}");
+}

@@ -4,7 +4,9 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use aws_sdk_sfn::config::interceptors::BeforeSerializationInterceptorContextMut;
+use aws_sdk_sfn::config::interceptors::{
+    BeforeSerializationInterceptorContextMut, BeforeTransmitInterceptorContextMut,
+};
 use aws_sdk_sfn::config::{
     BehaviorVersion, ConfigBag, Credentials, Intercept, Region, RuntimeComponents,
 };
@@ -188,6 +190,71 @@ pub fn client_with_key(endpoint: &str, key_id: &str, secret: &str) -> aws_sdk_sf
         .interceptor(NoHostPrefix)
         .build();
     aws_sdk_sfn::Client::from_conf(conf)
+}
+
+/// How [`client_signing`] departs from a correctly signed request.
+pub enum Signing {
+    /// Sign with a clock reading this time.
+    At(std::time::SystemTime),
+    /// Sign, then replace the body (what a man in the middle would do).
+    ReplaceBody(String),
+}
+
+/// Replaces the body of a request after it was signed.
+#[derive(Debug)]
+struct ReplaceBody(String);
+
+impl Intercept for ReplaceBody {
+    fn name(&self) -> &'static str {
+        "ReplaceBody"
+    }
+
+    fn modify_before_transmit(
+        &self,
+        context: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), aws_sdk_sfn::error::BoxError> {
+        let request = context.request_mut();
+        *request.body_mut() = aws_smithy_types::body::SdkBody::from(self.0.clone());
+        request
+            .headers_mut()
+            .insert("content-length", self.0.len().to_string());
+        Ok(())
+    }
+}
+
+/// A clock stopped at one time.
+#[derive(Debug)]
+struct FixedClock(std::time::SystemTime);
+
+impl aws_smithy_async::time::TimeSource for FixedClock {
+    fn now(&self) -> std::time::SystemTime {
+        self.0
+    }
+}
+
+/// An aws-sdk-sfn client (key AKIDTEST/secret) whose requests are wrong in one way.
+pub fn client_signing(endpoint: &str, how: Signing) -> aws_sdk_sfn::Client {
+    let http = aws_smithy_http_client::Builder::new().build_http();
+    let mut conf = aws_sdk_sfn::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("eu-west-1"))
+        .endpoint_url(endpoint)
+        .http_client(http)
+        .interceptor(NoHostPrefix)
+        // Without this the SDK corrects its clock from the server's Date header and retries,
+        // which hides the first refusal.
+        .retry_config(aws_sdk_sfn::config::retry::RetryConfig::disabled());
+    conf = match how {
+        Signing::At(time) => conf
+            .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
+            .time_source(FixedClock(time)),
+        Signing::ReplaceBody(body) => conf
+            .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
+            .interceptor(ReplaceBody(body)),
+    };
+    aws_sdk_sfn::Client::from_conf(conf.build())
 }
 
 /// A fresh temporary directory for one test.

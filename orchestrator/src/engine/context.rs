@@ -46,21 +46,59 @@ pub fn now_iso8601() -> String {
     Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-/// Randomness for `States.UUID`, `$random()`, retry jitter: SplitMix64 over an atomic counter,
-/// so concurrent branches share it without locks and a fixed seed replays a run.
+/// The secret that makes task tokens unforgeable: a token is an HMAC under this key of the
+/// draws that identify its task, so knowing an execution's ARN and step is not enough to
+/// compute it. One per deployment (replicas share it), so a replayed step still hands out the
+/// tokens it handed out before.
+#[derive(Clone)]
+pub struct TokenKey(Arc<[u8; 32]>);
+
+impl TokenKey {
+    /// A key from 32 secret bytes.
+    pub fn new(bytes: [u8; 32]) -> Self {
+        TokenKey(Arc::new(bytes))
+    }
+}
+
+// The key never reaches a log.
+impl std::fmt::Debug for TokenKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenKey(<redacted>)")
+    }
+}
+
+/// Randomness for `States.UUID`, `$random()`, retry jitter and task tokens: SplitMix64 over
+/// an atomic counter, so concurrent branches share it without locks and a fixed seed replays
+/// a run.
 #[derive(Debug)]
-pub struct Rng(AtomicU64);
+pub struct Rng {
+    state: AtomicU64,
+    /// Signs task tokens; without it (`sluice run`, whose tokens never leave the process)
+    /// a token is the raw draws.
+    key: Option<TokenKey>,
+}
 
 impl Rng {
     /// A generator starting from `seed`.
     pub fn new(seed: u64) -> Self {
-        Rng(AtomicU64::new(seed))
+        Rng {
+            state: AtomicU64::new(seed),
+            key: None,
+        }
+    }
+
+    /// A generator starting from `seed` whose task tokens are signed with `key`.
+    pub fn keyed(seed: u64, key: TokenKey) -> Self {
+        Rng {
+            state: AtomicU64::new(seed),
+            key: Some(key),
+        }
     }
 
     /// The next 64 random bits.
     pub fn next_u64(&self) -> u64 {
         let mut z = self
-            .0
+            .state
             .fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed)
             .wrapping_add(0x9E37_79B9_7F4A_7C15);
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -73,25 +111,55 @@ impl Rng {
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 
+    /// A task token: 128 bits of draws, or with a key their HMAC-SHA256 (256 bits that cannot
+    /// be computed without the key). Deterministic in the seed either way.
+    pub fn task_token(&self) -> String {
+        let (a, b) = (self.next_u64(), self.next_u64());
+        match &self.key {
+            None => format!("{a:016x}{b:016x}"),
+            Some(key) => {
+                use hmac::{Hmac, Mac};
+                let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(key.0.as_slice())
+                    .expect("HMAC takes any key length");
+                mac.update(&a.to_le_bytes());
+                mac.update(&b.to_le_bytes());
+                mac.finalize()
+                    .into_bytes()
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect()
+            }
+        }
+    }
+
     /// The sources of `n`-way concurrent work (Map iterations, Parallel branches): one draw
     /// from this source, then child `i` starts from a seed of its own. Concurrent children
     /// drawing from one shared source would get values in whatever order they happen to
     /// run, so a replayed step would hand its task tokens to different iterations.
     pub fn children(&self) -> ChildSeeds {
-        ChildSeeds(self.next_u64())
+        ChildSeeds {
+            base: self.next_u64(),
+            key: self.key.clone(),
+        }
     }
 }
 
 /// Seeds of the children of one Map or Parallel state (see [`Rng::children`]).
-#[derive(Debug, Clone, Copy)]
-pub struct ChildSeeds(u64);
+#[derive(Debug, Clone)]
+pub struct ChildSeeds {
+    base: u64,
+    key: Option<TokenKey>,
+}
 
 impl ChildSeeds {
-    /// The source of child `index`.
+    /// The source of child `index`; it signs tokens with its parent's key.
     pub fn rng(&self, index: usize) -> Rng {
         // The generator's own mixing step, applied to the base and the index.
-        let mixer = Rng::new(self.0 ^ (index as u64).wrapping_mul(0xD6E8_FEB8_6659_FD93));
-        Rng::new(mixer.next_u64())
+        let mixer = Rng::new(self.base ^ (index as u64).wrapping_mul(0xD6E8_FEB8_6659_FD93));
+        Rng {
+            state: AtomicU64::new(mixer.next_u64()),
+            key: self.key.clone(),
+        }
     }
 }
 

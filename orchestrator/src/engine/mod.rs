@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-pub use context::{ExecutionInfo, Rng, now_iso8601};
+pub use context::{ExecutionInfo, Rng, TokenKey, now_iso8601};
 pub use exec::{Failure, Limits, Timers};
 pub use task::{Dispatcher, TaskFailure, TaskHandler, TaskProgress, TaskRequest};
 pub use vars::Vars;
@@ -140,6 +140,10 @@ pub struct StepRequest<'a> {
     pub events: Option<&'a dyn events::EventSink>,
     /// Durable waits; `None` sleeps in memory.
     pub timers: Option<&'a dyn Timers>,
+    /// Transitions the execution made before this step; the step adds its own. A durable
+    /// driver keeps the count with its checkpoint, so `Limits::max_transitions` holds across
+    /// checkpoints and restarts as it does in one in-memory run.
+    pub transitions: &'a std::sync::atomic::AtomicU64,
 }
 
 /// How a top-level state ended.
@@ -182,14 +186,13 @@ impl Engine {
 
     /// Run a single top-level state (with its retries, branches and iterations).
     pub async fn step(&self, request: StepRequest<'_>) -> StepOutcome {
-        let transitions = std::sync::atomic::AtomicU64::new(0);
         let runner = exec::Runner {
             machine: request.machine,
             info: request.info,
             tasks: &self.dispatcher,
             rng: request.rng,
             limits: &self.limits,
-            transitions: &transitions,
+            transitions: request.transitions,
             events: request.events,
             timers: request.timers,
         };
@@ -202,6 +205,9 @@ impl Engine {
                 ),
             ));
         };
+        if let Err(f) = runner.count_transition() {
+            return StepOutcome::Failed(f);
+        }
         match runner
             .run_state_observed(state, request.input, request.vars)
             .await

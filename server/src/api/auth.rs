@@ -8,11 +8,25 @@ use sha2::{Digest, Sha256};
 
 use super::ApiError;
 
+/// How far a request's `X-Amz-Date` may be from the server's clock, either way: AWS's window.
+/// A captured request cannot be replayed after it.
+pub const MAX_CLOCK_SKEW_SECONDS: i64 = 15 * 60;
+
 /// An access key the server accepts.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct AccessKey {
     pub id: String,
     pub secret: String,
+}
+
+// The secret never reaches a log: Debug shows the key id only.
+impl std::fmt::Debug for AccessKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessKey")
+            .field("id", &self.id)
+            .field("secret", &"<redacted>")
+            .finish()
+    }
 }
 
 impl std::str::FromStr for AccessKey {
@@ -83,13 +97,34 @@ fn parse_authorization(value: &str) -> Option<Authorization<'_>> {
     })
 }
 
-/// Check a request's SigV4 signature against the configured keys.
+/// `X-Amz-Date` (`20260102T030405Z`) as Unix seconds.
+fn parse_amz_date(text: &str) -> Option<i64> {
+    chrono::NaiveDateTime::parse_from_str(text, "%Y%m%dT%H%M%SZ")
+        .ok()
+        .map(|t| t.and_utc().timestamp())
+}
+
+fn format_amz_date(secs: i64) -> String {
+    chrono::DateTime::from_timestamp(secs, 0)
+        .map(|t| t.format("%Y%m%dT%H%M%SZ").to_string())
+        .unwrap_or_default()
+}
+
+/// Equal, in time that depends only on the lengths (a timing probe learns no prefix).
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Check a request's SigV4 signature against the configured keys, at server time `now`
+/// (Unix seconds). The body is hashed here and must match what the client signed; a request
+/// dated more than [`MAX_CLOCK_SKEW_SECONDS`] away from `now` is refused.
 pub fn verify(
     keys: &[AccessKey],
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
     body: &[u8],
+    now: i64,
 ) -> Result<(), ApiError> {
     let header = headers
         .get("authorization")
@@ -116,6 +151,39 @@ pub fn verify(
         .get("x-amz-date")
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| denied("IncompleteSignature", "x-amz-date header is missing"))?;
+    let signed_at = parse_amz_date(amz_date).ok_or_else(|| {
+        denied(
+            "IncompleteSignature",
+            format!("x-amz-date must be written YYYYMMDD'T'HHMMSS'Z', not '{amz_date}'"),
+        )
+    })?;
+    if (now - signed_at).abs() > MAX_CLOCK_SKEW_SECONDS {
+        // AWS's wording, which clients show to the user.
+        let message = if signed_at < now {
+            format!(
+                "Signature expired: {amz_date} is now earlier than {} ({} - 15 min.)",
+                format_amz_date(now - MAX_CLOCK_SKEW_SECONDS),
+                format_amz_date(now)
+            )
+        } else {
+            format!(
+                "Signature not yet current: {amz_date} is still later than {} ({} + 15 min.)",
+                format_amz_date(now + MAX_CLOCK_SKEW_SECONDS),
+                format_amz_date(now)
+            )
+        };
+        return Err(denied("InvalidSignatureException", message));
+    }
+    if !amz_date.starts_with(auth.date) {
+        return Err(denied(
+            "InvalidSignatureException",
+            format!(
+                "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '{}' != '{}'",
+                auth.date,
+                amz_date.get(..8).unwrap_or(amz_date)
+            ),
+        ));
+    }
     let mut canonical_headers = String::new();
     for name in auth.signed_headers.split(';') {
         let values: Vec<String> = headers
@@ -126,13 +194,19 @@ pub fn verify(
             .collect();
         canonical_headers.push_str(&format!("{name}:{}\n", values.join(",")));
     }
-    let payload_hash = match headers
+    // The signature covers the hash of the body this server received, never the hash the
+    // client claims: otherwise a signed request's body could be replaced.
+    let payload_hash = hex(&Sha256::digest(body));
+    if let Some(claimed) = headers
         .get("x-amz-content-sha256")
         .and_then(|v| v.to_str().ok())
+        && !constant_time_eq(claimed.as_bytes(), payload_hash.as_bytes())
     {
-        Some(h) if h != "UNSIGNED-PAYLOAD" => h.to_string(),
-        _ => hex(&Sha256::digest(body)),
-    };
+        return Err(denied(
+            "InvalidSignatureException",
+            "The provided 'x-amz-content-sha256' header does not match what was computed.",
+        ));
+    }
     let mut query: Vec<&str> = uri
         .query()
         .unwrap_or("")
@@ -165,14 +239,7 @@ pub fn verify(
     let k_service = hmac(&k_region, auth.service.as_bytes());
     let k_signing = hmac(&k_service, b"aws4_request");
     let expected = hex(&hmac(&k_signing, string_to_sign.as_bytes()));
-    // Compare without an early exit, so timing does not reveal the matching prefix.
-    let same = expected.len() == auth.signature.len()
-        && expected
-            .bytes()
-            .zip(auth.signature.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0;
-    if same {
+    if constant_time_eq(expected.as_bytes(), auth.signature.as_bytes()) {
         Ok(())
     } else {
         Err(denied(

@@ -27,6 +27,12 @@ impl ApiError {
         }
     }
 
+    /// The same error with another HTTP status.
+    pub fn with_status(mut self, status: StatusCode) -> Self {
+        self.status = status;
+        self
+    }
+
     /// A field is missing or malformed.
     pub fn validation(message: impl Into<String>) -> Self {
         Self::new("ValidationException", message)

@@ -10,7 +10,9 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -32,10 +34,19 @@ pub struct Caller {
 
 /// The HTTP routes: the protocol endpoint and a health check.
 pub fn router(service: Arc<Service>) -> Router {
+    let limit = service.config.max_request_bytes;
     Router::new()
         .route("/", post(endpoint))
+        .layer(DefaultBodyLimit::max(limit))
         .route("/healthz", get(|| async { "ok" }))
         .with_state(service)
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 /// `Credential=AKID/DATE/REGION/states/aws4_request` → REGION.
@@ -51,11 +62,31 @@ async fn endpoint(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let result = async {
+        let body = body.map_err(|e| match e {
+            BytesRejection::FailedToBufferBody(_) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                ApiError::new(
+                    "ValidationException",
+                    format!(
+                        "The request body is larger than this server accepts ({} bytes; AWS caps execution input at 262144 bytes). Pass large data by reference (an s3:// URI) or raise --max-request-bytes.",
+                        service.config.max_request_bytes
+                    ),
+                )
+                .with_status(StatusCode::PAYLOAD_TOO_LARGE)
+            }
+            other => ApiError::serialization(format!("reading the request body: {other}")),
+        })?;
         if !service.config.access_keys.is_empty() {
-            auth::verify(&service.config.access_keys, &method, &uri, &headers, &body)?;
+            auth::verify(
+                &service.config.access_keys,
+                &method,
+                &uri,
+                &headers,
+                &body,
+                unix_now(),
+            )?;
         }
         let target = headers
             .get("x-amz-target")

@@ -2,6 +2,7 @@
 //! checkpointed transition; Express executions run in memory and keep only their outcome.
 
 use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -9,7 +10,7 @@ use futures::future::BoxFuture;
 use serde_json::{Value, json};
 use sluice_orchestrator::engine::events::{self, Event, EventSink};
 use sluice_orchestrator::engine::{
-    ExecutionInfo, Outcome, Rng, StepOutcome, StepRequest, Timers, Vars,
+    ExecutionInfo, Outcome, Rng, StepOutcome, StepRequest, Timers, TokenKey, Vars,
 };
 
 use super::{Committer, Service, ServiceError, stored_json, stored_machine};
@@ -179,11 +180,25 @@ impl Timers for StepTimers<'_> {
 }
 
 /// The seed of a step's random source: the same step replays the same tokens and UUIDs.
+/// SHA-256 because its output is fixed by its definition: a seed that changed with the
+/// toolchain (as `std`'s `DefaultHasher` may) would make a server upgraded mid-execution
+/// hand out tokens other than the ones its workers hold.
 fn step_seed(arn: &str, version: i64) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    arn.hash(&mut h);
-    version.hash(&mut h);
-    h.finish()
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::new()
+        .chain_update(b"sluice step seed\0")
+        .chain_update(arn.as_bytes())
+        .chain_update(b"\0")
+        .chain_update(version.to_le_bytes())
+        .finalize();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    u64::from_le_bytes(first)
+}
+
+/// The random source of the step at `version`: replay-stable, signing tokens with `key`.
+pub(crate) fn step_rng(arn: &str, version: i64, key: &TokenKey) -> Rng {
+    Rng::keyed(step_seed(arn, version), key.clone())
 }
 
 /// The context-object facts of a stored execution.
@@ -272,7 +287,7 @@ impl Service {
             return Ok(());
         };
         loop {
-            let rng = Rng::new(step_seed(arn, cursor.version));
+            let rng = step_rng(arn, cursor.version, &self.token_key);
             let written = if cursor.step_events > 0 {
                 written_events(self.store.as_ref(), arn, &cursor).await?
             } else {
@@ -293,6 +308,7 @@ impl Service {
                 version: cursor.version,
                 count: Default::default(),
             };
+            let transitions = AtomicU64::new(u64::try_from(cursor.transitions).unwrap_or(0));
             let step = self.engine.step(StepRequest {
                 machine: &machine,
                 info: &info,
@@ -302,6 +318,7 @@ impl Service {
                 vars: &mut vars,
                 events: Some(&buffer),
                 timers: Some(&timers),
+                transitions: &transitions,
             });
             let outcome = match deadline {
                 Some(at) => {
@@ -330,6 +347,8 @@ impl Service {
                         version: cursor.version + 1,
                         next_event_id: cursor.next_event_id + events.len() as i64,
                         step_events: 0,
+                        transitions: i64::try_from(transitions.load(Ordering::Relaxed))
+                            .unwrap_or(i64::MAX),
                     };
                     let t = Transition {
                         execution_arn: arn.to_string(),
@@ -398,6 +417,7 @@ impl Service {
             version: 0,
             next_event_id: 2,
             step_events: 0,
+            transitions: 0,
         };
         let started = started_event(&record.input, &record.role_arn);
         match self
@@ -430,7 +450,7 @@ impl Service {
         let input = stored_json(&record.input, "execution input")?;
         let sm_name = name_of(&record.state_machine_arn).to_string();
         let info = execution_info(&record, input, &sm_name);
-        let rng = Rng::new(rand::random());
+        let rng = Rng::keyed(rand::random(), self.token_key.clone());
         let outcome = self.engine.run_observed(&machine, &info, &rng, None).await;
         let finish = match outcome {
             Outcome::Succeeded(v) => Finish {
@@ -517,5 +537,31 @@ impl Service {
             }
         }
         Err(StoreError::Conflict(arn.to_string()).into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Tokens handed to workers must come out the same after any upgrade (the expected values
+    /// were computed independently, with Python's hashlib and hmac): a replayed step
+    /// would otherwise orphan the tasks workers hold. If this fails, the derivation changed.
+    #[test]
+    fn task_tokens_are_pinned() {
+        let arn = "arn:aws:states:us-east-1:123456789012:execution:m:e";
+        assert_eq!(step_seed(arn, 3), 0x388b_0887_1478_86d1);
+        let key = TokenKey::new([7; 32]);
+        let rng = step_rng(arn, 3, &key);
+        assert_eq!(
+            rng.task_token(),
+            "95b5500bdc509db8cc1aed851d994cfca764b641fedc6f14097abb6f914d9566"
+        );
+        // Children (Map iterations) sign with the same key.
+        let child = step_rng(arn, 3, &key).children().rng(5).task_token();
+        assert_eq!(child.len(), 64);
+        // Another deployment's key gives unrelated tokens for the same step.
+        let other = step_rng(arn, 3, &TokenKey::new([8; 32])).task_token();
+        assert_ne!(other, step_rng(arn, 3, &key).task_token());
     }
 }

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
-use sluice_orchestrator::engine::{Dispatcher, Engine, Limits};
+use sluice_orchestrator::engine::{Dispatcher, Engine, Limits, TokenKey};
 use sluice_orchestrator::lang::load::parse_json;
 use sluice_orchestrator::lang::model::StateMachine;
 use tokio::task::AbortHandle;
@@ -52,6 +52,11 @@ pub struct Config {
     pub replica_id: String,
     /// How long a replica holds the executions it drives without renewing its leases.
     pub execution_lease_seconds: f64,
+    /// Largest API request body, in bytes; larger ones are refused before they are parsed.
+    pub max_request_bytes: usize,
+    /// The secret task tokens are signed with. `None`: the one kept in the store (generated
+    /// on the first start), which replicas sharing a database share.
+    pub token_secret: Option<String>,
 }
 
 impl Default for Config {
@@ -64,8 +69,23 @@ impl Default for Config {
             access_keys: Vec::new(),
             replica_id: "local".into(),
             execution_lease_seconds: 30.0,
+            max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
+            token_secret: None,
         }
     }
+}
+
+/// Default [`Config::max_request_bytes`]: room for AWS's 256 KiB input, escaped inside a
+/// JSON string (each quote or backslash doubles), plus the request's other fields.
+pub const DEFAULT_MAX_REQUEST_BYTES: usize = 1024 * 1024;
+
+/// Where the store keeps the generated task-token secret.
+const TOKEN_SECRET_SETTING: &str = "task_token_secret";
+
+/// The key of a secret: SHA-256 of its text, so a secret of any length and alphabet works.
+fn token_key(secret: &str) -> TokenKey {
+    use sha2::{Digest, Sha256};
+    TokenKey::new(Sha256::digest(secret.as_bytes()).into())
 }
 
 /// The running orchestrator.
@@ -76,6 +96,8 @@ pub struct Service {
     pub parked: Arc<ParkedTasks>,
     pub config: Config,
     engine: Engine,
+    /// Signs task tokens (see [`TokenKey`]).
+    token_key: TokenKey,
     committer: Committer,
     drivers: Mutex<HashMap<String, AbortHandle>>,
     maintenance: Mutex<Option<AbortHandle>>,
@@ -84,8 +106,30 @@ pub struct Service {
 }
 
 impl Service {
-    /// Build the service over a store; call [`Service::resume`] to pick up running executions.
+    /// Build the service over a store, with the deployment's token secret (from the
+    /// configuration, else from the store, created there on the first start); call
+    /// [`Service::resume`] to pick up running executions.
+    pub async fn open(store: Arc<dyn Store>, config: Config) -> Result<Arc<Service>, ServiceError> {
+        let secret = match &config.token_secret {
+            Some(secret) => secret.clone(),
+            None => {
+                let fresh: [u8; 32] = rand::random();
+                let fresh: String = fresh.iter().map(|b| format!("{b:02x}")).collect();
+                store
+                    .setting_or_insert(TOKEN_SECRET_SETTING, &fresh)
+                    .await?
+            }
+        };
+        Ok(Self::with_key(store, config, token_key(&secret)))
+    }
+
+    /// A service whose token key lives only in this process (benchmarks, tests): tokens it
+    /// hands out are not accepted after a restart.
     pub fn new(store: Arc<dyn Store>, config: Config) -> Arc<Service> {
+        Self::with_key(store, config, TokenKey::new(rand::random()))
+    }
+
+    fn with_key(store: Arc<dyn Store>, config: Config, token_key: TokenKey) -> Arc<Service> {
         let registry = Arc::new(Registry::default());
         let shutting_down = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let mut dispatcher = Dispatcher::new();
@@ -118,6 +162,7 @@ impl Service {
             parked,
             config,
             engine,
+            token_key,
             committer,
             drivers: Mutex::new(HashMap::new()),
             maintenance: Mutex::new(None),

@@ -2,6 +2,7 @@
 //! history, activities and activity tasks. One trait, two backends (SQLite for the embedded
 //! default, PostgreSQL for several replicas) that pass the same test suite (`tests.rs`).
 
+mod migrations;
 mod postgres;
 mod sqlite;
 mod sqlite_tasks;
@@ -35,6 +36,9 @@ pub enum StoreError {
     /// The database failed.
     #[error("store backend: {0}")]
     Backend(#[from] sqlx::Error),
+    /// The schema could not be brought up to date.
+    #[error("schema migration: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
 }
 
 /// `Result` with [`StoreError`].
@@ -95,6 +99,9 @@ pub struct Cursor {
     /// Events of the current step already in the history: a step that parks on a task shows
     /// its events before it ends, and a replay of the step skips that many.
     pub step_events: i64,
+    /// State transitions the execution made up to this checkpoint (all branches and
+    /// iterations), so the limit on them holds across checkpoints and restarts.
+    pub transitions: i64,
 }
 
 /// A history event as stored.
@@ -347,6 +354,11 @@ pub trait Store: Send + Sync {
         }
         Ok(())
     }
+
+    // ---- settings
+    /// The deployment-wide setting `key`: the stored value if there is one, else `value`,
+    /// which is stored. Atomic: replicas racing to set the same key all get the winner's.
+    async fn setting_or_insert(&self, key: &str, value: &str) -> Result<String>;
 
     // ---- timers
     /// The deadline of a durable timer: the stored one when `key` was set before (a replayed

@@ -17,108 +17,14 @@ use super::*;
 
 // Names, ARNs and tokens use the "C" collation so that lists sort bytewise, as in SQLite,
 // whatever locale the cluster was created with (and paging by `name > $1` agrees with it).
-const SCHEMA: &str = r#"
-CREATE TABLE IF NOT EXISTS state_machines (
-    arn TEXT COLLATE "C" PRIMARY KEY,
-    name TEXT COLLATE "C" NOT NULL UNIQUE,
-    definition TEXT NOT NULL,
-    role_arn TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    created DOUBLE PRECISION NOT NULL,
-    revision BIGINT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS executions (
-    arn TEXT COLLATE "C" PRIMARY KEY,
-    state_machine_arn TEXT COLLATE "C" NOT NULL,
-    name TEXT COLLATE "C" NOT NULL,
-    status TEXT NOT NULL,
-    input TEXT NOT NULL,
-    output TEXT,
-    error TEXT,
-    cause TEXT,
-    start DOUBLE PRECISION NOT NULL,
-    stop DOUBLE PRECISION,
-    definition TEXT NOT NULL,
-    role_arn TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    redrive_count BIGINT NOT NULL DEFAULT 0,
-    cursor_state BIGINT,
-    cursor_input TEXT,
-    cursor_vars TEXT,
-    version BIGINT NOT NULL DEFAULT 0,
-    next_event_id BIGINT NOT NULL DEFAULT 1,
-    step_events BIGINT NOT NULL DEFAULT 0,
-    owner TEXT,
-    lease_until DOUBLE PRECISION,
-    UNIQUE (state_machine_arn, name)
-);
--- Columns added after the first schema, for databases created by an earlier sluice.
-ALTER TABLE executions ADD COLUMN IF NOT EXISTS step_events BIGINT NOT NULL DEFAULT 0;
-ALTER TABLE executions ADD COLUMN IF NOT EXISTS owner TEXT;
-ALTER TABLE executions ADD COLUMN IF NOT EXISTS lease_until DOUBLE PRECISION;
-CREATE INDEX IF NOT EXISTS executions_by_machine ON executions (state_machine_arn, start DESC, arn);
-CREATE INDEX IF NOT EXISTS executions_by_start ON executions (start DESC, arn);
-CREATE INDEX IF NOT EXISTS executions_by_status ON executions (status);
-CREATE TABLE IF NOT EXISTS events (
-    execution_arn TEXT COLLATE "C" NOT NULL,
-    id BIGINT NOT NULL,
-    previous_id BIGINT NOT NULL,
-    "timestamp" DOUBLE PRECISION NOT NULL,
-    kind TEXT NOT NULL,
-    details_key TEXT,
-    details TEXT,
-    PRIMARY KEY (execution_arn, id)
-);
-CREATE TABLE IF NOT EXISTS activities (
-    arn TEXT COLLATE "C" PRIMARY KEY,
-    name TEXT COLLATE "C" NOT NULL UNIQUE,
-    created DOUBLE PRECISION NOT NULL
-);
-CREATE TABLE IF NOT EXISTS tasks (
-    token TEXT COLLATE "C" PRIMARY KEY,
-    activity_arn TEXT COLLATE "C",
-    execution_arn TEXT COLLATE "C" NOT NULL,
-    state_name TEXT NOT NULL,
-    input TEXT NOT NULL,
-    status TEXT NOT NULL,
-    worker TEXT,
-    lease_until DOUBLE PRECISION,
-    heartbeat_seconds BIGINT,
-    last_heartbeat DOUBLE PRECISION,
-    output TEXT,
-    error TEXT,
-    cause TEXT,
-    created DOUBLE PRECISION NOT NULL
-);
--- Claims read these two partial indexes in order, so neither finished tasks nor live claims
--- are scanned; an earlier schema's index over all open tasks is dropped.
-DROP INDEX IF EXISTS tasks_open_by_activity;
-CREATE INDEX IF NOT EXISTS pending_tasks_by_activity ON tasks (activity_arn, created, token)
-    WHERE status = 'PENDING';
-CREATE INDEX IF NOT EXISTS claimed_tasks_by_lease ON tasks (activity_arn, lease_until)
-    WHERE status = 'CLAIMED';
-CREATE INDEX IF NOT EXISTS tasks_open_by_execution ON tasks (execution_arn)
-    WHERE status IN ('PENDING', 'CLAIMED');
-CREATE TABLE IF NOT EXISTS timers (
-    execution_arn TEXT COLLATE "C" NOT NULL,
-    key TEXT NOT NULL,
-    fire_at DOUBLE PRECISION NOT NULL,
-    PRIMARY KEY (execution_arn, key)
-);
-"#;
-
 /// Connections per replica: transitions are group-committed, so a few connections carry the
 /// load, and many replicas times a large pool would exhaust the server's `max_connections`.
 const POOL_SIZE: u32 = 8;
 
-/// Key of the advisory lock that serialises schema creation between replicas starting together
-/// (`CREATE TABLE IF NOT EXISTS` is not safe against a concurrent creator of the same table).
-const SCHEMA_LOCK: i64 = 0x736c_7569_6365; // "sluice"
-
 /// PostgreSQL-backed [`Store`], safe to share between several processes.
 #[derive(Clone)]
 pub struct PostgresStore {
-    pool: PgPool,
+    pub(super) pool: PgPool,
 }
 
 impl PostgresStore {
@@ -195,6 +101,7 @@ impl PostgresStore {
         let mut u_state = Vec::new();
         let mut u_input = Vec::new();
         let mut u_vars = Vec::new();
+        let mut u_transitions = Vec::new();
         let mut u_status = Vec::new();
         let mut u_output = Vec::new();
         let mut u_error = Vec::new();
@@ -209,6 +116,7 @@ impl PostgresStore {
             u_state.push(head.cursor.map(|c| c.state));
             u_input.push(head.cursor.map(|c| c.input.as_str()));
             u_vars.push(head.cursor.map(|c| c.vars.as_str()));
+            u_transitions.push(head.cursor.map(|c| c.transitions));
             u_status.push(head.finish.map(|f| f.status.as_str()));
             u_output.push(head.finish.and_then(|f| f.output.as_deref()));
             u_error.push(head.finish.and_then(|f| f.error.as_deref()));
@@ -227,6 +135,7 @@ impl PostgresStore {
                     cursor_state = COALESCE(u.state, e.cursor_state),
                     cursor_input = CASE WHEN u.state IS NULL THEN e.cursor_input ELSE u.input END,
                     cursor_vars = CASE WHEN u.state IS NULL THEN e.cursor_vars ELSE u.vars END,
+                    cursor_transitions = CASE WHEN u.state IS NULL THEN e.cursor_transitions ELSE u.transitions END,
                     status = COALESCE(u.status, e.status),
                     output = CASE WHEN u.status IS NULL THEN e.output ELSE u.output END,
                     error = CASE WHEN u.status IS NULL THEN e.error ELSE u.error END,
@@ -235,8 +144,8 @@ impl PostgresStore {
                     version = u.version,
                     next_event_id = u.next_event_id,
                     step_events = u.step_events
-                 FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::float8[], $10::bigint[], $11::bigint[], $12::bigint[])
-                    AS u(arn, state, input, vars, status, output, error, cause, stop, version, next_event_id, step_events)
+                 FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::float8[], $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[])
+                    AS u(arn, state, input, vars, status, output, error, cause, stop, version, next_event_id, step_events, transitions)
                  WHERE e.arn = u.arn",
             )
             .bind(u_arn)
@@ -251,6 +160,7 @@ impl PostgresStore {
             .bind(u_version)
             .bind(u_next_event_id)
             .bind(u_step_events)
+            .bind(u_transitions)
             .execute(&mut *tx)
             .await?;
         }
@@ -299,13 +209,7 @@ impl PostgresStore {
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(options)
             .await?;
-        let mut tx = pool.begin().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(SCHEMA_LOCK)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::raw_sql(SCHEMA).execute(&mut *tx).await?;
-        tx.commit().await?;
+        super::migrations::postgres().run(&pool).await?;
         Ok(PostgresStore { pool })
     }
 
@@ -646,7 +550,7 @@ impl Store for PostgresStore {
 
     async fn get_cursor(&self, arn: &str) -> Result<Option<Cursor>> {
         let row = sqlx::query(
-            "SELECT cursor_state, cursor_input, cursor_vars, version, next_event_id, step_events FROM executions WHERE arn = $1 AND cursor_state IS NOT NULL",
+            "SELECT cursor_state, cursor_input, cursor_vars, version, next_event_id, step_events, cursor_transitions FROM executions WHERE arn = $1 AND cursor_state IS NOT NULL",
         )
         .bind(arn)
         .fetch_optional(&self.pool)
@@ -659,6 +563,7 @@ impl Store for PostgresStore {
             version: r.try_get("version")?,
             next_event_id: r.try_get("next_event_id")?,
             step_events: r.try_get("step_events")?,
+            transitions: r.try_get("cursor_transitions")?,
         }))
     }
 
@@ -741,6 +646,20 @@ impl Store for PostgresStore {
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn setting_or_insert(&self, key: &str, value: &str) -> Result<String> {
+        // The no-op update makes RETURNING give the stored row when the key exists.
+        let row = sqlx::query(
+            "INSERT INTO settings (key, value) VALUES ($1, $2)
+             ON CONFLICT (key) DO UPDATE SET value = settings.value
+             RETURNING value",
+        )
+        .bind(key)
+        .bind(value)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get("value")?)
     }
 
     async fn timer(&self, execution_arn: &str, key: &str, fire_at: f64) -> Result<f64> {

@@ -15,90 +15,6 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
 use super::*;
 
-const SCHEMA: &str = r#"
-CREATE TABLE IF NOT EXISTS state_machines (
-    arn TEXT PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE,
-    definition TEXT NOT NULL,
-    role_arn TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    created REAL NOT NULL,
-    revision INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS executions (
-    arn TEXT PRIMARY KEY,
-    state_machine_arn TEXT NOT NULL,
-    name TEXT NOT NULL,
-    status TEXT NOT NULL,
-    input TEXT NOT NULL,
-    output TEXT,
-    error TEXT,
-    cause TEXT,
-    start REAL NOT NULL,
-    stop REAL,
-    definition TEXT NOT NULL,
-    role_arn TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    redrive_count INTEGER NOT NULL DEFAULT 0,
-    cursor_state INTEGER,
-    cursor_input TEXT,
-    cursor_vars TEXT,
-    version INTEGER NOT NULL DEFAULT 0,
-    next_event_id INTEGER NOT NULL DEFAULT 1,
-    step_events INTEGER NOT NULL DEFAULT 0,
-    owner TEXT,
-    lease_until REAL,
-    UNIQUE (state_machine_arn, name)
-);
-CREATE INDEX IF NOT EXISTS executions_by_machine ON executions (state_machine_arn, start DESC, arn);
-CREATE INDEX IF NOT EXISTS executions_by_status ON executions (status);
-CREATE TABLE IF NOT EXISTS events (
-    execution_arn TEXT NOT NULL,
-    id INTEGER NOT NULL,
-    previous_id INTEGER NOT NULL,
-    timestamp REAL NOT NULL,
-    kind TEXT NOT NULL,
-    details_key TEXT,
-    details TEXT,
-    PRIMARY KEY (execution_arn, id)
-);
-CREATE TABLE IF NOT EXISTS activities (
-    arn TEXT PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE,
-    created REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS tasks (
-    token TEXT PRIMARY KEY,
-    activity_arn TEXT,
-    execution_arn TEXT NOT NULL,
-    state_name TEXT NOT NULL,
-    input TEXT NOT NULL,
-    status TEXT NOT NULL,
-    worker TEXT,
-    lease_until REAL,
-    heartbeat_seconds INTEGER,
-    last_heartbeat REAL,
-    output TEXT,
-    error TEXT,
-    cause TEXT,
-    created REAL NOT NULL
-);
--- Claims read these two partial indexes in order, so finished tasks (the bulk of the table)
--- and live claims cost nothing; an earlier schema's index over every task is dropped.
-DROP INDEX IF EXISTS tasks_by_activity;
-CREATE INDEX IF NOT EXISTS pending_tasks_by_activity ON tasks (activity_arn, created, token)
-    WHERE status = 'PENDING';
-CREATE INDEX IF NOT EXISTS claimed_tasks_by_lease ON tasks (activity_arn, lease_until)
-    WHERE status = 'CLAIMED';
-CREATE INDEX IF NOT EXISTS open_tasks_by_execution ON tasks (execution_arn) WHERE status IN ('PENDING', 'CLAIMED');
-CREATE TABLE IF NOT EXISTS timers (
-    execution_arn TEXT NOT NULL,
-    key TEXT NOT NULL,
-    fire_at REAL NOT NULL,
-    PRIMARY KEY (execution_arn, key)
-);
-"#;
-
 /// Bound parameters per statement (SQLite allows 32,766).
 pub(super) const CHUNK: usize = 840;
 
@@ -117,7 +33,7 @@ struct Head<'a> {
 /// SQLite-backed [`Store`].
 #[derive(Clone)]
 pub struct SqliteStore {
-    pool: SqlitePool,
+    pub(super) pool: SqlitePool,
 }
 
 impl SqliteStore {
@@ -154,7 +70,7 @@ impl SqliteStore {
             .max_lifetime(None)
             .connect_with(options)
             .await?;
-        sqlx::raw_sql(SCHEMA).execute(&pool).await?;
+        super::migrations::sqlite().run(&pool).await?;
         Ok(SqliteStore { pool })
     }
 }
@@ -470,7 +386,7 @@ impl Store for SqliteStore {
 
     async fn get_cursor(&self, arn: &str) -> Result<Option<Cursor>> {
         let row = sqlx::query(
-            "SELECT cursor_state, cursor_input, cursor_vars, version, next_event_id, step_events FROM executions WHERE arn = ? AND cursor_state IS NOT NULL",
+            "SELECT cursor_state, cursor_input, cursor_vars, version, next_event_id, step_events, cursor_transitions FROM executions WHERE arn = ? AND cursor_state IS NOT NULL",
         )
         .bind(arn)
         .fetch_optional(&self.pool)
@@ -482,6 +398,7 @@ impl Store for SqliteStore {
             version: r.get("version"),
             next_event_id: r.get("next_event_id"),
             step_events: r.get("step_events"),
+            transitions: r.get("cursor_transitions"),
         }))
     }
 
@@ -561,16 +478,17 @@ impl Store for SqliteStore {
             .filter(|(_, h)| h.changed)
             .map(|(a, h)| (*a, h))
             .collect();
-        for chunk in changed.chunks(CHUNK / 12) {
+        for chunk in changed.chunks(CHUNK / 13) {
             // NULL cursor state keeps the stored cursor; NULL status keeps the outcome.
             let mut q = QueryBuilder::<Sqlite>::new(
-                "WITH u(arn, state, input, vars, status, output, error, cause, stop, version, next_event_id, step_events) AS (",
+                "WITH u(arn, state, input, vars, transitions, status, output, error, cause, stop, version, next_event_id, step_events) AS (",
             );
             q.push_values(chunk, |mut row, (arn, h)| {
                 row.push_bind(*arn)
                     .push_bind(h.cursor.map(|c| c.state))
                     .push_bind(h.cursor.map(|c| c.input.as_str()))
                     .push_bind(h.cursor.map(|c| c.vars.as_str()))
+                    .push_bind(h.cursor.map(|c| c.transitions))
                     .push_bind(h.finish.map(|f| f.status.as_str()))
                     .push_bind(h.finish.and_then(|f| f.output.as_deref()))
                     .push_bind(h.finish.and_then(|f| f.error.as_deref()))
@@ -585,6 +503,7 @@ impl Store for SqliteStore {
                     cursor_state = COALESCE(u.state, executions.cursor_state),
                     cursor_input = CASE WHEN u.state IS NULL THEN executions.cursor_input ELSE u.input END,
                     cursor_vars = CASE WHEN u.state IS NULL THEN executions.cursor_vars ELSE u.vars END,
+                    cursor_transitions = CASE WHEN u.state IS NULL THEN executions.cursor_transitions ELSE u.transitions END,
                     status = COALESCE(u.status, executions.status),
                     output = CASE WHEN u.status IS NULL THEN executions.output ELSE u.output END,
                     error = CASE WHEN u.status IS NULL THEN executions.error ELSE u.error END,
@@ -837,6 +756,19 @@ impl Store for SqliteStore {
             .execute(&self.pool)
             .await?;
         self.get_task(token).await?.ok_or(StoreError::InvalidToken)
+    }
+
+    async fn setting_or_insert(&self, key: &str, value: &str) -> Result<String> {
+        sqlx::query("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT DO NOTHING")
+            .bind(key)
+            .bind(value)
+            .execute(&self.pool)
+            .await?;
+        let row = sqlx::query("SELECT value FROM settings WHERE key = ?")
+            .bind(key)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.get("value"))
     }
 
     async fn timer(&self, execution_arn: &str, key: &str, fire_at: f64) -> Result<f64> {

@@ -57,6 +57,7 @@ fn cursor(state: i64) -> Cursor {
         version: -1,
         next_event_id: -1,
         step_events: 0,
+        transitions: state * 10,
     }
 }
 
@@ -207,6 +208,7 @@ pub(crate) async fn suite(store: &dyn Store) {
     task_batches(store).await;
     concurrency(store, store).await;
     leases(store, store).await;
+    settings_and_transitions(store, store).await;
 }
 
 /// Two stores over one database behave as one: what one replica writes the other sees, and
@@ -225,6 +227,54 @@ pub(crate) async fn shared_database(a: &dyn Store, b: &dyn Store) {
     concurrency(a, b).await;
     leases(a, b).await;
     crossing_task_batches(a, b).await;
+    settings_and_transitions(a, b).await;
+}
+
+/// A setting is written once (first writer wins, also between replicas racing), and a
+/// checkpoint keeps the transitions made up to it.
+async fn settings_and_transitions(a: &dyn Store, b: &dyn Store) {
+    let key = format!("test-{}", unique_suffix());
+    let (x, y) = futures::join!(
+        a.setting_or_insert(&key, "x"),
+        b.setting_or_insert(&key, "y")
+    );
+    let (x, y) = (x.expect("setting on a"), y.expect("setting on b"));
+    assert_eq!(x, y, "racing replicas agree on one value");
+    assert!(x == "x" || x == "y");
+    assert_eq!(
+        a.setting_or_insert(&key, "z").await.expect("setting again"),
+        x,
+        "a stored setting is never replaced"
+    );
+
+    let sm = machine(&format!("transitions-{}", unique_suffix()));
+    a.create_state_machine(&sm).await.expect("create");
+    let e = start(a, &sm, "counted").await;
+    assert_eq!(cursor_of(b, &e).await.transitions, 0);
+    a.commit(&[step(&e, 0, &["PassStateEntered"], 3)])
+        .await
+        .expect("commit")
+        .remove(0)
+        .expect("step applies");
+    assert_eq!(
+        cursor_of(b, &e).await.transitions,
+        30,
+        "kept with the cursor"
+    );
+    // Events of a step still running leave the count as it was.
+    let running = Transition {
+        execution_arn: e.arn.clone(),
+        expected_version: 1,
+        events: vec![event("TaskScheduled", 1003.0)],
+        next: None,
+        finish: None,
+    };
+    a.commit(&[running])
+        .await
+        .expect("commit")
+        .remove(0)
+        .expect("applies");
+    assert_eq!(cursor_of(b, &e).await.transitions, 30);
 }
 
 /// Two replicas end the same tasks at once, in opposite orders: the row locks they take
@@ -1357,6 +1407,107 @@ async fn sqlite_file_survives_reopening() {
     );
     let e = execution(&sm, "e", 1000.0);
     assert_eq!(cursor_of(&store, &e).await.next_event_id, 2);
+}
+
+/// A database file written before numbered migrations (the baseline schema, applied the way
+/// sluice applied it then) is upgraded in place on open, its executions intact.
+#[tokio::test]
+async fn sqlite_upgrades_a_database_from_before_migrations() {
+    let dir = TempDir::new("upgrade");
+    let path = dir.path.join("old.db");
+    let sm = machine("old");
+    let e = execution(&sm, "running", 1000.0);
+    {
+        let options = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true);
+        let pool = sqlx::SqlitePool::connect_with(options).await.expect("open");
+        sqlx::raw_sql(include_str!("migrations/sqlite/0001_baseline.sql"))
+            .execute(&pool)
+            .await
+            .expect("old schema");
+        sqlx::query(
+            "INSERT INTO executions (arn, state_machine_arn, name, status, input, start, definition, role_arn, kind, cursor_state, cursor_input, cursor_vars, version, next_event_id)
+             VALUES (?, ?, ?, 'RUNNING', '{}', 1000, ?, ?, 'STANDARD', 2, '{\"a\":1}', '{}', 5, 9)",
+        )
+        .bind(&e.arn)
+        .bind(&sm.arn)
+        .bind(&e.name)
+        .bind(&sm.definition)
+        .bind(&sm.role_arn)
+        .execute(&pool)
+        .await
+        .expect("an execution of the old sluice");
+        pool.close().await;
+    }
+    let store = SqliteStore::open(&path).await.expect("upgrade on open");
+    let c = cursor_of(&store, &e).await;
+    assert_eq!(
+        (c.state, c.version, c.next_event_id, c.transitions),
+        (2, 5, 9, 0)
+    );
+    assert_eq!(c.input, r#"{"a":1}"#);
+    assert_eq!(
+        store
+            .setting_or_insert("k", "v")
+            .await
+            .expect("settings table"),
+        "v"
+    );
+    drop(store);
+    // Opening again applies nothing twice.
+    SqliteStore::open(&path).await.expect("reopen");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_upgrades_a_database_from_before_migrations() {
+    let Some(url) = postgres_url() else { return };
+    let db = TestDatabase::create(&url).await;
+    {
+        let pool = sqlx::PgPool::connect_with(db.options.clone())
+            .await
+            .expect("connect");
+        sqlx::raw_sql(include_str!("migrations/postgres/0001_baseline.sql"))
+            .execute(&pool)
+            .await
+            .expect("old schema");
+        pool.close().await;
+    }
+    let store = PostgresStore::connect_with(db.options.clone())
+        .await
+        .expect("upgrade on connect");
+    let outcome = AssertUnwindSafe(async {
+        assert_eq!(
+            store.setting_or_insert("k", "v").await.expect("settings"),
+            "v"
+        );
+        // Both backends end with the same tables and columns.
+        let pg: Vec<(String, String)> = sqlx::query_as(
+            "SELECT table_name::text, column_name::text FROM information_schema.columns
+             WHERE table_schema = 'public' AND table_name <> '_sqlx_migrations'
+             ORDER BY 1, 2",
+        )
+        .fetch_all(&store.pool)
+        .await
+        .expect("PostgreSQL columns");
+        let lite = SqliteStore::in_memory().await.expect("SQLite");
+        let mut sqlite: Vec<(String, String)> = sqlx::query_as(
+            "SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p
+             WHERE m.type = 'table' AND m.name <> '_sqlx_migrations'",
+        )
+        .fetch_all(&lite.pool)
+        .await
+        .expect("SQLite columns");
+        sqlite.sort();
+        assert_eq!(pg, sqlite, "the two schemas drifted apart");
+    })
+    .catch_unwind()
+    .await;
+    store.close().await;
+    db.drop().await;
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

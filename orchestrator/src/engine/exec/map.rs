@@ -134,7 +134,7 @@ impl Runner<'_> {
         // Selector inputs are computed lazily, item by item, as the stream pulls them: memory
         // grows with the concurrency, not the item count.
         let parent = Arc::new(vars.clone());
-        let seeds = self.rng.children();
+        let seeds = &self.rng.children();
         let selector_input = states.map(states_input).unwrap_or(input);
         let iterations =
             // `cloned()` is lazy: an item is copied when its iteration starts.

@@ -156,6 +156,21 @@ impl<'a> Runner<'a> {
         }
     }
 
+    /// Count one state transition against `Limits::max_transitions`; the count so far.
+    pub(crate) fn count_transition(&self) -> Result<u64, Failure> {
+        let made = self.transitions.fetch_add(1, Ordering::Relaxed) + 1;
+        if made > self.limits.max_transitions {
+            return Err(Failure::new(
+                errors::RUNTIME,
+                format!(
+                    "The execution made more than {} state transitions and was stopped; raise the limit (--max-transitions) if the loop is intended",
+                    self.limits.max_transitions
+                ),
+            ));
+        }
+        Ok(made)
+    }
+
     /// Run the whole machine on the execution input.
     pub async fn run(&self, vars: &mut Vars) -> Result<Value, Failure> {
         self.run_graph(&self.machine.graph, (*self.info.input).clone(), vars)
@@ -172,17 +187,7 @@ impl<'a> Runner<'a> {
             let mut index = graph.start;
             let mut value = input;
             loop {
-                let made = self.transitions.fetch_add(1, Ordering::Relaxed) + 1;
-                if made > self.limits.max_transitions {
-                    return Err(Failure::new(
-                        errors::RUNTIME,
-                        format!(
-                            "The execution made more than {} state transitions and was stopped; raise the limit (--max-transitions) if the loop is intended",
-                            self.limits.max_transitions
-                        ),
-                    ));
-                }
-                if made.is_multiple_of(YIELD_EVERY) {
+                if self.count_transition()?.is_multiple_of(YIELD_EVERY) {
                     tokio::task::yield_now().await;
                 }
                 let state = graph
@@ -277,7 +282,7 @@ fn task_token(state: &State, rng: &Rng) -> Option<String> {
             if spec.resource.ends_with(".waitForTaskToken")
                 || events::is_activity(&spec.resource) =>
         {
-            Some(format!("{:016x}{:016x}", rng.next_u64(), rng.next_u64()))
+            Some(rng.task_token())
         }
         _ => None,
     }

@@ -195,7 +195,7 @@ impl Runner<'_> {
             }
             Kind::Parallel { branches, .. } => {
                 let parent = Arc::new(vars.clone());
-                let seeds = self.rng.children();
+                let seeds = &self.rng.children();
                 let runs = branches.iter().enumerate().map(|(i, graph)| {
                     let input = input.clone().into_owned();
                     let parent = parent.clone();

@@ -1,0 +1,68 @@
+//! Numbered schema migrations of both backends, applied on start by sqlx's migrator (its
+//! `_sqlx_migrations` table records what ran, with a checksum of each script).
+//!
+//! Rules: a migration that has shipped is never edited (the checksum would refuse the
+//! database); a change is a new number in both backends' lists, and the store suite checks
+//! that the two schemas still have the same tables and columns.
+
+use std::borrow::Cow;
+
+use sqlx::SqlSafeStr;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+
+/// `(version, description, sql)` of one script.
+type Script = (i64, &'static str, &'static str);
+
+const SQLITE: &[Script] = &[
+    (
+        1,
+        "baseline",
+        include_str!("migrations/sqlite/0001_baseline.sql"),
+    ),
+    (
+        2,
+        "transitions and settings",
+        include_str!("migrations/sqlite/0002_transitions_and_settings.sql"),
+    ),
+];
+
+const POSTGRES: &[Script] = &[
+    (
+        1,
+        "baseline",
+        include_str!("migrations/postgres/0001_baseline.sql"),
+    ),
+    (
+        2,
+        "transitions and settings",
+        include_str!("migrations/postgres/0002_transitions_and_settings.sql"),
+    ),
+];
+
+fn migrator(scripts: &[Script]) -> Migrator {
+    let migrations = scripts
+        .iter()
+        .map(|&(version, description, sql)| {
+            Migration::new(
+                version,
+                Cow::Borrowed(description),
+                MigrationType::Simple,
+                sql.into_sql_str(),
+                false,
+            )
+        })
+        .collect();
+    // With PostgreSQL the migrator holds an advisory lock while it runs, so replicas that
+    // start together apply each migration once.
+    Migrator::with_migrations(migrations)
+}
+
+/// The SQLite migrations.
+pub(super) fn sqlite() -> Migrator {
+    migrator(SQLITE)
+}
+
+/// The PostgreSQL migrations.
+pub(super) fn postgres() -> Migrator {
+    migrator(POSTGRES)
+}
