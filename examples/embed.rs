@@ -7,17 +7,18 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
-use sluice_orchestrator::engine::{
+use sluice_engine::engine::task::Resource;
+use sluice_engine::engine::{
     Dispatcher, Engine, Outcome, RunRequest, TaskFailure, TaskHandler, TaskRequest,
 };
-use sluice_orchestrator::lang::{checker, model::StateMachine};
+use sluice_engine::lang::{checker, model::StateMachine};
 
 /// Serves the `pricing` activity in process, where AWS would need an activity worker.
 struct Pricing;
 
 impl TaskHandler for Pricing {
-    fn handles(&self, resource: &str) -> bool {
-        resource == "arn:aws:states:us-east-1:123456789012:activity:pricing"
+    fn handles(&self, resource: &Resource) -> bool {
+        resource.activity_name() == Some("pricing")
     }
 
     fn invoke(&self, request: TaskRequest) -> BoxFuture<'_, Result<Value, TaskFailure>> {

@@ -7,11 +7,12 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use serde_json::{Value, json};
-use sluice_orchestrator::engine::mock::MockHandler;
-use sluice_orchestrator::engine::{Dispatcher, Engine, ExecutionType, Outcome, RunRequest};
-use sluice_orchestrator::lang::checker;
-use sluice_orchestrator::lang::load::parse_document;
-use sluice_orchestrator::lang::model::StateMachine;
+use sluice_engine::engine::mock::MockHandler;
+use sluice_engine::engine::{Engine, ExecutionType, Outcome, RunRequest, TaskHandler};
+use sluice_engine::lang::checker;
+use sluice_engine::lang::load::parse_document;
+use sluice_engine::lang::model::StateMachine;
+use sluice_integrations::{Builtins, DispatchOptions};
 
 /// Flags of `sluice run`.
 pub struct RunOptions {
@@ -118,7 +119,7 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
         }
         (None, None) => json!({}),
     };
-    let mut dispatcher = Dispatcher::new();
+    let mut first: Vec<Arc<dyn TaskHandler>> = Vec::new();
     if let Some(mock_path) = &opts.mock {
         let text = read_source(mock_path)?;
         let case = opts
@@ -127,27 +128,17 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
             .context("--mock needs --test-case NAME")?;
         let handler = MockHandler::from_json(&text, opts.state_machine.as_deref(), case)
             .with_context(|| format!("{}", mock_path.display()))?;
-        dispatcher.register(Arc::new(handler));
+        first.push(Arc::new(handler));
     }
-    // Lambda resources go to Lambda when an endpoint or AWS credentials are configured.
-    let lambda = sluice_server::lambda_tasks::LambdaTasks::config_from_env();
-    if let Some(config) = &lambda {
-        dispatcher.register(Arc::new(sluice_server::lambda_tasks::LambdaTasks::new(
-            config,
-        )));
-    }
-    // Batch resources go to Batch when an endpoint or AWS credentials are configured.
-    if let Some(batch) = sluice_server::batch_tasks::BatchTasks::from_env() {
-        dispatcher.register(Arc::new(batch));
-    }
-    // S3 resources: real S3, a local S3 server, or a directory standing in (SLUICE_S3_DIR).
-    dispatcher.register(Arc::new(sluice_server::s3_tasks::S3Tasks::new(
-        sluice_worker::objects::Buckets::from_env(),
-    )));
-    // The built-in activities run in-process: `sluice run` needs no worker.
-    dispatcher.register(Arc::new(
-        sluice_server::lambda_tasks::BuiltinActivities::new(lambda),
-    ));
+    // A mock answers first; the built-in activities run in process, so `sluice run` needs
+    // no worker; Lambda, Batch and S3 as configured (a directory can stand in for S3).
+    let dispatcher = crate::config::integrations().dispatcher(DispatchOptions {
+        first,
+        jobs: None,
+        builtins: Builtins::InProcess {
+            worker: "sluice-run".into(),
+        },
+    });
     let mut engine = Engine::new(dispatcher);
     engine.limits.max_transitions = opts.max_transitions;
     engine.limits.max_payload_bytes = opts.max_payload_bytes;

@@ -1,6 +1,7 @@
 //! The `sluice` command: flags in, library calls out.
 
 mod commands;
+mod config;
 mod remote;
 
 use std::path::PathBuf;
@@ -225,7 +226,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         execution_lease_seconds: args.execution_lease_seconds,
         max_request_bytes: args.max_request_bytes,
         token_secret: args.token_secret,
-        limits: sluice_orchestrator::engine::Limits {
+        integrations: config::integrations(),
+        limits: sluice_engine::engine::Limits {
             max_payload_bytes: args.payload.max_payload_bytes,
             max_transitions: args.max_transitions,
             ..Default::default()
@@ -252,17 +254,17 @@ fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let aws = config::Aws::from_env();
     let options = sluice_worker::activity::WorkerOptions {
         endpoint: args.endpoint,
         region: args.region,
-        access_key_id: var("AWS_ACCESS_KEY_ID").unwrap_or_else(|| "sluice".into()),
-        secret_access_key: var("AWS_SECRET_ACCESS_KEY").unwrap_or_else(|| "sluice".into()),
+        access_key_id: aws.access_key_id.unwrap_or_else(|| "sluice".into()),
+        secret_access_key: aws.secret_access_key.unwrap_or_else(|| "sluice".into()),
         activities: args.activities,
         concurrency: args.concurrency,
         worker_name: args.worker_name,
         heartbeat: std::time::Duration::from_secs(args.heartbeat_seconds.max(1)),
-        lambda: sluice_server::lambda_tasks::LambdaTasks::config_from_env(),
+        integrations: config::integrations(),
     };
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -212,7 +212,7 @@ pub fn state_machines(cmd: StateMachinesCommand) -> Result<ExitCode> {
             let text = std::fs::read_to_string(&definition)
                 .with_context(|| format!("reading {}", definition.display()))?;
             // YAML definitions are sent as JSON: the API takes JSON.
-            let value = sluice_orchestrator::lang::load::parse_document(
+            let value = sluice_engine::lang::load::parse_document(
                 &text,
                 &definition.display().to_string(),
             )?;

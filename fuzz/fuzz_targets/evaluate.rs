@@ -4,9 +4,9 @@
 
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Value, json};
-use sluice_orchestrator::lang::intrinsics::{Env, Intrinsic};
-use sluice_orchestrator::lang::jsonata::{EvalContext, Expression};
-use sluice_orchestrator::lang::path::{Path, PathError};
+use sluice_engine::lang::intrinsics::{Env, Intrinsic};
+use sluice_engine::lang::jsonata::{EvalContext, Expression};
+use sluice_engine::lang::path::{Path, PathError};
 
 struct Doc<'a>(&'a Value, u64);
 

@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sluice_orchestrator::lang::{checker, load, model::StateMachine};
+use sluice_engine::lang::{checker, load, model::StateMachine};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };

@@ -1,0 +1,297 @@
+//! The orchestrator: starts executions, drives durable Standard executions one checkpointed
+//! transition at a time, runs Express executions in memory, and connects Task states to
+//! activity workers and callbacks.
+
+mod committer;
+mod driver;
+mod jobs;
+mod task_writer;
+pub mod tasks;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+use sluice_engine::engine::{Engine, Limits, TokenKey};
+use sluice_engine::lang::load::parse_json;
+use sluice_engine::lang::model::StateMachine;
+use sluice_integrations::{Builtins, DispatchOptions, Integrations};
+use tokio::task::AbortHandle;
+
+pub use committer::Committer;
+pub use driver::{ExpressOutcome, redriven_event};
+use tasks::{ParkedTasks, Registry};
+
+use crate::store::{Store, StoreError};
+
+/// Service-level failures, mapped to AWS error shapes by the API layer.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A stored definition or input that no longer parses (should not happen: both were
+    /// checked when they were accepted).
+    #[error("stored data is damaged: {0}")]
+    Damaged(String),
+}
+
+/// Settings of the orchestrator.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Region used in ARNs when the client does not say (its SigV4 scope usually does).
+    pub region: String,
+    /// Account id used in ARNs.
+    pub account: String,
+    /// How long a claimed activity task stays with its worker without a heartbeat before it is
+    /// handed out again (when the state sets no HeartbeatSeconds).
+    pub activity_lease_seconds: f64,
+    /// Engine limits (transitions per execution, payload size, Map concurrency).
+    pub limits: Limits,
+    /// When not empty, requests must carry a SigV4 signature made with one of these keys.
+    pub access_keys: Vec<crate::api::auth::AccessKey>,
+    /// Names this process among replicas sharing a database; a restarted replica with the
+    /// same id takes its executions back at once, others wait for the leases to expire.
+    pub replica_id: String,
+    /// How long a replica holds the executions it drives without renewing its leases.
+    pub execution_lease_seconds: f64,
+    /// Largest API request body, in bytes; larger ones are refused before they are parsed.
+    pub max_request_bytes: usize,
+    /// The services Task states call (Lambda, Batch, S3).
+    pub integrations: Integrations,
+    /// The secret task tokens are signed with. `None`: the one kept in the store (generated
+    /// on the first start), which replicas sharing a database share.
+    pub token_secret: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            region: "us-east-1".into(),
+            account: "123456789012".into(),
+            activity_lease_seconds: 300.0,
+            limits: Limits::default(),
+            access_keys: Vec::new(),
+            replica_id: "local".into(),
+            execution_lease_seconds: 30.0,
+            max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
+            token_secret: None,
+            integrations: Integrations::default(),
+        }
+    }
+}
+
+/// Default [`Config::max_request_bytes`]: room for AWS's 256 KiB input, escaped inside a
+/// JSON string (each quote or backslash doubles), plus the request's other fields.
+pub const DEFAULT_MAX_REQUEST_BYTES: usize = 1024 * 1024;
+
+/// Where the store keeps the generated task-token secret.
+const TOKEN_SECRET_SETTING: &str = "task_token_secret";
+
+/// The key of a secret: SHA-256 of its text, so a secret of any length and alphabet works.
+fn token_key(secret: &str) -> TokenKey {
+    use sha2::{Digest, Sha256};
+    TokenKey::new(Sha256::digest(secret.as_bytes()).into())
+}
+
+/// The running orchestrator.
+pub struct Service {
+    pub store: Arc<dyn Store>,
+    pub registry: Arc<Registry>,
+    /// Activity tasks and callbacks: parked Task states, pollers and answers.
+    pub parked: Arc<ParkedTasks>,
+    pub config: Config,
+    engine: Engine,
+    /// Signs task tokens (see [`TokenKey`]).
+    token_key: TokenKey,
+    committer: Committer,
+    drivers: Mutex<HashMap<String, AbortHandle>>,
+    maintenance: Mutex<Option<AbortHandle>>,
+    /// Set by [`Service::shutdown`]: tasks abandoned then are resumed by the next server.
+    shutting_down: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Service {
+    /// Build the service over a store, with the deployment's token secret (from the
+    /// configuration, else from the store, created there on the first start); call
+    /// [`Service::resume`] to pick up running executions.
+    pub async fn open(store: Arc<dyn Store>, config: Config) -> Result<Arc<Service>, ServiceError> {
+        let secret = match &config.token_secret {
+            Some(secret) => secret.clone(),
+            None => {
+                let fresh: [u8; 32] = rand::random();
+                let fresh: String = fresh.iter().map(|b| format!("{b:02x}")).collect();
+                store
+                    .setting_or_insert(TOKEN_SECRET_SETTING, &fresh)
+                    .await?
+            }
+        };
+        Ok(Self::with_key(store, config, token_key(&secret)))
+    }
+
+    /// A service whose token key lives only in this process (benchmarks, tests): tokens it
+    /// hands out are not accepted after a restart.
+    pub fn new(store: Arc<dyn Store>, config: Config) -> Arc<Service> {
+        Self::with_key(store, config, TokenKey::new(rand::random()))
+    }
+
+    fn with_key(store: Arc<dyn Store>, config: Config, token_key: TokenKey) -> Arc<Service> {
+        let registry = Arc::new(Registry::default());
+        let shutting_down = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let parked = Arc::new(ParkedTasks::new(
+            store.clone(),
+            registry.clone(),
+            config.integrations.callback_starters(),
+        ));
+        // Activities and callbacks park here; the built-in activities go to workers; S3
+        // resources (Distributed Map readers and writers, aws-sdk:s3) run in process.
+        let dispatcher = config.integrations.dispatcher(DispatchOptions {
+            first: vec![parked.clone()],
+            jobs: Some(Arc::new(jobs::StoreJobs {
+                store: store.clone(),
+                shutting_down: shutting_down.clone(),
+            })),
+            builtins: Builtins::Remote,
+        });
+        let mut engine = Engine::new(dispatcher);
+        engine.limits = config.limits.clone();
+        // The writer task lives as long as a Committer exists, i.e. as long as the service.
+        let (committer, _writer) = Committer::start(store.clone());
+        Arc::new(Service {
+            store,
+            registry,
+            parked,
+            config,
+            engine,
+            token_key,
+            committer,
+            drivers: Mutex::new(HashMap::new()),
+            maintenance: Mutex::new(None),
+            shutting_down,
+        })
+    }
+
+    /// Take the leases of every RUNNING execution no other replica holds and drive them
+    /// (after a crash or restart, or when a replica died).
+    pub async fn resume(self: &Arc<Self>) -> Result<usize, ServiceError> {
+        let mut n = 0;
+        loop {
+            let now = crate::time::now();
+            let until = now + self.config.execution_lease_seconds;
+            let claimed = self
+                .store
+                .claim_executions(&self.config.replica_id, now, until, 1000)
+                .await?;
+            let fresh: Vec<String> = claimed
+                .into_iter()
+                .filter(|arn| !self.is_driving(arn))
+                .collect();
+            if fresh.is_empty() {
+                return Ok(n);
+            }
+            n += fresh.len();
+            for arn in fresh {
+                self.spawn_driver(arn);
+            }
+        }
+    }
+
+    /// Keep leases alive and adopt executions of replicas that stopped renewing theirs.
+    pub fn start_maintenance(self: &Arc<Self>) {
+        let service = self.clone();
+        let period = std::time::Duration::from_secs_f64(
+            (self.config.execution_lease_seconds / 3.0).max(0.1),
+        );
+        let handle = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(period);
+            loop {
+                tick.tick().await;
+                let until = crate::time::now() + service.config.execution_lease_seconds;
+                if let Err(e) = service
+                    .store
+                    .renew_leases(&service.config.replica_id, until)
+                    .await
+                {
+                    tracing::warn!(error = %e, "renewing execution leases failed");
+                }
+                if let Err(e) = service.resume().await {
+                    tracing::warn!(error = %e, "adopting executions failed");
+                }
+            }
+        });
+        *self.maintenance.lock().unwrap_or_else(|p| p.into_inner()) = Some(handle.abort_handle());
+    }
+
+    fn is_driving(&self, arn: &str) -> bool {
+        self.drivers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(arn)
+    }
+
+    /// Stop every driver (their executions stay RUNNING in the store and resume on restart).
+    pub fn shutdown(&self) {
+        self.shutting_down
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(m) = self
+            .maintenance
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            m.abort();
+        }
+        let drivers = std::mem::take(&mut *self.drivers.lock().unwrap_or_else(|p| p.into_inner()));
+        for (_, handle) in drivers {
+            handle.abort();
+        }
+    }
+
+    /// Drive a durable execution in the background.
+    pub fn spawn_driver(self: &Arc<Self>, arn: String) {
+        let service = self.clone();
+        let key = arn.clone();
+        let mut drivers = self.drivers.lock().unwrap_or_else(|p| p.into_inner());
+        if drivers.contains_key(&key) {
+            return;
+        }
+        let handle = tokio::spawn(async move {
+            if let Err(e) = service.drive(&arn).await {
+                tracing::error!(execution = %arn, error = %e, "execution driver stopped");
+            }
+            service
+                .drivers
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&arn);
+        });
+        drivers.insert(key, handle.abort_handle());
+    }
+
+    /// Stop driving an execution in this process (StopExecution).
+    pub fn abort_driver(&self, arn: &str) {
+        if let Some(handle) = self
+            .drivers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(arn)
+        {
+            handle.abort();
+        }
+    }
+
+    /// Executions currently driven by this process.
+    pub fn active_drivers(&self) -> usize {
+        self.drivers.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+}
+
+/// Parse JSON text the store holds.
+fn stored_json(text: &str, what: &str) -> Result<Value, ServiceError> {
+    parse_json(text, what).map_err(|e| ServiceError::Damaged(e.to_string()))
+}
+
+/// Compile a stored definition.
+fn stored_machine(text: &str) -> Result<StateMachine, ServiceError> {
+    let value = stored_json(text, "definition")?;
+    StateMachine::compile(&value).map_err(|e| ServiceError::Damaged(e.to_string()))
+}

@@ -1,0 +1,5 @@
+mod client;
+mod tasks;
+
+pub use client::*;
+pub use tasks::*;

@@ -1,0 +1,19 @@
+//! The external services sluice's tasks call, one module each, holding the service's client,
+//! the `Resource` forms it serves and its adapter to the task contract (`sluice-task`):
+//! AWS Lambda (`lambda`), AWS Batch (`batch`), S3 (`s3`, over the buckets `objects`
+//! resolves), DataFusion SQL (`sql`) and the built-in activities (`builtin`). `aws` configures
+//! the AWS SDK clients. [`Integrations::dispatcher`] is the one place that assembles them:
+//! `sluice run`, `sluice serve` and `sluice worker` all build their dispatcher through it.
+//!
+//! This crate never depends on the orchestrator: they meet at the task contract.
+
+pub mod aws;
+pub mod batch;
+pub mod builtin;
+mod dispatch;
+pub mod lambda;
+pub mod objects;
+pub mod s3;
+pub mod sql;
+
+pub use dispatch::{Builtins, DispatchOptions, Integrations};

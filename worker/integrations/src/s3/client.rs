@@ -1,0 +1,369 @@
+//! Amazon S3 calls as Step Functions makes them: the Distributed Map's reader and writer
+//! resources (`arn:aws:states:::s3:listObjectsV2`, `…:s3:getObject`, `…:s3:putObject`) and the
+//! same three actions as AWS SDK integrations (`arn:aws:states:::aws-sdk:s3:…`), over the buckets
+//! [`crate::objects`] resolves.
+//!
+//! Inputs and outputs use the S3 API's PascalCase names (`Bucket`, `Key`, `Prefix`,
+//! `ContinuationToken`, `Contents`, `NextContinuationToken`, …).
+
+use std::sync::Arc;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use futures::TryStreamExt;
+use object_store::path::Path;
+use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutPayload};
+use serde_json::{Map, Value, json};
+
+use sluice_task::{Pattern, Resource, Target};
+
+use crate::objects::Buckets;
+
+/// A failed S3 call: the Step Functions error name (`S3.<Code>`) and a cause.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{error}: {cause}")]
+pub struct S3Failure {
+    pub error: String,
+    pub cause: String,
+}
+
+impl S3Failure {
+    fn new(code: &str, cause: impl Into<String>) -> Self {
+        S3Failure {
+            error: format!("S3.{code}"),
+            cause: cause.into(),
+        }
+    }
+}
+
+/// Which caller's result shape to produce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// A Distributed Map `ItemReader`: each listed object is an item
+    /// `{"Etag", "Key", "LastModified" (epoch seconds), "Size", "StorageClass"}`.
+    ItemReader,
+    /// An AWS SDK integration (`aws-sdk:s3:…`): the S3 API's response, timestamps as ISO 8601.
+    Sdk,
+}
+
+/// The S3 actions sluice serves, by `Resource`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    ListObjectsV2(Shape),
+    GetObject(Shape),
+    PutObject(Shape),
+}
+
+impl Action {
+    /// The action a Task/ItemReader/ResultWriter `Resource` names, in any partition.
+    pub fn of(resource: &Resource) -> Option<Action> {
+        let (shape, name) = match &resource.target {
+            Target::Service {
+                service,
+                action,
+                pattern: Pattern::RequestResponse,
+            } if service == "s3" => (Shape::ItemReader, action.as_str()),
+            Target::AwsSdk {
+                service,
+                action,
+                pattern: Pattern::RequestResponse,
+            } if service == "s3" => (Shape::Sdk, action.as_str()),
+            _ => return None,
+        };
+        match name {
+            "listObjectsV2" => Some(Action::ListObjectsV2(shape)),
+            "getObject" => Some(Action::GetObject(shape)),
+            "putObject" => Some(Action::PutObject(shape)),
+            _ => None,
+        }
+    }
+
+    /// Run the action with the state's parameters.
+    pub async fn run(self, buckets: &Buckets, params: &Value) -> Result<Value, S3Failure> {
+        match self {
+            Action::ListObjectsV2(shape) => list_objects_v2(buckets, params, shape).await,
+            Action::GetObject(shape) => get_object(buckets, params, shape).await,
+            Action::PutObject(_) => put_object(buckets, params).await,
+        }
+    }
+}
+
+fn field<'a>(params: &'a Value, name: &str) -> Result<&'a str, S3Failure> {
+    params.get(name).and_then(Value::as_str).ok_or_else(|| {
+        S3Failure::new(
+            "InvalidRequest",
+            format!("the parameter {name} is missing or not a string"),
+        )
+    })
+}
+
+fn optional<'a>(params: &'a Value, name: &str) -> Option<&'a str> {
+    params.get(name).and_then(Value::as_str)
+}
+
+fn open(buckets: &Buckets, bucket: &str) -> Result<Arc<dyn ObjectStore>, S3Failure> {
+    buckets
+        .open(bucket)
+        .map_err(|e| S3Failure::new("InvalidBucketName", e.to_string()))
+}
+
+/// Map an object_store error to S3's error codes.
+fn failed(bucket: &str, key: &str, e: object_store::Error) -> S3Failure {
+    match e {
+        object_store::Error::NotFound { .. } => S3Failure::new(
+            "NoSuchKey",
+            format!("The specified key does not exist. (Bucket: {bucket}, Key: {key})"),
+        ),
+        object_store::Error::PermissionDenied { .. }
+        | object_store::Error::Unauthenticated { .. } => {
+            S3Failure::new("AccessDenied", format!("Access Denied (Bucket: {bucket})"))
+        }
+        other => {
+            let text = other.to_string();
+            if text.contains("NoSuchBucket") {
+                S3Failure::new(
+                    "NoSuchBucket",
+                    format!("The specified bucket does not exist (Bucket: {bucket})"),
+                )
+            } else {
+                S3Failure::new("S3Exception", text)
+            }
+        }
+    }
+}
+
+/// ETags as S3 sends them, in double quotes (a local directory's tags come without).
+fn quoted(etag: Option<&str>) -> String {
+    match etag {
+        Some(t) if t.starts_with('"') => t.to_string(),
+        Some(t) => format!("\"{t}\""),
+        None => String::new(),
+    }
+}
+
+fn iso(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// A listed object as the caller expects it.
+fn listed(meta: &ObjectMeta, shape: Shape) -> Value {
+    let etag = quoted(meta.e_tag.as_deref());
+    match shape {
+        Shape::ItemReader => json!({
+            "Etag": etag,
+            "Key": meta.location.as_ref(),
+            "LastModified": meta.last_modified.timestamp(),
+            "Size": meta.size,
+            // object_store does not report storage classes; objects are read as STANDARD.
+            "StorageClass": "STANDARD",
+        }),
+        Shape::Sdk => json!({
+            "ETag": etag,
+            "Key": meta.location.as_ref(),
+            "LastModified": iso(meta.last_modified),
+            "Size": meta.size,
+            "StorageClass": "STANDARD",
+        }),
+    }
+}
+
+/// ListObjectsV2: keys under `Prefix` in lexicographic order, `MaxKeys` (≤ 1000) per page,
+/// continuing after `ContinuationToken` or `StartAfter`.
+async fn list_objects_v2(
+    buckets: &Buckets,
+    params: &Value,
+    shape: Shape,
+) -> Result<Value, S3Failure> {
+    let bucket = field(params, "Bucket")?;
+    if params.get("Delimiter").is_some() {
+        return Err(S3Failure::new(
+            "InvalidRequest",
+            "sluice's listObjectsV2 does not support Delimiter yet",
+        ));
+    }
+    let prefix = optional(params, "Prefix").unwrap_or("");
+    let max_keys = params
+        .get("MaxKeys")
+        .and_then(Value::as_u64)
+        .unwrap_or(1000)
+        .min(1000) as usize;
+    let after = optional(params, "ContinuationToken").or_else(|| optional(params, "StartAfter"));
+    let store = open(buckets, bucket)?;
+    // object_store lists whole path segments while S3 matches raw string prefixes: list the
+    // prefix's directory and keep the keys that start with it.
+    let dir = prefix.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+    let dir_path = (!dir.is_empty()).then(|| Path::from(dir));
+    let stream = match after {
+        Some(offset) => store.list_with_offset(dir_path.as_ref(), &Path::from(offset)),
+        None => store.list(dir_path.as_ref()),
+    };
+    let mut found: Vec<ObjectMeta> = stream
+        .try_filter(|m| futures::future::ready(m.location.as_ref().starts_with(prefix)))
+        .try_collect()
+        .await
+        .map_err(|e| failed(bucket, prefix, e))?;
+    // Local directories list in no particular order; S3 lists in key order.
+    found.sort_by(|a, b| a.location.as_ref().cmp(b.location.as_ref()));
+    let truncated = found.len() > max_keys;
+    found.truncate(max_keys);
+    let mut out = Map::new();
+    out.insert(
+        "Contents".into(),
+        found.iter().map(|m| listed(m, shape)).collect(),
+    );
+    out.insert("IsTruncated".into(), json!(truncated));
+    out.insert("KeyCount".into(), json!(found.len()));
+    out.insert("MaxKeys".into(), json!(max_keys));
+    out.insert("Name".into(), json!(bucket));
+    out.insert("Prefix".into(), json!(prefix));
+    if let Some(token) = optional(params, "ContinuationToken") {
+        out.insert("ContinuationToken".into(), json!(token));
+    }
+    if truncated && let Some(last) = found.last() {
+        out.insert(
+            "NextContinuationToken".into(),
+            json!(last.location.as_ref()),
+        );
+    }
+    Ok(Value::Object(out))
+}
+
+/// GetObject: the object's bytes as a UTF-8 `Body`, with its metadata.
+async fn get_object(buckets: &Buckets, params: &Value, shape: Shape) -> Result<Value, S3Failure> {
+    let bucket = field(params, "Bucket")?;
+    let key = field(params, "Key")?;
+    let store = open(buckets, bucket)?;
+    let got = store
+        .get(&Path::from(key))
+        .await
+        .map_err(|e| failed(bucket, key, e))?;
+    let meta = got.meta.clone();
+    let bytes = got.bytes().await.map_err(|e| failed(bucket, key, e))?;
+    let body = String::from_utf8(bytes.to_vec()).map_err(|_| {
+        S3Failure::new(
+            "InvalidObjectState",
+            format!("s3://{bucket}/{key} is not UTF-8 text"),
+        )
+    })?;
+    let last_modified = match shape {
+        Shape::ItemReader => json!(meta.last_modified.timestamp()),
+        Shape::Sdk => json!(iso(meta.last_modified)),
+    };
+    Ok(json!({
+        "Body": body,
+        "ContentLength": meta.size,
+        "ETag": quoted(meta.e_tag.as_deref()),
+        "LastModified": last_modified,
+    }))
+}
+
+/// PutObject: `Body` (text as is, any other JSON value serialized) stored at `Bucket`/`Key`.
+async fn put_object(buckets: &Buckets, params: &Value) -> Result<Value, S3Failure> {
+    let bucket = field(params, "Bucket")?;
+    let key = field(params, "Key")?;
+    let body = match params.get("Body") {
+        Some(Value::String(s)) => s.clone().into_bytes(),
+        Some(other) => serde_json::to_vec(other).unwrap_or_default(),
+        None => Vec::new(),
+    };
+    let store = open(buckets, bucket)?;
+    let put = store
+        .put(&Path::from(key), PutPayload::from(body))
+        .await
+        .map_err(|e| failed(bucket, key, e))?;
+    Ok(json!({"ETag": quoted(put.e_tag.as_deref())}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resources_name_actions_in_any_partition() {
+        assert_eq!(
+            Action::of(&Resource::parse("arn:aws:states:::s3:listObjectsV2")),
+            Some(Action::ListObjectsV2(Shape::ItemReader))
+        );
+        assert_eq!(
+            Action::of(&Resource::parse("arn:aws-cn:states:::aws-sdk:s3:getObject")),
+            Some(Action::GetObject(Shape::Sdk))
+        );
+        assert_eq!(
+            Action::of(&Resource::parse("arn:aws:states:::s3:deleteObject")),
+            None
+        );
+        assert_eq!(
+            Action::of(&Resource::parse("arn:aws:states:::lambda:invoke")),
+            None
+        );
+    }
+
+    #[tokio::test]
+    async fn local_buckets_list_in_pages_and_round_trip_objects() {
+        let root = std::env::temp_dir().join(format!("sluice-s3-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let buckets = Buckets::local(&root);
+        let put =
+            Action::of(&Resource::parse("arn:aws:states:::aws-sdk:s3:putObject")).expect("known");
+        for key in [
+            "in/b.csv",
+            "in/a.csv",
+            "in/c.csv",
+            "inbox/x.csv",
+            "out/z.csv",
+        ] {
+            put.run(
+                &buckets,
+                &json!({"Bucket": "data", "Key": key, "Body": key}),
+            )
+            .await
+            .expect("put");
+        }
+        let list = Action::ListObjectsV2(Shape::ItemReader);
+        let page = list
+            .run(
+                &buckets,
+                &json!({"Bucket": "data", "Prefix": "in/", "MaxKeys": 2}),
+            )
+            .await
+            .expect("first page");
+        let keys = |page: &Value| -> Vec<String> {
+            page["Contents"]
+                .as_array()
+                .expect("contents")
+                .iter()
+                .map(|o| o["Key"].as_str().expect("key").to_string())
+                .collect()
+        };
+        assert_eq!(keys(&page), ["in/a.csv", "in/b.csv"]);
+        assert_eq!(page["IsTruncated"], true);
+        assert_eq!(page["Contents"][0]["Size"], 8);
+        assert!(page["Contents"][0]["LastModified"].is_i64());
+        let token = page["NextContinuationToken"].clone();
+        let page = list
+            .run(
+                &buckets,
+                &json!({"Bucket": "data", "Prefix": "in/", "MaxKeys": 2, "ContinuationToken": token}),
+            )
+            .await
+            .expect("second page");
+        assert_eq!(keys(&page), ["in/c.csv"]);
+        assert_eq!(page["IsTruncated"], false);
+        // A raw string prefix, as S3 matches it, not a directory.
+        let page = list
+            .run(&buckets, &json!({"Bucket": "data", "Prefix": "in"}))
+            .await
+            .expect("listing");
+        assert_eq!(keys(&page).len(), 4);
+        let got = Action::GetObject(Shape::Sdk)
+            .run(&buckets, &json!({"Bucket": "data", "Key": "out/z.csv"}))
+            .await
+            .expect("get");
+        assert_eq!(got["Body"], "out/z.csv");
+        let missing = Action::GetObject(Shape::Sdk)
+            .run(&buckets, &json!({"Bucket": "data", "Key": "nope"}))
+            .await
+            .expect_err("missing key");
+        assert_eq!(missing.error, "S3.NoSuchKey");
+        let _ = std::fs::remove_dir_all(&root);
+    }
+}
