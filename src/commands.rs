@@ -132,7 +132,8 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
     }
     // A mock answers first; the built-in activities run in process, so `sluice run` needs
     // no worker; Lambda, Batch and S3 as configured (a directory can stand in for S3).
-    let dispatcher = crate::config::integrations().dispatcher(DispatchOptions {
+    let settings = crate::settings::Settings::load(None, &crate::settings::process_env)?;
+    let dispatcher = crate::config::integrations(&settings).dispatcher(DispatchOptions {
         first,
         jobs: None,
         builtins: Builtins::InProcess {

@@ -1,8 +1,6 @@
-//! The configuration of the process, read at the binary's edge: no library reads the
-//! environment. Precedence, lowest first: built-in defaults < `SLUICE_*` / standard `AWS_*`
-//! environment variables < flags.
+//! AWS credentials and the integrations, read at the binary's edge (no library reads the
+//! environment); the rest of the configuration is in `settings.rs`.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use sluice_integrations::Integrations;
@@ -70,40 +68,22 @@ impl Aws {
     }
 }
 
-/// The integrations, from the environment:
-/// - Lambda: `SLUICE_LAMBDA_ENDPOINT`, else `AWS_ENDPOINT_URL_LAMBDA`, else `AWS_ENDPOINT_URL`;
-/// - Batch: `SLUICE_BATCH_ENDPOINT`, else `AWS_ENDPOINT_URL_BATCH`, else `AWS_ENDPOINT_URL`;
-///   `.sync` jobs polled every `SLUICE_BATCH_POLL_SECONDS` (5);
-/// - S3: `SLUICE_S3_DIR` (a directory standing in for S3), `AWS_ENDPOINT_URL_S3`, else
-///   `AWS_ENDPOINT_URL`.
-///
-/// Lambda and Batch are served when an endpoint or AWS credentials are set.
-pub fn integrations() -> Integrations {
+/// The integrations as `settings` configure them (endpoints, Batch polling, the directory
+/// standing in for S3) with the region and credentials of the environment. Lambda and Batch
+/// are served when an endpoint or AWS credentials are set.
+pub fn integrations(settings: &crate::settings::Settings) -> Integrations {
     let aws = Aws::from_env();
-    let endpoint = |names: &[&str]| {
-        names
-            .iter()
-            .chain(&["AWS_ENDPOINT_URL"])
-            .find_map(|n| var(n))
-    };
-    let poll = var("SLUICE_BATCH_POLL_SECONDS")
-        .and_then(|s| s.parse::<f64>().ok())
-        .filter(|s| s.is_finite() && *s > 0.0)
-        .unwrap_or(5.0);
     Integrations {
-        lambda: aws.service(endpoint(&[
-            "SLUICE_LAMBDA_ENDPOINT",
-            "AWS_ENDPOINT_URL_LAMBDA",
-        ])),
-        batch: aws
-            .service(endpoint(&[
-                "SLUICE_BATCH_ENDPOINT",
-                "AWS_ENDPOINT_URL_BATCH",
-            ]))
-            .map(|c| (c, Duration::from_secs_f64(poll))),
+        lambda: aws.service(settings.lambda.endpoint.clone()),
+        batch: aws.service(settings.batch.endpoint.clone()).map(|c| {
+            (
+                c,
+                Duration::from_secs_f64(settings.batch.poll_seconds.max(0.001)),
+            )
+        }),
         buckets: Buckets {
-            local_root: var("SLUICE_S3_DIR").map(PathBuf::from),
-            endpoint: endpoint(&["AWS_ENDPOINT_URL_S3"]),
+            local_root: settings.s3.local_dir.clone(),
+            endpoint: settings.s3.endpoint.clone(),
         },
     }
 }

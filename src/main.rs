@@ -3,10 +3,12 @@
 mod commands;
 mod config;
 mod remote;
+mod settings;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 
 // The engine allocates many small JSON values per transition; mimalloc is markedly faster at
@@ -30,6 +32,9 @@ enum Command {
     Validate(ValidateArgs),
     /// Run the orchestrator: durable executions behind the AWS Step Functions API.
     Serve(ServeArgs),
+    /// Print the configuration `sluice serve` would run with (secrets redacted): defaults <
+    /// config file < SLUICE_* environment < flags.
+    Config(ServeArgs),
     /// Poll activities and run their tasks with a built-in handler (sluice-lambda).
     Worker(WorkerArgs),
     /// Inspect and control executions on a running server.
@@ -63,49 +68,106 @@ struct WorkerArgs {
     region: String,
 }
 
+/// Flags of `sluice serve`. Each overrides the config file and the environment (see
+/// `settings.rs`); unset flags leave them as they are.
 #[derive(clap::Args)]
 struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:8083")]
-    listen: std::net::SocketAddr,
-    /// Where executions are kept: sqlite:PATH, sqlite::memory: or postgres://user@host:port/db.
-    #[arg(long, default_value = "sqlite:.sluice/sluice.db", env = "SLUICE_STORE")]
-    store: sluice_server::serve::StoreUrl,
-    /// Region used in ARNs when a request does not name one.
-    #[arg(long, default_value = "us-east-1")]
-    region: String,
-    /// Account id used in ARNs.
-    #[arg(long, default_value = "123456789012")]
-    account: String,
-    /// Seconds a claimed activity task stays with its worker without a heartbeat.
-    #[arg(long, default_value_t = 300.0)]
-    activity_lease_seconds: f64,
-    /// Require SigV4-signed requests made with this key (ACCESS_KEY_ID:SECRET; repeatable).
-    /// Without it, any signature is accepted.
-    #[arg(long = "auth", value_name = "KEY:SECRET", env = "SLUICE_AUTH")]
+    /// The config file (TOML; `sluice config` prints the effective configuration).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8083].
+    #[arg(long)]
+    listen: Option<std::net::SocketAddr>,
+    /// Where executions are kept: sqlite:PATH, sqlite::memory: or postgres://user@host:port/db
+    /// [default: sqlite:.sluice/sluice.db; env: SLUICE_STORE].
+    #[arg(long)]
+    store: Option<String>,
+    /// Region used in ARNs when a request does not name one [default: us-east-1].
+    #[arg(long)]
+    region: Option<String>,
+    /// Account id used in ARNs [default: 123456789012].
+    #[arg(long)]
+    account: Option<String>,
+    /// Seconds a claimed activity task stays with its worker without a heartbeat [default: 300].
+    #[arg(long)]
+    activity_lease_seconds: Option<f64>,
+    /// Require SigV4-signed requests made with this key (ACCESS_KEY_ID:SECRET; repeatable;
+    /// env: SLUICE_AUTH, comma-separated). Without it, any signature is accepted.
+    #[arg(long = "auth", value_name = "KEY:SECRET")]
     access_keys: Vec<sluice_server::api::auth::AccessKey>,
     /// This replica's name among servers sharing one PostgreSQL database (stable across
     /// restarts, e.g. the pod name, so a restart takes its executions back at once). Default:
-    /// the host name. Two replicas with one name would both drive the same executions.
-    #[arg(long, env = "SLUICE_REPLICA_ID")]
+    /// the host name (env: SLUICE_REPLICA_ID). Two replicas with one name would both drive the
+    /// same executions.
+    #[arg(long)]
     replica_id: Option<String>,
-    /// Seconds a replica holds its executions without renewing (renewed every third of it).
-    #[arg(long, default_value_t = 30.0)]
-    execution_lease_seconds: f64,
-    /// The secret task tokens are signed with (give every replica the same one). Default:
-    /// one generated on the first start and kept in the store.
-    #[arg(long, env = "SLUICE_TOKEN_SECRET", hide_env_values = true)]
+    /// Seconds a replica holds its executions without renewing (renewed every third of it)
+    /// [default: 30].
+    #[arg(long)]
+    execution_lease_seconds: Option<f64>,
+    /// The secret task tokens are signed with (give every replica the same one; env:
+    /// SLUICE_TOKEN_SECRET). Default: one generated on the first start and kept in the store.
+    #[arg(long)]
     token_secret: Option<String>,
     /// Fail an execution (States.Runtime) after this many state transitions, counted across
-    /// checkpoints and restarts.
-    #[arg(long, value_name = "N", default_value_t = 10_000_000)]
-    max_transitions: u64,
+    /// checkpoints and restarts [default: 10000000].
+    #[arg(long, value_name = "N")]
+    max_transitions: Option<u64>,
     /// Largest API request body in bytes; larger requests get a ValidationException (HTTP
-    /// 413) before they are parsed.
-    #[arg(long, value_name = "BYTES", default_value_t = sluice_server::service::DEFAULT_MAX_REQUEST_BYTES)]
-    max_request_bytes: usize,
-    #[command(flatten)]
-    payload: PayloadArgs,
+    /// 413) before they are parsed [default: 1048576].
+    #[arg(long, value_name = "BYTES")]
+    max_request_bytes: Option<usize>,
+    /// Largest result a Task, Map or Parallel state may produce, in bytes of JSON
+    /// [default: 262144; env: SLUICE_MAX_PAYLOAD_BYTES].
+    #[arg(long, value_name = "BYTES")]
+    max_payload_bytes: Option<usize>,
+}
+
+impl ServeArgs {
+    /// The flags that were given, over `settings`.
+    fn apply(&self, settings: &mut settings::Settings) {
+        let s = &mut settings.serve;
+        if let Some(v) = self.listen {
+            s.listen = v.to_string();
+        }
+        if let Some(v) = &self.store {
+            s.store.clone_from(v);
+        }
+        if let Some(v) = &self.region {
+            s.region.clone_from(v);
+        }
+        if let Some(v) = &self.account {
+            s.account.clone_from(v);
+        }
+        if let Some(v) = self.activity_lease_seconds {
+            s.activity_lease_seconds = v;
+        }
+        if !self.access_keys.is_empty() {
+            s.auth = self
+                .access_keys
+                .iter()
+                .map(|k| format!("{}:{}", k.id, k.secret))
+                .collect();
+        }
+        if let Some(v) = &self.replica_id {
+            s.replica_id = Some(v.clone());
+        }
+        if let Some(v) = self.execution_lease_seconds {
+            s.execution_lease_seconds = v;
+        }
+        if let Some(v) = &self.token_secret {
+            s.token_secret = Some(v.clone());
+        }
+        if let Some(v) = self.max_transitions {
+            s.max_transitions = v;
+        }
+        if let Some(v) = self.max_request_bytes {
+            s.max_request_bytes = v;
+        }
+        if let Some(v) = self.max_payload_bytes {
+            s.max_payload_bytes = v;
+        }
+    }
 }
 
 #[derive(clap::Args)]
@@ -196,6 +258,7 @@ fn main() -> ExitCode {
         }),
         Command::Validate(args) => commands::validate(&args.definition, args.json),
         Command::Serve(args) => serve(args),
+        Command::Config(args) => show_config(&args),
         Command::Worker(args) => worker(args),
         Command::Executions(cmd) => remote::executions(cmd),
         Command::StateMachines(cmd) => remote::state_machines(cmd),
@@ -209,7 +272,20 @@ fn main() -> ExitCode {
     }
 }
 
+/// The settings of `sluice serve`: file, environment, then these flags.
+fn serve_settings(args: &ServeArgs) -> anyhow::Result<settings::Settings> {
+    let mut settings = settings::Settings::load(args.config.as_deref(), &settings::process_env)?;
+    args.apply(&mut settings);
+    Ok(settings)
+}
+
+fn show_config(args: &ServeArgs) -> anyhow::Result<ExitCode> {
+    print!("{}", serve_settings(args)?.redacted_toml()?);
+    Ok(ExitCode::SUCCESS)
+}
+
 fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let settings = serve_settings(&args)?;
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("SLUICE_LOG")
@@ -217,19 +293,34 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         )
         .with_writer(std::io::stderr)
         .init();
+    let s = &settings.serve;
+    let listen: std::net::SocketAddr = s
+        .listen
+        .parse()
+        .with_context(|| format!("serve.listen {:?} is not an address", s.listen))?;
+    let store: sluice_server::serve::StoreUrl = s
+        .store
+        .parse()
+        .map_err(|e| anyhow::anyhow!("serve.store: {e}"))?;
+    let access_keys = s
+        .auth
+        .iter()
+        .map(|k| k.parse())
+        .collect::<Result<Vec<sluice_server::api::auth::AccessKey>, String>>()
+        .map_err(|e| anyhow::anyhow!("serve.auth: {e}"))?;
     let config = sluice_server::service::Config {
-        region: args.region,
-        account: args.account,
-        activity_lease_seconds: args.activity_lease_seconds,
-        access_keys: args.access_keys,
-        replica_id: args.replica_id.unwrap_or_else(default_replica_id),
-        execution_lease_seconds: args.execution_lease_seconds,
-        max_request_bytes: args.max_request_bytes,
-        token_secret: args.token_secret,
-        integrations: config::integrations(),
+        region: s.region.clone(),
+        account: s.account.clone(),
+        activity_lease_seconds: s.activity_lease_seconds,
+        access_keys,
+        replica_id: s.replica_id.clone().unwrap_or_else(default_replica_id),
+        execution_lease_seconds: s.execution_lease_seconds,
+        max_request_bytes: s.max_request_bytes,
+        token_secret: s.token_secret.clone(),
+        integrations: config::integrations(&settings),
         limits: sluice_engine::engine::Limits {
-            max_payload_bytes: args.payload.max_payload_bytes,
-            max_transitions: args.max_transitions,
+            max_payload_bytes: s.max_payload_bytes,
+            max_transitions: s.max_transitions,
             ..Default::default()
         },
     };
@@ -238,8 +329,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .build()?;
     runtime.block_on(sluice_server::serve::serve(
         sluice_server::serve::ServeOptions {
-            listen: args.listen,
-            store: args.store,
+            listen,
+            store,
             config,
         },
     ))?;
@@ -264,7 +355,10 @@ fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
         concurrency: args.concurrency,
         worker_name: args.worker_name,
         heartbeat: std::time::Duration::from_secs(args.heartbeat_seconds.max(1)),
-        integrations: config::integrations(),
+        integrations: config::integrations(&settings::Settings::load(
+            None,
+            &settings::process_env,
+        )?),
     };
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let runtime = tokio::runtime::Builder::new_multi_thread()
