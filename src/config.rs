@@ -19,6 +19,7 @@ pub struct Aws {
     pub region: String,
     pub access_key_id: Option<String>,
     pub secret_access_key: Option<String>,
+    pub session_token: Option<String>,
 }
 
 // Secrets never reach a log.
@@ -30,6 +31,10 @@ impl std::fmt::Debug for Aws {
             .field(
                 "secret_access_key",
                 &self.secret_access_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field(
+                "session_token",
+                &self.session_token.as_ref().map(|_| "<redacted>"),
             )
             .finish()
     }
@@ -45,6 +50,7 @@ impl Aws {
                 .unwrap_or_else(|| "us-east-1".into()),
             access_key_id: var("AWS_ACCESS_KEY_ID"),
             secret_access_key: var("AWS_SECRET_ACCESS_KEY"),
+            session_token: var("AWS_SESSION_TOKEN"),
         }
     }
 

@@ -35,7 +35,7 @@ enum Command {
     /// Print the configuration `sluice serve` would run with (secrets redacted): defaults <
     /// config file < SLUICE_* environment < flags.
     Config(ServeArgs),
-    /// Poll activities and run their tasks with a built-in handler (sluice-lambda).
+    /// Poll activities and run their tasks with a built-in handler (sluice-sql, sluice-lambda, sluice-echo).
     Worker(WorkerArgs),
     /// Inspect and control executions on a running server.
     #[command(subcommand)]
@@ -51,7 +51,7 @@ struct WorkerArgs {
     #[arg(long, env = "SLUICE_ENDPOINT", default_value = "http://127.0.0.1:8083")]
     endpoint: String,
     /// Activity to poll, by name (created if missing) or ARN; repeatable. The name picks the
-    /// built-in handler: sluice-lambda.
+    /// built-in handler: sluice-sql, sluice-lambda or sluice-echo.
     #[arg(long = "activity", required = true)]
     activities: Vec<String>,
     /// Tasks run at once per activity.

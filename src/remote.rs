@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::Subcommand;
 use serde_json::{Value, json};
-use sluice_server::client::Client;
+use sluice_server::client::{Client, Signer};
 
 /// Where the server listens; `SLUICE_ENDPOINT` overrides the default.
 #[derive(clap::Args, Clone)]
@@ -120,7 +120,14 @@ fn call(endpoint: &Endpoint, action: &str, request: Value) -> Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let client = Client::new(&endpoint.endpoint);
+    // Signed with the environment's AWS key (or a placeholder a server without --auth takes).
+    let aws = crate::config::Aws::from_env();
+    let client = Client::new(&endpoint.endpoint).signed(Signer {
+        access_key_id: aws.access_key_id.unwrap_or_else(|| "sluice".into()),
+        secret_access_key: aws.secret_access_key.unwrap_or_else(|| "sluice".into()),
+        session_token: aws.session_token,
+        region: aws.region,
+    });
     let reply = runtime.block_on(client.call(action, &request))?;
     println!("{}", serde_json::to_string_pretty(&reply)?);
     Ok(ExitCode::SUCCESS)

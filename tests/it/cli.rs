@@ -297,3 +297,32 @@ fn sales_etl_pipeline_runs_sql_in_process() {
             .is_ok_and(|m| m.len() > 0)
     );
 }
+
+/// The client commands sign their requests with the environment's AWS key, so they work
+/// against `sluice serve --auth`; a wrong key is refused with AWS's error.
+#[test]
+fn client_commands_sign_their_requests() {
+    let server =
+        crate::support::Server::start_with("sqlite::memory:", &["--auth", "AKIDTEST:secret"]);
+    let run = |secret: &str| {
+        Command::new(env!("CARGO_BIN_EXE_sluice"))
+            .args(["state-machines", "list", "--endpoint", &server.endpoint])
+            .env("AWS_ACCESS_KEY_ID", "AKIDTEST")
+            .env("AWS_SECRET_ACCESS_KEY", secret)
+            .env_remove("AWS_SESSION_TOKEN")
+            .output()
+            .expect("the sluice binary runs")
+    };
+    let ok = run("secret");
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let listed: Value = serde_json::from_slice(&ok.stdout).expect("JSON");
+    assert_eq!(listed["stateMachines"], json!([]));
+    let refused = run("wrong");
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("InvalidSignatureException"), "{err}");
+}
