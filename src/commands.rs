@@ -133,7 +133,13 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
     // A mock answers first; the built-in activities run in process, so `sluice run` needs
     // no worker; Lambda, Batch and S3 as configured (a directory can stand in for S3).
     let settings = crate::settings::Settings::load(None, &crate::settings::process_env)?;
-    let dispatcher = crate::config::integrations(&settings).dispatcher(DispatchOptions {
+    // I/O is on for Task handlers that call out (Lambda).
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let integrations = runtime.block_on(crate::config::integrations(&settings));
+    let dispatcher = integrations.dispatcher(DispatchOptions {
         first,
         jobs: None,
         builtins: Builtins::InProcess {
@@ -149,11 +155,6 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
     if opts.express {
         request.execution_type = ExecutionType::Express;
     }
-    // I/O is on for Task handlers that call out (Lambda).
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
     let outcome = runtime.block_on(engine.run(&machine, &request));
     if opts.json {
         println!("{}", outcome.to_json());

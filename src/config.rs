@@ -1,19 +1,24 @@
 //! AWS credentials and the integrations, read at the binary's edge (no library reads the
 //! environment); the rest of the configuration is in `settings.rs`.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use sluice_integrations::Integrations;
-use sluice_integrations::aws::ServiceConfig;
+use sluice_integrations::aws::{
+    ServiceConfig, SharedCredentials, default_credentials, static_credentials,
+};
 use sluice_integrations::objects::Buckets;
+
+use crate::settings::Settings;
 
 /// A non-empty environment variable.
 fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
-/// AWS region and static credentials from the standard variables. Local endpoints accept any
-/// credentials, so `sluice` stands in when none are set.
+/// The region and the static key of the environment, for clients that sign with a fixed key
+/// (the CLI's client commands).
 #[derive(Clone)]
 pub struct Aws {
     pub region: String,
@@ -28,21 +33,13 @@ impl std::fmt::Debug for Aws {
         f.debug_struct("Aws")
             .field("region", &self.region)
             .field("access_key_id", &self.access_key_id)
-            .field(
-                "secret_access_key",
-                &self.secret_access_key.as_ref().map(|_| "<redacted>"),
-            )
-            .field(
-                "session_token",
-                &self.session_token.as_ref().map(|_| "<redacted>"),
-            )
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
 impl Aws {
-    /// From `AWS_REGION` / `AWS_DEFAULT_REGION` (default us-east-1) and
-    /// `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY`.
+    /// From `AWS_REGION` / `AWS_DEFAULT_REGION` (default us-east-1), `AWS_ACCESS_KEY_ID`,
+    /// `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`.
     pub fn from_env() -> Aws {
         Aws {
             region: var("AWS_REGION")
@@ -53,35 +50,68 @@ impl Aws {
             session_token: var("AWS_SESSION_TOKEN"),
         }
     }
+}
 
-    /// A service reached at `endpoint`: configured when there is an endpoint or credentials.
-    fn service(&self, endpoint: Option<String>) -> Option<ServiceConfig> {
-        if endpoint.is_none() && self.access_key_id.is_none() {
-            return None;
-        }
-        Some(ServiceConfig {
-            endpoint,
-            region: self.region.clone(),
-            access_key_id: self
-                .access_key_id
-                .clone()
-                .unwrap_or_else(|| "sluice".into()),
-            secret_access_key: self
-                .secret_access_key
-                .clone()
-                .unwrap_or_else(|| "sluice".into()),
-        })
+/// Whether the standard credential chain has a source here: a key in the environment, a
+/// profile or shared config/credentials file, a web identity token (IAM roles for service
+/// accounts on EKS), the ECS container endpoint, or, when `aws.instance_metadata` is set,
+/// EC2 instance metadata (which cannot be detected without a network call).
+fn chain_has_source(settings: &Settings) -> bool {
+    let home_file = |name: &str| {
+        var("HOME").is_some_and(|home| PathBuf::from(home).join(".aws").join(name).is_file())
+    };
+    [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_PROFILE",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    ]
+    .iter()
+    .any(|v| var(v).is_some())
+        || var("AWS_SHARED_CREDENTIALS_FILE").is_some_and(|f| PathBuf::from(f).is_file())
+        || var("AWS_CONFIG_FILE").is_some_and(|f| PathBuf::from(f).is_file())
+        || home_file("credentials")
+        || home_file("config")
+        || settings.aws.instance_metadata
+}
+
+/// The credentials integrations sign with: the standard chain when it has a source, else
+/// `None` (then only services with a local endpoint are served, with a placeholder key they
+/// accept).
+async fn credentials(settings: &Settings, region: &str) -> Option<SharedCredentials> {
+    if chain_has_source(settings) {
+        Some(default_credentials(region).await)
+    } else {
+        None
     }
 }
 
-/// The integrations as `settings` configure them (endpoints, Batch polling, the directory
-/// standing in for S3) with the region and credentials of the environment. Lambda and Batch
-/// are served when an endpoint or AWS credentials are set.
-pub fn integrations(settings: &crate::settings::Settings) -> Integrations {
-    let aws = Aws::from_env();
+/// The integrations as `settings` configure them, with credentials from the standard AWS
+/// chain. Lambda and Batch are served when they have an endpoint or the chain has a source.
+pub async fn integrations(settings: &Settings) -> Integrations {
+    let region = settings
+        .aws
+        .region
+        .clone()
+        .unwrap_or_else(|| Aws::from_env().region);
+    let credentials = credentials(settings, &region).await;
+    let service = |endpoint: &Option<String>| {
+        let credentials = match (&credentials, endpoint) {
+            (Some(c), _) => c.clone(),
+            // A local server (moto, a test double) accepts any key.
+            (None, Some(_)) => static_credentials("sluice", "sluice"),
+            (None, None) => return None,
+        };
+        Some(ServiceConfig {
+            endpoint: endpoint.clone(),
+            region: region.clone(),
+            credentials,
+        })
+    };
     Integrations {
-        lambda: aws.service(settings.lambda.endpoint.clone()),
-        batch: aws.service(settings.batch.endpoint.clone()).map(|c| {
+        lambda: service(&settings.lambda.endpoint),
+        batch: service(&settings.batch.endpoint).map(|c| {
             (
                 c,
                 Duration::from_secs_f64(settings.batch.poll_seconds.max(0.001)),
@@ -92,4 +122,12 @@ pub fn integrations(settings: &crate::settings::Settings) -> Integrations {
             endpoint: settings.s3.endpoint.clone(),
         },
     }
+}
+
+/// The credentials `sluice worker` signs its Step Functions requests with: the chain when it
+/// has a source, else a placeholder key (`sluice serve` without `--auth` takes any).
+pub async fn worker_credentials(settings: &Settings, region: &str) -> SharedCredentials {
+    credentials(settings, region)
+        .await
+        .unwrap_or_else(|| static_credentials("sluice", "sluice"))
 }

@@ -317,7 +317,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         execution_lease_seconds: s.execution_lease_seconds,
         max_request_bytes: s.max_request_bytes,
         token_secret: s.token_secret.clone(),
-        integrations: config::integrations(&settings),
+        integrations: Default::default(),
         limits: sluice_engine::engine::Limits {
             max_payload_bytes: s.max_payload_bytes,
             max_transitions: s.max_transitions,
@@ -327,13 +327,18 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(sluice_server::serve::serve(
-        sluice_server::serve::ServeOptions {
+    runtime.block_on(async {
+        let config = sluice_server::service::Config {
+            integrations: config::integrations(&settings).await,
+            ..config
+        };
+        sluice_server::serve::serve(sluice_server::serve::ServeOptions {
             listen,
             store,
             config,
-        },
-    ))?;
+        })
+        .await
+    })?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -345,26 +350,22 @@ fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let aws = config::Aws::from_env();
-    let options = sluice_worker::activity::WorkerOptions {
-        endpoint: args.endpoint,
-        region: args.region,
-        access_key_id: aws.access_key_id.unwrap_or_else(|| "sluice".into()),
-        secret_access_key: aws.secret_access_key.unwrap_or_else(|| "sluice".into()),
-        activities: args.activities,
-        concurrency: args.concurrency,
-        worker_name: args.worker_name,
-        heartbeat: std::time::Duration::from_secs(args.heartbeat_seconds.max(1)),
-        integrations: config::integrations(&settings::Settings::load(
-            None,
-            &settings::process_env,
-        )?),
-    };
+    let settings = settings::Settings::load(None, &settings::process_env)?;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async {
+        let options = sluice_worker::activity::WorkerOptions {
+            credentials: config::worker_credentials(&settings, &args.region).await,
+            endpoint: args.endpoint,
+            region: args.region,
+            activities: args.activities,
+            concurrency: args.concurrency,
+            worker_name: args.worker_name,
+            heartbeat: std::time::Duration::from_secs(args.heartbeat_seconds.max(1)),
+            integrations: config::integrations(&settings).await,
+        };
         let flag = stop.clone();
         // Ctrl-C or SIGTERM: stop polling, finish the tasks in hand, then exit.
         tokio::spawn(async move {

@@ -14,6 +14,7 @@ const REDACTED: &str = "<redacted>";
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
+    pub aws: Aws,
     pub serve: Serve,
     pub lambda: Endpoint,
     pub batch: Batch,
@@ -63,6 +64,18 @@ impl Default for Serve {
             max_payload_bytes: 262_144,
         }
     }
+}
+
+/// The `[aws]` table. Credentials always come from the standard AWS chain (environment,
+/// profiles, web identity, container and instance metadata), never from this file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Aws {
+    /// Region of the AWS clients (`AWS_REGION`, `AWS_DEFAULT_REGION`; default us-east-1).
+    pub region: Option<String>,
+    /// Also try EC2 instance metadata for credentials when nothing else names a source
+    /// (`SLUICE_AWS_INSTANCE_METADATA=true`).
+    pub instance_metadata: bool,
 }
 
 /// A service endpoint (`[lambda]`): `SLUICE_LAMBDA_ENDPOINT`, `AWS_ENDPOINT_URL_LAMBDA`.
@@ -130,6 +143,12 @@ impl Settings {
         {
             text.parse::<T>()
                 .map_err(|e| anyhow::anyhow!("environment variable {name}={text:?}: {e}"))
+        }
+        if let Some(v) = env("AWS_REGION").or_else(|| env("AWS_DEFAULT_REGION")) {
+            self.aws.region = Some(v);
+        }
+        if let Some(v) = env("SLUICE_AWS_INSTANCE_METADATA") {
+            self.aws.instance_metadata = parse("SLUICE_AWS_INSTANCE_METADATA", v)?;
         }
         let s = &mut self.serve;
         if let Some(v) = env("SLUICE_LISTEN") {

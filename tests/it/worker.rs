@@ -163,3 +163,44 @@ async fn a_killed_workers_task_is_redelivered_and_late_answers_are_refused() {
         .expect_err("a late answer is refused");
     assert!(format!("{late:?}").contains("TaskTimedOut"), "{late:?}");
 }
+
+/// The worker signs with credentials from the standard AWS chain: here a named profile in a
+/// shared credentials file, no key in the environment, against `serve --auth` with that key.
+#[tokio::test]
+async fn worker_signs_with_a_profile_from_the_credential_chain() {
+    let server = Server::start_with("sqlite::memory:", &["--auth", "AKIDTEST:secret"]);
+    let client = server.client();
+    let dir = crate::support::temp_dir("profile");
+    let credentials = dir.join("credentials");
+    std::fs::write(
+        &credentials,
+        "[default]\naws_access_key_id = WRONG\naws_secret_access_key = wrong\n\n[ci]\naws_access_key_id = AKIDTEST\naws_secret_access_key = secret\n",
+    )
+    .expect("write the credentials file");
+    let home = dir.to_string_lossy().into_owned();
+    let file = credentials.to_string_lossy().into_owned();
+    let missing = dir.join("no-config").to_string_lossy().into_owned();
+    let _worker = Worker::start(
+        &server.endpoint,
+        "sluice-echo",
+        1,
+        &[
+            ("AWS_PROFILE", "ci"),
+            ("AWS_SHARED_CREDENTIALS_FILE", &file),
+            ("AWS_CONFIG_FILE", &missing),
+            ("HOME", &home),
+            ("AWS_ACCESS_KEY_ID", ""),
+            ("AWS_SECRET_ACCESS_KEY", ""),
+        ],
+    );
+    // The worker registers its activity only if its signature is accepted.
+    let activity = activity_arn(&client, "sluice-echo").await;
+    let def = json!({"StartAt": "Echo", "States": {"Echo": {
+        "Type": "Task", "Resource": activity, "End": true}}});
+    let sm = crate::support::create(&client, "profile-echo", def).await;
+    let exec = crate::support::start(&client, &sm, r#"{"from": "profile"}"#).await;
+    let done = finished(&client, &exec).await;
+    assert_eq!(done.status(), &ExecutionStatus::Succeeded);
+    let output: Value = serde_json::from_str(done.output().expect("output")).expect("JSON");
+    assert_eq!(output, json!({"from": "profile"}));
+}

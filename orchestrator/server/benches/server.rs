@@ -334,8 +334,7 @@ async fn worker_dispatch(label: &str, pollers: Pollers) {
         let options = sluice_worker::activity::WorkerOptions {
             endpoint: endpoint.clone(),
             region: "us-east-1".into(),
-            access_key_id: "bench".into(),
-            secret_access_key: "bench".into(),
+            credentials: sluice_integrations::aws::static_credentials("bench", "bench"),
             activities: vec!["sluice-echo".into()],
             concurrency,
             worker_name: "bench".into(),
@@ -452,8 +451,7 @@ async fn client_floor(pollers: Pollers) {
     let sfn = sluice_worker::activity::sfn_client(&sluice_worker::activity::WorkerOptions {
         endpoint: endpoint.clone(),
         region: "us-east-1".into(),
-        access_key_id: "bench".into(),
-        secret_access_key: "bench".into(),
+        credentials: sluice_integrations::aws::static_credentials("bench", "bench"),
         activities: vec![],
         concurrency: 1,
         worker_name: "bench".into(),

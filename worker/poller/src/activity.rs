@@ -18,8 +18,8 @@ pub struct WorkerOptions {
     /// Step Functions endpoint (`sluice serve`'s URL, or AWS's).
     pub endpoint: String,
     pub region: String,
-    pub access_key_id: String,
-    pub secret_access_key: String,
+    /// How requests to the endpoint are signed.
+    pub credentials: sluice_integrations::aws::SharedCredentials,
     /// Activity names (created if missing) or ARNs.
     pub activities: Vec<String>,
     /// Tasks run at once per activity.
@@ -47,8 +47,7 @@ pub fn sfn_client(options: &WorkerOptions) -> aws_sdk_sfn::Client {
     let config = sluice_integrations::aws::ServiceConfig {
         endpoint: Some(options.endpoint.clone()),
         region: options.region.clone(),
-        access_key_id: options.access_key_id.clone(),
-        secret_access_key: options.secret_access_key.clone(),
+        credentials: options.credentials.clone(),
     };
     // A long poll sends nothing for up to a minute by design: stall detection only costs.
     let sfn = aws_sdk_sfn::config::Builder::from(&config.sdk_config())
