@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use sluice_server::client::Client;
+use sluice_server::lifecycle::ExecutionStatus;
 use sluice_server::service::{Config, Service};
 use sluice_server::store::{ExecutionRecord, PostgresStore, SqliteStore, Store};
 
@@ -71,8 +72,14 @@ async fn wait_all_done(store: &dyn Store, arns: &[String]) {
                 .await
                 .expect("readable")
                 .expect("exists");
-            if e.status != "RUNNING" {
-                assert_eq!(e.status, "SUCCEEDED", "{arn}: {:?} {:?}", e.error, e.cause);
+            if e.status.is_terminal() {
+                assert_eq!(
+                    e.status,
+                    ExecutionStatus::Succeeded,
+                    "{arn}: {:?} {:?}",
+                    e.error,
+                    e.cause
+                );
                 break;
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
@@ -94,7 +101,7 @@ async fn durable_transitions(label: &str) {
             arn: format!("arn:aws:states:us-east-1:123456789012:execution:chain:{label}-{i}"),
             state_machine_arn: "arn:aws:states:us-east-1:123456789012:stateMachine:chain".into(),
             name: format!("{label}-{i}"),
-            status: "RUNNING".into(),
+            status: ExecutionStatus::Running,
             input: r#"{"v": 1}"#.into(),
             output: None,
             error: None,

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod client;
+pub mod lifecycle;
 pub mod serve;
 pub mod service;
 pub mod store;

@@ -11,7 +11,8 @@ use sluice_engine::lang::model::StateMachine;
 use super::{ApiError, Caller};
 use crate::service::Service;
 use crate::store::{
-    ActivityRecord, ExecutionFilter, ExecutionRecord, StateMachineRecord, StoreError, TaskOutcome,
+    ActivityRecord, ExecutionFilter, ExecutionRecord, ExecutionStatus, StateMachineRecord,
+    StoreError, TaskOutcome,
 };
 use crate::time::now;
 
@@ -310,7 +311,7 @@ async fn start_execution(svc: &Arc<Service>, input: &Value, sync: bool) -> Reply
         arn,
         state_machine_arn: sm.arn.clone(),
         name,
-        status: "RUNNING".into(),
+        status: ExecutionStatus::Running,
         input: input_text.to_string(),
         output: None,
         error: None,
@@ -339,7 +340,7 @@ async fn start_execution(svc: &Arc<Service>, input: &Value, sync: bool) -> Reply
         return Ok(reply);
     }
     let (stored, created) = svc.start_standard(record, compiled.graph.start).await?;
-    if !created && (stored.input != input_text || stored.status != "RUNNING") {
+    if !created && (stored.input != input_text || stored.status != ExecutionStatus::Running) {
         return Err(ApiError::new(
             "ExecutionAlreadyExists",
             format!("Execution Already Exists: '{}'", stored.arn),
@@ -366,7 +367,7 @@ fn sync_reply(e: &ExecutionRecord) -> Value {
         "name": e.name,
         "startDate": e.start,
         "stopDate": e.stop,
-        "status": e.status,
+        "status": e.status.as_str(),
         "input": e.input,
         "inputDetails": {"included": true},
         "billingDetails": {"billedMemoryUsedInMB": 64, "billedDurationInMilliseconds": 100},
@@ -402,12 +403,12 @@ async fn describe_execution(svc: &Arc<Service>, input: &Value) -> Reply {
         "executionArn": e.arn,
         "stateMachineArn": e.state_machine_arn,
         "name": e.name,
-        "status": e.status,
+        "status": e.status.as_str(),
         "startDate": e.start,
         "input": e.input,
         "inputDetails": {"included": true},
         "redriveCount": e.redrive_count,
-        "redriveStatus": if e.kind == "STANDARD" && matches!(e.status.as_str(), "FAILED" | "TIMED_OUT" | "ABORTED") { "REDRIVABLE" } else { "NOT_REDRIVABLE" },
+        "redriveStatus": if e.kind == "STANDARD" && e.status.is_redrivable() { "REDRIVABLE" } else { "NOT_REDRIVABLE" },
     });
     if let Some(stop) = e.stop {
         out["stopDate"] = json!(stop);
@@ -420,7 +421,16 @@ async fn list_executions(svc: &Arc<Service>, input: &Value) -> Reply {
     let sm_arn = required(input, "stateMachineArn")?;
     machine(svc, sm_arn).await?;
     let (limit, token) = page(input)?;
-    let status = optional(input, "statusFilter").map(str::to_string);
+    let status = match optional(input, "statusFilter") {
+        None => None,
+        // A redrive starts at once here: no execution waits in PENDING_REDRIVE.
+        Some("PENDING_REDRIVE") => return Ok(json!({"executions": []})),
+        Some(name) => Some(name.parse::<ExecutionStatus>().map_err(|_| {
+            ApiError::validation(format!(
+                "1 validation error detected: Value '{name}' at 'statusFilter' failed to satisfy constraint: Member must satisfy enum value set: [RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED, PENDING_REDRIVE]"
+            ))
+        })?),
+    };
     let after = match token {
         Some(t) => {
             let (start, arn) = t
@@ -447,7 +457,7 @@ async fn list_executions(svc: &Arc<Service>, input: &Value) -> Reply {
         .take(limit)
         .map(|e| {
             let mut item = json!({"executionArn": e.arn, "stateMachineArn": e.state_machine_arn,
-                "name": e.name, "status": e.status, "startDate": e.start, "redriveCount": e.redrive_count});
+                "name": e.name, "status": e.status.as_str(), "startDate": e.start, "redriveCount": e.redrive_count});
             if let Some(stop) = e.stop {
                 item["stopDate"] = json!(stop);
             }
@@ -513,7 +523,7 @@ async fn history(svc: &Arc<Service>, input: &Value) -> Reply {
 
 async fn stop_execution(svc: &Arc<Service>, input: &Value) -> Reply {
     let e = execution(svc, required(input, "executionArn")?).await?;
-    if e.status != "RUNNING" {
+    if e.status != ExecutionStatus::Running {
         return Ok(json!({"stopDate": e.stop.unwrap_or_else(now)}));
     }
     let stop = svc
@@ -528,7 +538,7 @@ async fn stop_execution(svc: &Arc<Service>, input: &Value) -> Reply {
 
 async fn redrive_execution(svc: &Arc<Service>, input: &Value) -> Reply {
     let e = execution(svc, required(input, "executionArn")?).await?;
-    if e.kind != "STANDARD" || !matches!(e.status.as_str(), "FAILED" | "TIMED_OUT" | "ABORTED") {
+    if e.kind != "STANDARD" || !e.status.is_redrivable() {
         return Err(ApiError::new(
             "ExecutionNotRedrivable",
             format!(

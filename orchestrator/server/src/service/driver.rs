@@ -14,7 +14,9 @@ use sluice_engine::engine::{
 };
 
 use super::{Committer, Service, ServiceError, stored_json, stored_machine};
-use crate::store::{Cursor, ExecutionRecord, Finish, NewEvent, StoreError, Transition};
+use crate::store::{
+    Cursor, ExecutionRecord, ExecutionStatus, Finish, NewEvent, StoreError, Transition,
+};
 use crate::time::{iso8601, now};
 
 /// Collects the events of one step, to commit them with the step. When the step parks on a
@@ -227,18 +229,18 @@ pub struct ExpressOutcome {
 
 /// The final event of an execution.
 pub(crate) fn finish_event(outcome: &Finish) -> NewEvent {
-    let event = match outcome.status.as_str() {
-        "SUCCEEDED" => Event::new(
+    let event = match outcome.status {
+        ExecutionStatus::Succeeded => Event::new(
             "ExecutionSucceeded",
             "executionSucceededEventDetails",
             json!({"output": outcome.output, "outputDetails": {"truncated": false}}),
         ),
-        "FAILED" => Event::new(
+        ExecutionStatus::Failed => Event::new(
             "ExecutionFailed",
             "executionFailedEventDetails",
             json!({"error": outcome.error, "cause": outcome.cause}),
         ),
-        "TIMED_OUT" => Event::new(
+        ExecutionStatus::TimedOut => Event::new(
             "ExecutionTimedOut",
             "executionTimedOutEventDetails",
             json!({"error": "States.Timeout"}),
@@ -332,7 +334,7 @@ impl Service {
                 None => (
                     None,
                     Finish {
-                        status: "TIMED_OUT".into(),
+                        status: ExecutionStatus::TimedOut,
                         output: None,
                         error: Some("States.Timeout".into()),
                         cause: None,
@@ -370,7 +372,7 @@ impl Service {
                 Some(StepOutcome::Succeeded(output)) => (
                     None::<Cursor>,
                     Finish {
-                        status: "SUCCEEDED".into(),
+                        status: ExecutionStatus::Succeeded,
                         output: Some(events::text(&output)),
                         error: None,
                         cause: None,
@@ -380,7 +382,7 @@ impl Service {
                 Some(StepOutcome::Failed(f)) => (
                     None,
                     Finish {
-                        status: "FAILED".into(),
+                        status: ExecutionStatus::Failed,
                         output: None,
                         error: f.error,
                         cause: f.cause,
@@ -454,28 +456,28 @@ impl Service {
         let outcome = self.engine.run_observed(&machine, &info, &rng, None).await;
         let finish = match outcome {
             Outcome::Succeeded(v) => Finish {
-                status: "SUCCEEDED".into(),
+                status: ExecutionStatus::Succeeded,
                 output: Some(events::text(&v)),
                 error: None,
                 cause: None,
                 stop: now(),
             },
             Outcome::Failed { error, cause } => Finish {
-                status: "FAILED".into(),
+                status: ExecutionStatus::Failed,
                 output: None,
                 error,
                 cause,
                 stop: now(),
             },
             Outcome::TimedOut => Finish {
-                status: "TIMED_OUT".into(),
+                status: ExecutionStatus::TimedOut,
                 output: None,
                 error: Some("States.Timeout".into()),
                 cause: None,
                 stop: now(),
             },
             Outcome::Aborted => Finish {
-                status: "ABORTED".into(),
+                status: ExecutionStatus::Aborted,
                 output: None,
                 error: None,
                 cause: None,
@@ -512,7 +514,7 @@ impl Service {
                 return Err(StoreError::NotFound(arn.to_string()).into());
             };
             let finish = Finish {
-                status: "ABORTED".into(),
+                status: ExecutionStatus::Aborted,
                 output: None,
                 error: error.clone(),
                 cause: cause.clone(),
@@ -529,7 +531,9 @@ impl Service {
                 Ok(()) => return Ok(finish.stop),
                 Err(StoreError::Conflict(_)) => {
                     let e = self.store.get_execution(arn).await?;
-                    if e.as_ref().is_some_and(|e| e.status != "RUNNING") {
+                    if e.as_ref()
+                        .is_some_and(|e| e.status != ExecutionStatus::Running)
+                    {
                         return Ok(e.and_then(|e| e.stop).unwrap_or_else(now));
                     }
                 }

@@ -10,7 +10,7 @@ use serde_json::Value;
 use sluice_engine::engine::task::{JobLedger, RecordedJob, TaskFailure, TaskRequest};
 
 use super::tasks::finished;
-use crate::store::{Store, TaskOutcome, TaskRecord, task_status};
+use crate::store::{Store, TaskOutcome, TaskRecord, TaskStatus};
 use crate::time::now;
 
 /// Jobs recorded in the store, shared by every replica on it.
@@ -44,7 +44,7 @@ impl JobLedger for StoreJobs {
                 execution_arn: request.execution_arn.clone(),
                 state_name: request.state_name.clone(),
                 input: submission.to_string(),
-                status: task_status::PENDING.to_string(),
+                status: TaskStatus::Pending,
                 worker: None,
                 lease_until: None,
                 heartbeat_seconds: None,

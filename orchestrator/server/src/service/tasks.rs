@@ -15,7 +15,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio::sync::{Notify, oneshot};
 
 use super::task_writer::TaskWriter;
-use crate::store::{Store, StoreError, TaskOutcome, TaskRecord, TaskWrite, task_status};
+use crate::store::{Store, StoreError, TaskOutcome, TaskRecord, TaskStatus, TaskWrite};
 use crate::time::now;
 
 /// How often a parked task looks in the store for an answer it was not handed directly.
@@ -301,7 +301,7 @@ impl ParkedTasks {
             execution_arn: request.execution_arn.clone(),
             state_name: request.state_name.clone(),
             input: serde_json::to_string(&request.input).unwrap_or_default(),
-            status: task_status::PENDING.to_string(),
+            status: TaskStatus::Pending,
             worker: None,
             lease_until: None,
             heartbeat_seconds: request.heartbeat_seconds.map(|s| s as i64),
@@ -472,17 +472,17 @@ fn is_lambda_callback(resource: &Resource) -> bool {
 
 /// The outcome of a task that already ended, if it did.
 pub(crate) fn finished(task: &TaskRecord) -> Option<Result<Value, TaskFailure>> {
-    match task.status.as_str() {
-        task_status::SUCCEEDED => Some(Ok(task
+    match task.status {
+        TaskStatus::Succeeded => Some(Ok(task
             .output
             .as_deref()
             .and_then(|o| serde_json::from_str(o).ok())
             .unwrap_or(Value::Null))),
-        task_status::FAILED => Some(Err(TaskFailure {
+        TaskStatus::Failed => Some(Err(TaskFailure {
             error: task.error.clone().unwrap_or_default(),
             cause: task.cause.clone(),
         })),
-        task_status::TIMED_OUT => Some(Err(TaskFailure::new(errors::TIMEOUT, "Task timed out."))),
+        TaskStatus::TimedOut => Some(Err(TaskFailure::new(errors::TIMEOUT, "Task timed out."))),
         _ => None,
     }
 }

@@ -12,6 +12,8 @@ pub(crate) mod tests;
 
 use async_trait::async_trait;
 
+pub use crate::lifecycle::{ExecutionStatus, TaskStatus, UnknownStatus};
+
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -66,8 +68,7 @@ pub struct ExecutionRecord {
     pub arn: String,
     pub state_machine_arn: String,
     pub name: String,
-    /// RUNNING, SUCCEEDED, FAILED, TIMED_OUT or ABORTED.
-    pub status: String,
+    pub status: ExecutionStatus,
     /// JSON text.
     pub input: String,
     pub output: Option<String>,
@@ -128,8 +129,8 @@ pub struct NewEvent {
 /// How an execution ended.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Finish {
-    /// SUCCEEDED, FAILED, TIMED_OUT or ABORTED.
-    pub status: String,
+    /// How it ended (never RUNNING).
+    pub status: ExecutionStatus,
     pub output: Option<String>,
     pub error: Option<String>,
     pub cause: Option<String>,
@@ -158,17 +159,6 @@ pub struct ActivityRecord {
     pub created: f64,
 }
 
-/// Status of an activity or callback task.
-pub mod task_status {
-    /// Waiting for a worker (activities) or for a callback.
-    pub const PENDING: &str = "PENDING";
-    /// Handed to a worker; back to PENDING when its lease expires.
-    pub const CLAIMED: &str = "CLAIMED";
-    pub const SUCCEEDED: &str = "SUCCEEDED";
-    pub const FAILED: &str = "FAILED";
-    pub const TIMED_OUT: &str = "TIMED_OUT";
-}
-
 /// An activity task or a `.waitForTaskToken` callback.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TaskRecord {
@@ -179,7 +169,7 @@ pub struct TaskRecord {
     pub state_name: String,
     /// JSON text handed to the worker.
     pub input: String,
-    pub status: String,
+    pub status: TaskStatus,
     pub worker: Option<String>,
     /// Seconds since the epoch until which a claim holds.
     pub lease_until: Option<f64>,
@@ -224,7 +214,7 @@ pub enum TaskWrite {
 #[derive(Debug, Clone, Default)]
 pub struct ExecutionFilter {
     pub state_machine_arn: Option<String>,
-    pub status: Option<String>,
+    pub status: Option<ExecutionStatus>,
     /// Return executions that sort after this ARN (newest first by start time, then ARN).
     pub after: Option<(f64, String)>,
     pub limit: usize,

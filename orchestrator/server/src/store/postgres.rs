@@ -70,7 +70,7 @@ impl PostgresStore {
                 results.push(Err(StoreError::NotFound(t.execution_arn.clone())));
                 continue;
             };
-            if head.version != t.expected_version || head.status != "RUNNING" {
+            if head.version != t.expected_version || head.status.is_terminal() {
                 results.push(Err(StoreError::Conflict(t.execution_arn.clone())));
                 continue;
             }
@@ -88,7 +88,7 @@ impl PostgresStore {
                 head.cursor = Some(c);
             }
             if let Some(f) = &t.finish {
-                head.status.clone_from(&f.status);
+                head.status = f.status;
                 head.finish = Some(f);
             }
             results.push(Ok(()));
@@ -357,7 +357,7 @@ struct Head<'a> {
     version: i64,
     next_event_id: i64,
     step_events: i64,
-    status: String,
+    status: ExecutionStatus,
     /// Whether some transition of the batch applied, so the row needs writing.
     changed: bool,
     cursor: Option<&'a Cursor>,
@@ -479,7 +479,7 @@ impl Store for PostgresStore {
         .bind(&e.arn)
         .bind(&e.state_machine_arn)
         .bind(&e.name)
-        .bind(&e.status)
+        .bind(e.status)
         .bind(&e.input)
         .bind(&e.output)
         .bind(&e.error)
@@ -539,7 +539,7 @@ impl Store for PostgresStore {
              ORDER BY start DESC, arn LIMIT $5",
         )
         .bind(f.state_machine_arn.as_deref())
-        .bind(f.status.as_deref())
+        .bind(f.status.map(ExecutionStatus::as_str))
         .bind(after_start)
         .bind(after_arn)
         .bind(sql_limit(f.limit))
@@ -697,8 +697,8 @@ impl Store for PostgresStore {
         .fetch_optional(&mut *tx)
         .await?
         .ok_or_else(|| StoreError::NotFound(arn.to_string()))?;
-        let status: String = row.try_get("status")?;
-        if !matches!(status.as_str(), "FAILED" | "TIMED_OUT" | "ABORTED") {
+        let status: ExecutionStatus = row.try_get("status")?;
+        if !status.is_redrivable() {
             return Err(StoreError::Conflict(arn.to_string()));
         }
         let next_event_id: i64 = row.try_get("next_event_id")?;
@@ -842,7 +842,7 @@ async fn write_by_phase(conn: &mut PgConnection, batch: &[TaskWrite]) -> Result<
                 .push_bind(&t.execution_arn)
                 .push_bind(&t.state_name)
                 .push_bind(&t.input)
-                .push_bind(&t.status)
+                .push_bind(t.status)
                 .push_bind(&t.worker)
                 .push_bind(t.lease_until)
                 .push_bind(t.heartbeat_seconds)

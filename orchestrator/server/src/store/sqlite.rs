@@ -23,7 +23,7 @@ struct Head<'a> {
     version: i64,
     next_event_id: i64,
     step_events: i64,
-    status: String,
+    status: ExecutionStatus,
     /// Whether a transition of the batch applied, so the row needs writing.
     changed: bool,
     cursor: Option<&'a Cursor>,
@@ -291,7 +291,7 @@ impl Store for SqliteStore {
         .bind(&e.arn)
         .bind(&e.state_machine_arn)
         .bind(&e.name)
-        .bind(&e.status)
+        .bind(e.status)
         .bind(&e.input)
         .bind(&e.output)
         .bind(&e.error)
@@ -326,7 +326,7 @@ impl Store for SqliteStore {
                 row.push_bind(&e.arn)
                     .push_bind(&e.state_machine_arn)
                     .push_bind(&e.name)
-                    .push_bind(&e.status)
+                    .push_bind(e.status)
                     .push_bind(&e.input)
                     .push_bind(&e.output)
                     .push_bind(&e.error)
@@ -372,8 +372,8 @@ impl Store for SqliteStore {
         )
         .bind(&f.state_machine_arn)
         .bind(&f.state_machine_arn)
-        .bind(&f.status)
-        .bind(&f.status)
+        .bind(f.status)
+        .bind(f.status)
         .bind(after_start)
         .bind(after_start)
         .bind(after_start)
@@ -447,7 +447,7 @@ impl Store for SqliteStore {
                 results.push(Err(StoreError::NotFound(t.execution_arn.clone())));
                 continue;
             };
-            if head.version != t.expected_version || head.status != "RUNNING" {
+            if head.version != t.expected_version || head.status.is_terminal() {
                 results.push(Err(StoreError::Conflict(t.execution_arn.clone())));
                 continue;
             }
@@ -467,7 +467,7 @@ impl Store for SqliteStore {
                 head.cursor = Some(c);
             }
             if let Some(f) = &t.finish {
-                head.status.clone_from(&f.status);
+                head.status = f.status;
                 head.finish = Some(f);
             }
             results.push(Ok(()));
@@ -641,8 +641,8 @@ impl Store for SqliteStore {
             .fetch_optional(&mut *tx)
             .await?
             .ok_or_else(|| StoreError::NotFound(arn.to_string()))?;
-        let status: String = row.get("status");
-        if !matches!(status.as_str(), "FAILED" | "TIMED_OUT" | "ABORTED") {
+        let status: ExecutionStatus = row.get("status");
+        if !status.is_redrivable() {
             return Err(StoreError::Conflict(arn.to_string()));
         }
         let next_event_id: i64 = row.get("next_event_id");
@@ -746,7 +746,7 @@ impl Store for SqliteStore {
             .get_task(token)
             .await?
             .ok_or(StoreError::InvalidToken)?;
-        if !matches!(t.status.as_str(), "PENDING" | "CLAIMED") {
+        if !t.status.is_open() {
             return Err(StoreError::TaskEnded);
         }
         sqlx::query("UPDATE tasks SET last_heartbeat = ?, lease_until = MAX(COALESCE(lease_until, 0), ?) WHERE token = ? AND status IN ('PENDING', 'CLAIMED')")

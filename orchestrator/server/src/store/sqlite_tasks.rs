@@ -73,7 +73,7 @@ async fn insert_tasks(conn: &mut SqliteConnection, puts: &[&TaskRecord]) -> Resu
                 .push_bind(&t.execution_arn)
                 .push_bind(&t.state_name)
                 .push_bind(&t.input)
-                .push_bind(&t.status)
+                .push_bind(t.status)
                 .push_bind(&t.worker)
                 .push_bind(t.lease_until)
                 .push_bind(t.heartbeat_seconds)

@@ -34,7 +34,7 @@ fn execution(sm: &StateMachineRecord, name: &str, start: f64) -> ExecutionRecord
         arn: format!("{REGION}:execution:{}:{name}", sm.name),
         state_machine_arn: sm.arn.clone(),
         name: name.to_string(),
-        status: "RUNNING".to_string(),
+        status: ExecutionStatus::Running,
         input: r#"{"n":1}"#.to_string(),
         output: None,
         error: None,
@@ -109,7 +109,7 @@ fn finish(e: &ExecutionRecord, expected_version: i64, status: &str) -> Transitio
         events: vec![event(&format!("Execution{}", title(status)), 1002.0)],
         next: None,
         finish: Some(Finish {
-            status: status.to_string(),
+            status: status.parse().expect("an execution status"),
             output: (!failed).then(|| r#"{"done":true}"#.to_string()),
             error: failed.then(|| "States.TaskFailed".to_string()),
             cause: failed.then(|| "it broke".to_string()),
@@ -135,7 +135,7 @@ fn task(token: &str, activity_arn: Option<&str>, execution_arn: &str, created: f
         execution_arn: execution_arn.to_string(),
         state_name: "Work".to_string(),
         input: format!(r#"{{"token":"{token}"}}"#),
-        status: task_status::PENDING.to_string(),
+        status: TaskStatus::Pending,
         worker: None,
         lease_until: None,
         heartbeat_seconds: Some(30),
@@ -595,11 +595,14 @@ async fn executions_and_commit(store: &dyn Store) {
         }
     );
     assert_eq!(ids(&all_events(store, &e2).await), [1]);
-    assert_eq!(execution_of(store, &e2).await.status, "RUNNING");
+    assert_eq!(
+        execution_of(store, &e2).await.status,
+        ExecutionStatus::Running
+    );
 
     // The finish: outcome stored, open tasks of that execution (only) ended.
     let done = execution_of(store, &e3).await;
-    assert_eq!(done.status, "SUCCEEDED");
+    assert_eq!(done.status, ExecutionStatus::Succeeded);
     assert_eq!(done.output.as_deref(), Some(r#"{"done":true}"#));
     assert_eq!((done.error, done.cause), (None, None));
     assert_eq!(done.stop, Some(1002.5));
@@ -612,10 +615,10 @@ async fn executions_and_commit(store: &dyn Store) {
             .expect("the task exists")
             .status
     };
-    assert_eq!(status("e3-pending").await, task_status::TIMED_OUT);
-    assert_eq!(status("e3-claimed").await, task_status::TIMED_OUT);
-    assert_eq!(status("e3-done").await, task_status::SUCCEEDED);
-    assert_eq!(status("other-pending").await, task_status::PENDING);
+    assert_eq!(status("e3-pending").await, TaskStatus::TimedOut);
+    assert_eq!(status("e3-claimed").await, TaskStatus::TimedOut);
+    assert_eq!(status("e3-done").await, TaskStatus::Succeeded);
+    assert_eq!(status("other-pending").await, TaskStatus::Pending);
     let late = store
         .complete_task("e3-pending", &TaskOutcome::Succeeded("{}".to_string()))
         .await;
@@ -677,7 +680,7 @@ async fn executions_and_commit(store: &dyn Store) {
         .expect("commit");
     assert!(results[0].is_ok(), "{results:?}");
     let failed = execution_of(store, &e1).await;
-    assert_eq!(failed.status, "FAILED");
+    assert_eq!(failed.status, ExecutionStatus::Failed);
     assert_eq!(failed.output, None);
     assert_eq!(failed.error.as_deref(), Some("States.TaskFailed"));
     assert_eq!(failed.cause.as_deref(), Some("it broke"));
@@ -783,7 +786,7 @@ async fn listing_executions(store: &dyn Store) {
                 let page = store
                     .list_executions(&ExecutionFilter {
                         state_machine_arn: Some(sm.arn.clone()),
-                        status: status.map(str::to_string),
+                        status: status.map(|s| s.parse().expect("an execution status")),
                         after: after.clone(),
                         limit: 2,
                     })
@@ -818,7 +821,7 @@ async fn listing_executions(store: &dyn Store) {
         .iter()
         .find(|e| e.arn == made[1].arn)
         .expect("b is listed");
-    assert_eq!(listed_b.status, "FAILED");
+    assert_eq!(listed_b.status, ExecutionStatus::Failed);
 }
 
 async fn redrive(store: &dyn Store) {
@@ -990,7 +993,7 @@ async fn tasks(store: &dyn Store) {
     assert_eq!(
         c1,
         TaskRecord {
-            status: task_status::CLAIMED.to_string(),
+            status: TaskStatus::Claimed,
             worker: Some("w1".to_string()),
             lease_until: Some(110.0),
             last_heartbeat: Some(100.0),
@@ -1026,7 +1029,7 @@ async fn tasks(store: &dyn Store) {
     let hb = store.heartbeat_task("t1", 115.0).await.expect("heartbeat");
     assert_eq!(hb.last_heartbeat, Some(115.0));
     assert_eq!(hb.lease_until, Some(145.0));
-    assert_eq!(hb.status, task_status::CLAIMED);
+    assert_eq!(hb.status, TaskStatus::Claimed);
     let hb = store.heartbeat_task("t1", 100.0).await.expect("heartbeat");
     assert_eq!(hb.lease_until, Some(145.0));
     // At 140 only t2's lease (until 111) has run out; t1's heartbeat kept its own.
@@ -1044,7 +1047,7 @@ async fn tasks(store: &dyn Store) {
         .complete_task("t1", &TaskOutcome::Succeeded(r#"{"ok":1}"#.to_string()))
         .await
         .expect("complete");
-    assert_eq!(done.status, task_status::SUCCEEDED);
+    assert_eq!(done.status, TaskStatus::Succeeded);
     assert_eq!(done.output.as_deref(), Some(r#"{"ok":1}"#));
     assert_eq!(store.get_task("t1").await.expect("get_task"), Some(done));
     let twice = store
@@ -1068,19 +1071,19 @@ async fn tasks(store: &dyn Store) {
         )
         .await
         .expect("fail");
-    assert_eq!(failed.status, task_status::FAILED);
+    assert_eq!(failed.status, TaskStatus::Failed);
     assert_eq!(failed.error.as_deref(), Some("Oops"));
     assert_eq!(failed.cause.as_deref(), Some("bad input"));
     assert_eq!(failed.output, None);
 
     // A callback is answered without being claimed.
     let hb = store.heartbeat_task("cb", 50.0).await.expect("heartbeat");
-    assert_eq!(hb.status, task_status::PENDING);
+    assert_eq!(hb.status, TaskStatus::Pending);
     let timed_out = store
         .complete_task("cb", &TaskOutcome::TimedOut)
         .await
         .expect("time out");
-    assert_eq!(timed_out.status, task_status::TIMED_OUT);
+    assert_eq!(timed_out.status, TaskStatus::TimedOut);
 
     assert_eq!(
         claim("w6", 1000.0).await,
@@ -1139,7 +1142,7 @@ async fn task_batches(store: &dyn Store) {
         .expect("complete")
         .clone()
         .expect("task");
-    assert_eq!(done.status, task_status::SUCCEEDED);
+    assert_eq!(done.status, TaskStatus::Succeeded);
     assert_err!(results[4], StoreError::TaskEnded);
     assert_eq!(results[5].as_ref().expect("claim"), &None, "ended");
     assert_err!(results[6], StoreError::InvalidToken);
@@ -1188,10 +1191,7 @@ async fn task_batches(store: &dyn Store) {
     );
     assert_eq!(ok(2), None, "claimed by w0");
     assert_eq!(ok(3), None, "unknown");
-    assert_eq!(
-        ok(4).map(|t| t.status).as_deref(),
-        Some(task_status::SUCCEEDED)
-    );
+    assert_eq!(ok(4).map(|t| t.status), Some(TaskStatus::Succeeded));
     assert_err!(results[5], StoreError::TaskEnded);
     assert_err!(results[6], StoreError::InvalidToken);
     assert_eq!(
@@ -1218,16 +1218,12 @@ async fn task_batches(store: &dyn Store) {
         .await
         .expect("write_tasks");
     let ok = |i: usize| results[i].as_ref().expect("ok").clone().map(|t| t.status);
-    assert_eq!(ok(0).as_deref(), Some(task_status::PENDING));
-    assert_eq!(
-        ok(2).as_deref(),
-        Some(task_status::CLAIMED),
-        "stored before this batch"
-    );
-    assert_eq!(ok(3).as_deref(), Some(task_status::CLAIMED));
+    assert_eq!(ok(0), Some(TaskStatus::Pending));
+    assert_eq!(ok(2), Some(TaskStatus::Claimed), "stored before this batch");
+    assert_eq!(ok(3), Some(TaskStatus::Claimed));
     assert_eq!(ok(4), None);
-    assert_eq!(ok(5).as_deref(), Some(task_status::SUCCEEDED));
-    assert_eq!(ok(6).as_deref(), Some(task_status::SUCCEEDED));
+    assert_eq!(ok(5), Some(TaskStatus::Succeeded));
+    assert_eq!(ok(6), Some(TaskStatus::Succeeded));
 }
 
 /// Racing callers, through `a` and `b` alternately (the same store, or two replicas).
