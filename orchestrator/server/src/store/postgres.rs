@@ -70,7 +70,12 @@ impl PostgresStore {
                 results.push(Err(StoreError::NotFound(t.execution_arn.clone())));
                 continue;
             };
-            if head.version != t.expected_version || head.status.is_terminal() {
+            // A step needs a running execution; an end must be one the lifecycle allows.
+            let allowed = match &t.finish {
+                Some(f) => head.status.can_become(f.status) && f.status.is_terminal(),
+                None => !head.status.is_terminal(),
+            };
+            if head.version != t.expected_version || !allowed {
                 results.push(Err(StoreError::Conflict(t.execution_arn.clone())));
                 continue;
             }
