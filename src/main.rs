@@ -4,6 +4,7 @@ mod commands;
 mod config;
 mod remote;
 mod settings;
+mod shutdown;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -121,6 +122,10 @@ struct ServeArgs {
     /// [default: 262144; env: SLUICE_MAX_PAYLOAD_BYTES].
     #[arg(long, value_name = "BYTES")]
     max_payload_bytes: Option<usize>,
+    /// Seconds a shutdown (SIGTERM) may take: steps reach their checkpoint, group commits are
+    /// flushed, then what is left is cut off [default: 25, below Kubernetes' 30].
+    #[arg(long, value_name = "SECONDS")]
+    shutdown_grace_seconds: Option<f64>,
 }
 
 impl ServeArgs {
@@ -166,6 +171,9 @@ impl ServeArgs {
         }
         if let Some(v) = self.max_payload_bytes {
             s.max_payload_bytes = v;
+        }
+        if let Some(v) = self.shutdown_grace_seconds {
+            s.shutdown_grace_seconds = v;
         }
     }
 }
@@ -294,6 +302,12 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .with_writer(std::io::stderr)
         .init();
     let s = &settings.serve;
+    let grace_seconds = s.shutdown_grace_seconds;
+    if !(grace_seconds.is_finite() && grace_seconds >= 0.0) {
+        anyhow::bail!(
+            "serve.shutdown_grace_seconds must be a number of seconds, not {grace_seconds}"
+        );
+    }
     let listen: std::net::SocketAddr = s
         .listen
         .parse()
@@ -332,12 +346,15 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             integrations: config::integrations(&settings).await,
             ..config
         };
-        sluice_server::serve::serve(sluice_server::serve::ServeOptions {
+        let root = tokio_util::sync::CancellationToken::new();
+        let serving = sluice_server::serve::serve(sluice_server::serve::ServeOptions {
             listen,
             store,
             config,
-        })
-        .await
+            shutdown: root.clone(),
+            grace: std::time::Duration::from_secs_f64(grace_seconds),
+        });
+        shutdown::run_until_done(root, serving).await
     })?;
     Ok(ExitCode::SUCCESS)
 }
@@ -351,7 +368,7 @@ fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
         .with_writer(std::io::stderr)
         .init();
     let settings = settings::Settings::load(None, &settings::process_env)?;
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop = tokio_util::sync::CancellationToken::new();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -366,25 +383,8 @@ fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
             heartbeat: std::time::Duration::from_secs(args.heartbeat_seconds.max(1)),
             integrations: config::integrations(&settings).await,
         };
-        let flag = stop.clone();
-        // Ctrl-C or SIGTERM: stop polling, finish the tasks in hand, then exit.
-        tokio::spawn(async move {
-            let _ = tokio::signal::ctrl_c().await;
-            flag.store(true, std::sync::atomic::Ordering::SeqCst);
-        });
-        #[cfg(unix)]
-        {
-            let flag = stop.clone();
-            if let Ok(mut term) =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            {
-                tokio::spawn(async move {
-                    term.recv().await;
-                    flag.store(true, std::sync::atomic::Ordering::SeqCst);
-                });
-            }
-        }
-        sluice_worker::activity::run(options, stop).await
+        // Ctrl-C or SIGTERM: stop polling at once, finish the tasks in hand, then exit.
+        shutdown::run_until_done(stop.clone(), sluice_worker::activity::run(options, stop)).await
     })?;
     Ok(ExitCode::SUCCESS)
 }

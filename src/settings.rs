@@ -45,6 +45,8 @@ pub struct Serve {
     pub max_request_bytes: usize,
     /// Largest Task/Map/Parallel result (`SLUICE_MAX_PAYLOAD_BYTES`).
     pub max_payload_bytes: usize,
+    /// How long a shutdown may take (`SLUICE_SHUTDOWN_GRACE_SECONDS`).
+    pub shutdown_grace_seconds: f64,
 }
 
 impl Default for Serve {
@@ -62,6 +64,7 @@ impl Default for Serve {
             max_transitions: 10_000_000,
             max_request_bytes: sluice_server::service::DEFAULT_MAX_REQUEST_BYTES,
             max_payload_bytes: 262_144,
+            shutdown_grace_seconds: 25.0,
         }
     }
 }
@@ -165,6 +168,9 @@ impl Settings {
         }
         if let Some(v) = env("SLUICE_TOKEN_SECRET") {
             s.token_secret = Some(v);
+        }
+        if let Some(v) = env("SLUICE_SHUTDOWN_GRACE_SECONDS") {
+            s.shutdown_grace_seconds = parse("SLUICE_SHUTDOWN_GRACE_SECONDS", v)?;
         }
         if let Some(v) = env("SLUICE_MAX_PAYLOAD_BYTES") {
             s.max_payload_bytes = parse("SLUICE_MAX_PAYLOAD_BYTES", v)?;

@@ -136,10 +136,38 @@ async fn ended(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn executions_survive_kill_9() {
-    let dir = temp_dir("crash");
+    executions_survive(Ending::Kill9).await;
+}
+
+/// SIGTERM under load: the server exits cleanly within its grace period (steps reach their
+/// checkpoint, both group commits are flushed), and the next server finishes every execution
+/// with each state entered exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn executions_survive_sigterm_under_load() {
+    executions_survive(Ending::Sigterm).await;
+}
+
+/// How the first server ends.
+#[derive(Clone, Copy, PartialEq)]
+enum Ending {
+    Kill9,
+    Sigterm,
+}
+
+async fn executions_survive(ending: Ending) {
+    let dir = temp_dir(if ending == Ending::Kill9 {
+        "crash"
+    } else {
+        "sigterm"
+    });
     let store = format!("sqlite:{}", dir.join("sluice.db").display());
     // Short leases: a task whose worker vanished in the crash is handed out again soon.
-    let flags = ["--activity-lease-seconds", "5"];
+    let flags = [
+        "--activity-lease-seconds",
+        "5",
+        "--shutdown-grace-seconds",
+        "10",
+    ];
     let server = Server::start_with(&store, &flags);
     let c = server.client();
     let activity = c
@@ -184,7 +212,17 @@ async fn executions_survive_kill_9() {
         (workers.answered() >= EXECUTIONS / 4).then_some(())
     })
     .await;
-    server.kill();
+    match ending {
+        Ending::Kill9 => server.kill(),
+        Ending::Sigterm => {
+            let (status, took) = server.stop();
+            assert!(status.success(), "a clean exit on SIGTERM: {status:?}");
+            assert!(
+                took < Duration::from_secs(12),
+                "exited within the grace period (10 s): took {took:?}"
+            );
+        }
+    }
     let server = Server::start_with(&store, &flags);
     workers.follow(&server.endpoint);
     let c = server.client();

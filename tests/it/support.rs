@@ -85,14 +85,17 @@ impl Server {
         let _ = self.child.wait();
     }
 
-    /// Stop the server as an orchestrator would (SIGTERM) and wait until it exited.
-    pub fn stop(mut self) {
+    /// Stop the server as an orchestrator would (SIGTERM) and wait until it exited; how it
+    /// exited and how long that took.
+    pub fn stop(mut self) -> (std::process::ExitStatus, Duration) {
+        let started = std::time::Instant::now();
         let sent = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
             .expect("kill runs");
         assert!(sent.success(), "SIGTERM was delivered");
-        let _ = self.child.wait();
+        let status = self.child.wait().expect("the server exits");
+        (status, started.elapsed())
     }
 
     /// An aws-sdk-sfn client for this server.
@@ -144,6 +147,18 @@ impl Worker {
             .spawn()
             .expect("sluice worker starts");
         Worker(child)
+    }
+
+    /// SIGTERM, as Kubernetes stops a pod; how the worker exited and how long it took.
+    pub fn stop(mut self) -> (std::process::ExitStatus, Duration) {
+        let started = std::time::Instant::now();
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success(), "SIGTERM was delivered");
+        let status = self.0.wait().expect("the worker exits");
+        (status, started.elapsed())
     }
 
     /// `kill -9`: the worker drops whatever it is doing.

@@ -204,3 +204,17 @@ async fn worker_signs_with_a_profile_from_the_credential_chain() {
     let output: Value = serde_json::from_str(done.output().expect("output")).expect("JSON");
     assert_eq!(output, json!({"from": "profile"}));
 }
+
+/// A worker in the middle of a 60-second long poll stops at once on SIGTERM.
+#[tokio::test]
+async fn a_polling_worker_stops_promptly_on_sigterm() {
+    let server = Server::start("sqlite::memory:");
+    let client = server.client();
+    let worker = Worker::start(&server.endpoint, "sluice-echo", 2, &[]);
+    activity_arn(&client, "sluice-echo").await;
+    // Its pollers are now waiting in GetActivityTask, which answers after a minute.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (status, took) = worker.stop();
+    assert!(status.success(), "a clean exit: {status:?}");
+    assert!(took < Duration::from_secs(5), "stopped in {took:?}");
+}

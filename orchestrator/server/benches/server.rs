@@ -349,7 +349,9 @@ async fn worker_dispatch(label: &str, pollers: Pollers) {
             integrations: Default::default(),
         };
         tasks.push(tokio::spawn(async move {
-            let _ = sluice_worker::activity::run(options, stop).await;
+            let _ =
+                sluice_worker::activity::run(options, tokio_util::sync::CancellationToken::new())
+                    .await;
         }));
         loop {
             let listed = client

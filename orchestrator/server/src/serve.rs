@@ -3,6 +3,9 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
 
 use crate::service::{Config, Service};
 use crate::store::{PostgresStore, SqliteStore, Store, StoreError};
@@ -56,6 +59,10 @@ pub struct ServeOptions {
     pub listen: SocketAddr,
     pub store: StoreUrl,
     pub config: Config,
+    /// Cancelled to shut down (by the process's signal handler).
+    pub shutdown: CancellationToken,
+    /// How long a shutdown may take before what is left is cut off.
+    pub grace: Duration,
 }
 
 /// Failures while starting or serving.
@@ -74,11 +81,13 @@ pub enum ServeError {
     Serve(std::io::Error),
 }
 
-/// Run the orchestrator until Ctrl-C or SIGTERM. Running executions stay in the store and
-/// resume on the next start.
+/// Run the orchestrator until `options.shutdown` is cancelled, then shut down within the
+/// grace period: stop accepting requests, answer long polls, let steps reach a checkpoint,
+/// flush the group commits. Running executions stay in the store and resume on the next start.
 pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
     let store = options.store.open().await?;
-    let service = Service::open(store, options.config).await?;
+    let shutdown = options.shutdown.clone();
+    let service = Service::open(store, options.config, shutdown.child_token()).await?;
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
         .map_err(|source| ServeError::Listen {
@@ -94,31 +103,28 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
         listener.local_addr().map_err(ServeError::Serve)?
     );
     let app = crate::api::router(service.clone());
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(ServeError::Serve)?;
-    service.shutdown();
-    Ok(())
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    let serving =
+        axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    let grace = options.grace;
+    // HTTP drains (no new connections; open requests finish, long polls answer at once)
+    // while the service stops; a request still open when the grace period ends is cut off.
+    let http = async {
+        let served = tokio::select! {
+            served = serving => served.map_err(ServeError::Serve),
+            _ = async { shutdown.cancelled().await; tokio::time::sleep(grace).await } => {
+                tracing::warn!("requests still open at the end of the grace period were cut off");
+                Ok(())
             }
-            Err(_) => std::future::pending::<()>().await,
-        }
+        };
+        // A server that failed shuts the service down too.
+        shutdown.cancel();
+        served
     };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
-    }
+    let stop = async {
+        shutdown.cancelled().await;
+        tracing::info!(grace_seconds = grace.as_secs_f64(), "shutting down");
+        service.shut_down(grace).await;
+    };
+    let (served, ()) = tokio::join!(http, stop);
+    served
 }

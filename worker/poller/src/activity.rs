@@ -5,8 +5,10 @@
 //! SendTaskSuccess / SendTaskFailure.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use serde_json::Value;
 use sluice_integrations::{Builtins, DispatchOptions, Integrations};
@@ -56,15 +58,16 @@ pub fn sfn_client(options: &WorkerOptions) -> aws_sdk_sfn::Client {
     aws_sdk_sfn::Client::from_conf(sfn)
 }
 
-/// Run until `stop` is set: then stop polling, finish the tasks in hand, and return.
-pub async fn run(options: WorkerOptions, stop: Arc<AtomicBool>) -> Result<(), WorkerError> {
+/// Run until `stop` is cancelled: then stop polling at once (an open long poll is dropped),
+/// finish the tasks in hand, and return.
+pub async fn run(options: WorkerOptions, stop: CancellationToken) -> Result<(), WorkerError> {
     let sfn = sfn_client(&options);
     let dispatcher = Arc::new(options.integrations.dispatcher(DispatchOptions {
         first: Vec::new(),
         jobs: None,
         builtins: Builtins::Polled,
     }));
-    let mut pollers = Vec::new();
+    let pollers = TaskTracker::new();
     for activity in &options.activities {
         let name = activity.rsplit(':').next().unwrap_or(activity).to_string();
         if !sluice_integrations::builtin::NAMES.contains(&name.as_str()) {
@@ -90,20 +93,18 @@ pub async fn run(options: WorkerOptions, stop: Arc<AtomicBool>) -> Result<(), Wo
         };
         tracing::info!(activity = %arn, concurrency = options.concurrency, "polling");
         for _ in 0..options.concurrency.max(1) {
-            pollers.push(tokio::spawn(poll(
+            pollers.spawn(poll(
                 sfn.clone(),
                 arn.clone(),
                 dispatcher.clone(),
                 options.worker_name.clone(),
                 options.heartbeat,
                 stop.clone(),
-            )));
+            ));
         }
     }
-    for p in pollers {
-        // A poller that panicked has already logged; the others still finish their tasks.
-        let _ = p.await;
-    }
+    pollers.close();
+    pollers.wait().await;
     Ok(())
 }
 
@@ -113,16 +114,20 @@ async fn poll(
     dispatcher: Arc<Dispatcher>,
     worker: String,
     heartbeat: Duration,
-    stop: Arc<AtomicBool>,
+    stop: CancellationToken,
 ) {
-    while !stop.load(Ordering::SeqCst) {
-        let task = match sfn
-            .get_activity_task()
-            .activity_arn(&activity)
-            .worker_name(&worker)
-            .send()
-            .await
-        {
+    while !stop.is_cancelled() {
+        let polled = tokio::select! {
+            polled = sfn
+                .get_activity_task()
+                .activity_arn(&activity)
+                .worker_name(&worker)
+                .send() => polled,
+            // A long poll lasts up to a minute: a stopping worker does not wait for it. A
+            // task the server handed out just then comes back when its lease expires.
+            _ = stop.cancelled() => break,
+        };
+        let task = match polled {
             Ok(t) => t,
             Err(e) => {
                 tracing::warn!(error = ?e, "GetActivityTask failed; retrying");

@@ -329,14 +329,8 @@ async fn start_execution(svc: &Arc<Service>, input: &Value, sync: bool) -> Reply
             return Ok(sync_reply(&done));
         }
         let reply = json!({"executionArn": record.arn, "startDate": record.start});
-        let service = svc.clone();
-        // Express executions are at-most-once and keep no checkpoint: nothing to own here
-        // beyond the runtime; the outcome is written when the execution ends.
-        tokio::spawn(async move {
-            if let Err(e) = service.run_express(record).await {
-                tracing::error!(error = %e, "express execution could not be recorded");
-            }
-        });
+        // The outcome is written when the execution ends; the service owns the run.
+        svc.spawn_express(record);
         return Ok(reply);
     }
     let (stored, created) = svc.start_standard(record, compiled.graph.start).await?;

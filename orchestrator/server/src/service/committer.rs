@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
 
 use crate::store::{ExecutionRecord, NewEvent, Result, Store, StoreError, Transition};
 
@@ -20,18 +21,35 @@ enum Work {
 #[derive(Clone)]
 pub struct Committer {
     queue: mpsc::Sender<(Work, Reply)>,
+    /// Cancelled by [`Committer::close`]: the writer takes no more work and drains its queue.
+    closing: CancellationToken,
+    writer: Arc<tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
 }
 
 /// Largest batch written in one transaction.
 const MAX_BATCH: usize = 512;
 
 impl Committer {
-    /// Start the writer; it ends when every `Committer` clone is dropped.
-    pub fn start(store: Arc<dyn Store>) -> (Committer, tokio::task::JoinHandle<()>) {
+    /// Start the writer; it ends after [`Committer::close`], or when every `Committer`
+    /// clone is dropped.
+    pub fn start(store: Arc<dyn Store>) -> Committer {
         let (tx, mut rx) = mpsc::channel::<(Work, Reply)>(4 * MAX_BATCH);
+        let closing = CancellationToken::new();
+        let close = closing.clone();
         let writer = tokio::spawn(async move {
             let mut batch = Vec::with_capacity(MAX_BATCH);
-            while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+            loop {
+                let n = tokio::select! {
+                    n = rx.recv_many(&mut batch, MAX_BATCH) => n,
+                    // Refuse new work; what is queued is still written below.
+                    _ = close.cancelled(), if !rx.is_closed() => {
+                        rx.close();
+                        continue;
+                    }
+                };
+                if n == 0 {
+                    break;
+                }
                 let mut transitions = Vec::new();
                 let mut t_replies = Vec::new();
                 let mut finished = Vec::new();
@@ -75,7 +93,20 @@ impl Committer {
                 }
             }
         });
-        (Committer { queue: tx }, writer)
+        Committer {
+            queue: tx,
+            closing,
+            writer: Arc::new(tokio::sync::Mutex::new(Some(writer))),
+        }
+    }
+
+    /// Stop taking transitions, write every one already queued, and return once they are
+    /// durable (a shutdown's flush).
+    pub async fn close(&self) {
+        self.closing.cancel();
+        if let Some(writer) = self.writer.lock().await.take() {
+            let _ = writer.await;
+        }
     }
 
     /// Queue a transition without waiting for it; gives its events back when the queue is

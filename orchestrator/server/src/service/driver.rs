@@ -360,6 +360,8 @@ impl Service {
                         finish: None,
                     };
                     match self.committer.commit(t).await {
+                        // At a checkpoint: a shutting-down server starts no further step.
+                        Ok(()) if self.shutdown.is_cancelled() => return Ok(()),
                         Ok(()) => {
                             cursor = next;
                             continue;

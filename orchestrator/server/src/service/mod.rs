@@ -17,6 +17,8 @@ use sluice_engine::lang::load::parse_json;
 use sluice_engine::lang::model::StateMachine;
 use sluice_integrations::{Builtins, DispatchOptions, Integrations};
 use tokio::task::AbortHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 pub use committer::Committer;
 pub use driver::{ExpressOutcome, redriven_event};
@@ -106,15 +108,25 @@ pub struct Service {
     committer: Committer,
     drivers: Mutex<HashMap<String, AbortHandle>>,
     maintenance: Mutex<Option<AbortHandle>>,
-    /// Set by [`Service::shutdown`]: tasks abandoned then are resumed by the next server.
+    /// Set by [`Service::shut_down`]: tasks abandoned then are resumed by the next server.
     shutting_down: Arc<std::sync::atomic::AtomicBool>,
+    /// Cancelled when the server shuts down: drivers stop at their next checkpoint, long
+    /// polls answer, no new work starts. A child of the process's token.
+    shutdown: CancellationToken,
+    /// Express executions started asynchronously: they run in memory, so a shutdown waits
+    /// for them (up to its grace period).
+    express: TaskTracker,
 }
 
 impl Service {
     /// Build the service over a store, with the deployment's token secret (from the
     /// configuration, else from the store, created there on the first start); call
     /// [`Service::resume`] to pick up running executions.
-    pub async fn open(store: Arc<dyn Store>, config: Config) -> Result<Arc<Service>, ServiceError> {
+    pub async fn open(
+        store: Arc<dyn Store>,
+        config: Config,
+        shutdown: CancellationToken,
+    ) -> Result<Arc<Service>, ServiceError> {
         let secret = match &config.token_secret {
             Some(secret) => secret.clone(),
             None => {
@@ -125,22 +137,33 @@ impl Service {
                     .await?
             }
         };
-        Ok(Self::with_key(store, config, token_key(&secret)))
+        Ok(Self::with_key(store, config, token_key(&secret), shutdown))
     }
 
     /// A service whose token key lives only in this process (benchmarks, tests): tokens it
     /// hands out are not accepted after a restart.
     pub fn new(store: Arc<dyn Store>, config: Config) -> Arc<Service> {
-        Self::with_key(store, config, TokenKey::new(rand::random()))
+        Self::with_key(
+            store,
+            config,
+            TokenKey::new(rand::random()),
+            CancellationToken::new(),
+        )
     }
 
-    fn with_key(store: Arc<dyn Store>, config: Config, token_key: TokenKey) -> Arc<Service> {
+    fn with_key(
+        store: Arc<dyn Store>,
+        config: Config,
+        token_key: TokenKey,
+        shutdown: CancellationToken,
+    ) -> Arc<Service> {
         let registry = Arc::new(Registry::default());
         let shutting_down = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let parked = Arc::new(ParkedTasks::new(
             store.clone(),
             registry.clone(),
             config.integrations.callback_starters(),
+            shutdown.clone(),
         ));
         // Activities and callbacks park here; the built-in activities go to workers; S3
         // resources (Distributed Map readers and writers, aws-sdk:s3) run in process.
@@ -155,7 +178,7 @@ impl Service {
         let mut engine = Engine::new(dispatcher);
         engine.limits = config.limits.clone();
         // The writer task lives as long as a Committer exists, i.e. as long as the service.
-        let (committer, _writer) = Committer::start(store.clone());
+        let committer = Committer::start(store.clone());
         Arc::new(Service {
             store,
             registry,
@@ -167,6 +190,8 @@ impl Service {
             drivers: Mutex::new(HashMap::new()),
             maintenance: Mutex::new(None),
             shutting_down,
+            shutdown,
+            express: TaskTracker::new(),
         })
     }
 
@@ -175,6 +200,9 @@ impl Service {
     pub async fn resume(self: &Arc<Self>) -> Result<usize, ServiceError> {
         let mut n = 0;
         loop {
+            if self.shutdown.is_cancelled() {
+                return Ok(n);
+            }
             let now = crate::time::now();
             let until = now + self.config.execution_lease_seconds;
             let claimed = self
@@ -228,10 +256,20 @@ impl Service {
             .contains_key(arn)
     }
 
-    /// Stop every driver (their executions stay RUNNING in the store and resume on restart).
-    pub fn shutdown(&self) {
+    /// Whether a shutdown has begun.
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutdown.is_cancelled()
+    }
+
+    /// Shut down within `grace`: stop starting work, let drivers finish the step they are in
+    /// (each reaches a checkpoint) while any still does, wait for Express executions, then
+    /// stop the rest and flush both group commits. Executions left RUNNING resume on the next
+    /// start, replaying their step; nothing committed is lost.
+    pub async fn shut_down(&self, grace: std::time::Duration) {
+        let deadline = tokio::time::Instant::now() + grace;
         self.shutting_down
             .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.shutdown.cancel();
         if let Some(m) = self
             .maintenance
             .lock()
@@ -240,10 +278,52 @@ impl Service {
         {
             m.abort();
         }
+        // A step parked on a worker or a timer will not end by itself: stop waiting once no
+        // driver has reached its checkpoint for a moment.
+        let settle = std::time::Duration::from_millis(250);
+        let mut left = self.active_drivers();
+        let mut last_progress = tokio::time::Instant::now();
+        while left > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            let now_left = self.active_drivers();
+            if now_left < left {
+                last_progress = tokio::time::Instant::now();
+            } else if last_progress.elapsed() >= settle {
+                break;
+            }
+            left = now_left;
+        }
         let drivers = std::mem::take(&mut *self.drivers.lock().unwrap_or_else(|p| p.into_inner()));
+        let abandoned = drivers.len();
         for (_, handle) in drivers {
             handle.abort();
         }
+        self.express.close();
+        if tokio::time::timeout_at(deadline, self.express.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "express executions still running at the end of the grace period were dropped"
+            );
+        }
+        // Every transition and task write already queued reaches the store.
+        self.committer.close().await;
+        self.parked.close().await;
+        tracing::info!(
+            abandoned,
+            "shut down; executions parked on tasks or timers resume on the next start"
+        );
+    }
+
+    /// Run an Express execution in the background, owned by the service.
+    pub fn spawn_express(self: &Arc<Self>, record: crate::store::ExecutionRecord) {
+        let service = self.clone();
+        self.express.spawn(async move {
+            if let Err(e) = service.run_express(record).await {
+                tracing::error!(error = %e, "express execution could not be recorded");
+            }
+        });
     }
 
     /// Drive a durable execution in the background.
@@ -251,7 +331,7 @@ impl Service {
         let service = self.clone();
         let key = arn.clone();
         let mut drivers = self.drivers.lock().unwrap_or_else(|p| p.into_inner());
-        if drivers.contains_key(&key) {
+        if drivers.contains_key(&key) || self.shutdown.is_cancelled() {
             return;
         }
         let handle = tokio::spawn(async move {

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
 
 use crate::store::{Result, Store, StoreError, TaskRecord, TaskWrite};
 
@@ -17,15 +18,32 @@ const MAX_BATCH: usize = 512;
 #[derive(Clone)]
 pub struct TaskWriter {
     queue: mpsc::Sender<(TaskWrite, oneshot::Sender<Outcome>)>,
+    /// Cancelled by [`TaskWriter::close`]: the writer takes no more work and drains its queue.
+    closing: CancellationToken,
+    writer: Arc<tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
 }
 
 impl TaskWriter {
-    /// Start the writer; it ends when every `TaskWriter` clone is dropped.
+    /// Start the writer; it ends after [`TaskWriter::close`], or when every `TaskWriter`
+    /// clone is dropped.
     pub fn start(store: Arc<dyn Store>) -> TaskWriter {
         let (tx, mut rx) = mpsc::channel::<(TaskWrite, oneshot::Sender<Outcome>)>(4 * MAX_BATCH);
-        tokio::spawn(async move {
+        let closing = CancellationToken::new();
+        let close = closing.clone();
+        let writer = tokio::spawn(async move {
             let mut batch = Vec::with_capacity(MAX_BATCH);
-            while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+            loop {
+                let n = tokio::select! {
+                    n = rx.recv_many(&mut batch, MAX_BATCH) => n,
+                    // Refuse new work; what is queued is still written below.
+                    _ = close.cancelled(), if !rx.is_closed() => {
+                        rx.close();
+                        continue;
+                    }
+                };
+                if n == 0 {
+                    break;
+                }
                 let (writes, replies): (Vec<_>, Vec<_>) = batch.drain(..).unzip();
                 match store.write_tasks(&writes).await {
                     Ok(results) => {
@@ -45,7 +63,19 @@ impl TaskWriter {
                 }
             }
         });
-        TaskWriter { queue: tx }
+        TaskWriter {
+            queue: tx,
+            closing,
+            writer: Arc::new(tokio::sync::Mutex::new(Some(writer))),
+        }
+    }
+
+    /// Stop taking writes, apply every one already queued, and return once they are durable.
+    pub async fn close(&self) {
+        self.closing.cancel();
+        if let Some(writer) = self.writer.lock().await.take() {
+            let _ = writer.await;
+        }
     }
 
     /// Apply one write durably, batched with whatever else is waiting.

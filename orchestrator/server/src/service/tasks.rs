@@ -13,6 +13,7 @@ use sluice_engine::engine::task::{
 use sluice_engine::lang::errors;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::sync::{Notify, oneshot};
+use tokio_util::sync::CancellationToken;
 
 use super::task_writer::TaskWriter;
 use crate::store::{Store, StoreError, TaskOutcome, TaskRecord, TaskStatus, TaskWrite};
@@ -191,6 +192,8 @@ pub struct ParkedTasks {
     /// The integrations that make the call of a `.waitForTaskToken` resource; a resource
     /// none of them starts is only parked (something else hands out its token).
     callbacks: Vec<Arc<dyn CallbackStarter>>,
+    /// Cancelled when the server shuts down: long polls answer at once with no task.
+    shutdown: CancellationToken,
 }
 
 /// How long GetActivityTask waits for work before answering with no task.
@@ -208,6 +211,7 @@ impl ParkedTasks {
         store: Arc<dyn Store>,
         registry: Arc<Registry>,
         callbacks: Vec<Arc<dyn CallbackStarter>>,
+        shutdown: CancellationToken,
     ) -> ParkedTasks {
         let writer = TaskWriter::start(store.clone());
         ParkedTasks {
@@ -215,7 +219,13 @@ impl ParkedTasks {
             registry,
             writer,
             callbacks,
+            shutdown,
         }
+    }
+
+    /// Write every queued task write (a shutdown's flush).
+    pub async fn close(&self) {
+        self.writer.close().await;
     }
 
     /// GetActivityTask: the next task of `activity_arn` for `worker`, claimed for
@@ -261,6 +271,8 @@ impl ParkedTasks {
             tokio::select! {
                 _ = &mut woken => {}
                 _ = tokio::time::sleep(left.min(RECHECK)) => {}
+                // A shutting-down server hands out nothing more.
+                _ = self.shutdown.cancelled() => return Ok(None),
             }
         }
     }
