@@ -294,13 +294,7 @@ fn show_config(args: &ServeArgs) -> anyhow::Result<ExitCode> {
 
 fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let settings = serve_settings(&args)?;
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("SLUICE_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    init_logs();
     let s = &settings.serve;
     let grace_seconds = s.shutdown_grace_seconds;
     if !(grace_seconds.is_finite() && grace_seconds >= 0.0) {
@@ -360,13 +354,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("SLUICE_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    init_logs();
     let settings = settings::Settings::load(None, &settings::process_env)?;
     let stop = tokio_util::sync::CancellationToken::new();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -387,6 +375,19 @@ fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
         shutdown::run_until_done(stop.clone(), sluice_worker::activity::run(options, stop)).await
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Logs on stderr, filtered by `SLUICE_LOG` (default `info`), coloured only on a terminal.
+fn init_logs() {
+    use std::io::IsTerminal;
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SLUICE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 /// The host name (a pod's name on Kubernetes): distinct between machines and the same after

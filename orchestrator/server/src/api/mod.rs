@@ -64,6 +64,13 @@ async fn endpoint(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let started = std::time::Instant::now();
+    let action = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|t| t.strip_prefix("AWSStepFunctions."))
+        .unwrap_or("")
+        .to_string();
     let result = async {
         let body = body.map_err(|e| match e {
             BytesRejection::FailedToBufferBody(_) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
@@ -107,6 +114,16 @@ async fn endpoint(
         actions::dispatch(&service, &caller, action, input).await
     }
     .await;
+    // One line per request: what was asked, how it ended, how long it took.
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    match &result {
+        Ok(_) => {
+            tracing::info!(target: "sluice::api", action = %action, status = 200, latency_ms, "request")
+        }
+        Err(e) => {
+            tracing::info!(target: "sluice::api", action = %action, status = e.status.as_u16(), error = e.code, latency_ms, "request")
+        }
+    }
     match result {
         Ok(value) => (
             StatusCode::OK,

@@ -170,11 +170,13 @@ impl Timers for StepTimers<'_> {
             let key = format!("{}/{n}", self.version);
             let wanted = now() + duration.as_secs_f64();
             // If the store cannot record the timer, waiting in memory is the best we can do.
-            let fire_at = self
-                .store
-                .timer(self.arn, &key, wanted)
-                .await
-                .unwrap_or(wanted);
+            let fire_at = match self.store.timer(self.arn, &key, wanted).await {
+                Ok(at) => at,
+                Err(e) => {
+                    tracing::warn!(execution = %self.arn, error = %e, "a durable timer could not be recorded; waiting in memory (a restart starts the wait again)");
+                    wanted
+                }
+            };
             let left = (fire_at - now()).max(0.0);
             tokio::time::sleep(Duration::from_secs_f64(left)).await;
         })

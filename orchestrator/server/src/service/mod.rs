@@ -334,16 +334,20 @@ impl Service {
         if drivers.contains_key(&key) || self.shutdown.is_cancelled() {
             return;
         }
-        let handle = tokio::spawn(async move {
-            if let Err(e) = service.drive(&arn).await {
-                tracing::error!(execution = %arn, error = %e, "execution driver stopped");
-            }
-            service
-                .drivers
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .remove(&arn);
-        });
+        let span = tracing::info_span!("execution", execution = %arn);
+        let handle = tokio::spawn(tracing::Instrument::instrument(
+            async move {
+                if let Err(e) = service.drive(&arn).await {
+                    tracing::error!(execution = %arn, error = %e, "execution driver stopped");
+                }
+                service
+                    .drivers
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&arn);
+            },
+            span,
+        ));
         drivers.insert(key, handle.abort_handle());
     }
 

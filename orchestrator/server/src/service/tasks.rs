@@ -391,7 +391,11 @@ impl ParkedTasks {
                     // Answers and heartbeats taken by another replica, or while this one
                     // restarted, are only in the store.
                     _ = tokio::time::sleep(STORE_RECHECK) => {
-                        if let Ok(Some(task)) = self.store.get_task(&token).await {
+                        let stored = self.store.get_task(&token).await;
+                        if let Err(e) = &stored {
+                            tracing::warn!(execution = %request.execution_arn, state = %request.state_name, error = %e, "reading a parked task failed; checking again later");
+                        }
+                        if let Ok(Some(task)) = stored {
                             // Claimed through another replica: its start is news here.
                             if let Some(worker) = &task.worker {
                                 self.registry.started(&token, worker);
@@ -423,7 +427,9 @@ impl ParkedTasks {
                 token: token.clone(),
                 outcome: TaskOutcome::TimedOut,
             };
-            let _ = self.writer.write(ended).await;
+            if let Err(e) = self.writer.write(ended).await {
+                tracing::warn!(execution = %request.execution_arn, state = %request.state_name, error = %e, "a timed-out task could not be ended; a late answer may still be taken");
+            }
         }
         outcome
     }
@@ -467,7 +473,9 @@ impl ParkedTasks {
         };
         // A callback may already have ended the task (the function answered while running):
         // then the write finds nothing to change, which is fine.
-        let _ = self.writer.write(write).await;
+        if let Err(e) = self.writer.write(write).await {
+            tracing::warn!(execution = %request.execution_arn, state = %request.state_name, error = %e, "the callback call could not be recorded; a restart may make it again");
+        }
         invoked.map(Some)
     }
 }

@@ -300,6 +300,16 @@ impl Runner<'_> {
         } else {
             timeout
         };
+        // A task's log lines carry its execution, state, attempt and a fingerprint of its
+        // token (the token itself answers the task, so it never reaches a log).
+        let span = tracing::info_span!(
+            "task",
+            execution = %self.info.arn,
+            state = %state.name,
+            attempt = retry_count,
+            resource = %resource.text,
+            task = request.task_token.as_deref().map(fingerprint).unwrap_or_default(),
+        );
         let dispatched = async {
             let dispatched = self.tasks.dispatch(request);
             tokio::pin!(dispatched);
@@ -332,13 +342,27 @@ impl Runner<'_> {
                 }
             }
         };
-        let outcome = match engine_timeout {
-            Some(secs) => match tokio::time::timeout(Duration::from_secs(secs), dispatched).await {
-                Ok(r) => r,
-                Err(_) => Err(TaskFailure::new(errors::TIMEOUT, "Task timed out.")),
+        let dispatched = tracing::Instrument::instrument(
+            async {
+                tracing::debug!("task dispatched");
+                let outcome = match engine_timeout {
+                    Some(secs) => {
+                        match tokio::time::timeout(Duration::from_secs(secs), dispatched).await {
+                            Ok(r) => r,
+                            Err(_) => Err(TaskFailure::new(errors::TIMEOUT, "Task timed out.")),
+                        }
+                    }
+                    None => dispatched.await,
+                };
+                match &outcome {
+                    Ok(_) => tracing::debug!("task succeeded"),
+                    Err(f) => tracing::debug!(error = %f.error, "task failed"),
+                }
+                outcome
             },
-            None => dispatched.await,
-        };
+            span,
+        );
+        let outcome = dispatched.await;
         self.emit(|| family.outcome(&outcome));
         let result = outcome.map_err(|f| Failure {
             error: Some(f.error),
@@ -369,4 +393,15 @@ impl Runner<'_> {
         }
         Ok(())
     }
+}
+
+/// A short, one-way fingerprint of a task token for logs: enough to follow one task, useless
+/// for answering it.
+fn fingerprint(token: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .take(6)
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
