@@ -6,7 +6,6 @@ use std::sync::Arc;
 use serde_json::{Map, Value, json};
 use sluice_engine::lang::checker;
 use sluice_engine::lang::load::parse_json;
-use sluice_engine::lang::model::StateMachine;
 
 use super::{ApiError, Caller};
 use crate::service::Service;
@@ -282,10 +281,11 @@ async fn start_execution(svc: &Arc<Service>, input: &Value, sync: bool) -> Reply
             format!("Invalid State Machine Execution Input: '{e}'"),
         )
     })?;
-    let definition = parse_json(&sm.definition, "definition")
-        .map_err(|e| ApiError::internal(format!("stored definition is damaged: {e}")))?;
-    // Valid ASL that uses a feature sluice does not run yet is refused here, clearly.
-    let compiled = StateMachine::compile(&definition)
+    // Valid ASL that uses a feature sluice does not run yet is refused here, clearly. The
+    // plan is kept: the execution's driver uses it without compiling again.
+    let compiled = svc
+        .plans
+        .get(&sm.definition)
         .map_err(|e| ApiError::validation(format!("sluice cannot run this state machine: {e}")))?;
     let (_, _, region, account) = arn_parts(&sm.arn);
     let express = sm.kind == "EXPRESS";

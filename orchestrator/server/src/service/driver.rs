@@ -13,7 +13,7 @@ use sluice_engine::engine::{
     ExecutionInfo, Outcome, Rng, StepOutcome, StepRequest, Timers, TokenKey, Vars,
 };
 
-use super::{Committer, Service, ServiceError, stored_json, stored_machine};
+use super::{Committer, Service, ServiceError, stored_json};
 use crate::store::{
     Cursor, ExecutionRecord, ExecutionStatus, Finish, NewEvent, StoreError, Transition,
 };
@@ -282,7 +282,7 @@ impl Service {
             .get_execution(arn)
             .await?
             .ok_or_else(|| StoreError::NotFound(arn.to_string()))?;
-        let machine = stored_machine(&execution.definition)?;
+        let machine = self.plans.get(&execution.definition)?;
         let input = stored_json(&execution.input, "execution input")?;
         let sm_name = name_of(&execution.state_machine_arn).to_string();
         let info = execution_info(&execution, input, &sm_name);
@@ -452,7 +452,7 @@ impl Service {
         self: &Arc<Self>,
         mut record: ExecutionRecord,
     ) -> Result<ExpressOutcome, ServiceError> {
-        let machine = stored_machine(&record.definition)?;
+        let machine = self.plans.get(&record.definition)?;
         let input = stored_json(&record.input, "execution input")?;
         let sm_name = name_of(&record.state_machine_arn).to_string();
         let info = execution_info(&record, input, &sm_name);

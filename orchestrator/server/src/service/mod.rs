@@ -105,6 +105,8 @@ pub struct Service {
     engine: Engine,
     /// Signs task tokens (see [`TokenKey`]).
     token_key: TokenKey,
+    /// Compiled definitions, shared by the executions that run them.
+    pub(crate) plans: Plans,
     committer: Committer,
     drivers: Mutex<HashMap<String, AbortHandle>>,
     maintenance: Mutex<Option<AbortHandle>>,
@@ -186,6 +188,7 @@ impl Service {
             config,
             engine,
             token_key,
+            plans: Plans::default(),
             committer,
             drivers: Mutex::new(HashMap::new()),
             maintenance: Mutex::new(None),
@@ -378,4 +381,50 @@ fn stored_json(text: &str, what: &str) -> Result<Value, ServiceError> {
 fn stored_machine(text: &str) -> Result<StateMachine, ServiceError> {
     let value = stored_json(text, "definition")?;
     StateMachine::compile(&value).map_err(|e| ServiceError::Damaged(e.to_string()))
+}
+
+/// Compiled plans by the SHA-256 of their definition text: an execution's definition is
+/// compiled once when it starts, not again by its driver or on every resume. Bounded: when
+/// full it starts over (plans are cheap to rebuild; a hot set refills at once).
+#[derive(Default)]
+pub(crate) struct Plans(Mutex<HashMap<[u8; 32], Arc<StateMachine>>>);
+
+/// Plans kept at most.
+const MAX_PLANS: usize = 1024;
+
+impl Plans {
+    /// The compiled plan of `definition` (JSON text), compiling it on first use.
+    pub(crate) fn get(&self, definition: &str) -> Result<Arc<StateMachine>, ServiceError> {
+        use sha2::{Digest, Sha256};
+        let key: [u8; 32] = Sha256::digest(definition.as_bytes()).into();
+        if let Some(plan) = self.0.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+            return Ok(plan.clone());
+        }
+        let plan = Arc::new(stored_machine(definition)?);
+        let mut plans = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if plans.len() >= MAX_PLANS {
+            plans.clear();
+        }
+        plans.insert(key, plan.clone());
+        Ok(plan)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_definition_is_compiled_once() {
+        let plans = Plans::default();
+        let text = r#"{"StartAt":"A","States":{"A":{"Type":"Pass","End":true}}}"#;
+        let first = plans.get(text).expect("compiles");
+        let again = plans.get(text).expect("cached");
+        assert!(Arc::ptr_eq(&first, &again));
+        let other = plans
+            .get(r#"{"StartAt":"B","States":{"B":{"Type":"Succeed"}}}"#)
+            .expect("compiles");
+        assert!(!Arc::ptr_eq(&first, &other));
+        assert!(matches!(plans.get("{"), Err(ServiceError::Damaged(_))));
+    }
 }
