@@ -139,12 +139,14 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
         .build()
         .context("starting the async runtime")?;
     let integrations = runtime.block_on(crate::config::integrations(&settings));
+    let cleanup = tokio_util::task::TaskTracker::new();
     let dispatcher = integrations.dispatcher(DispatchOptions {
         first,
         jobs: None,
         builtins: Builtins::InProcess {
             worker: "sluice-run".into(),
         },
+        cleanup: cleanup.clone(),
     });
     let mut engine = Engine::new(dispatcher);
     engine.limits.max_transitions = opts.max_transitions;
@@ -155,7 +157,18 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
     if opts.express {
         request.execution_type = ExecutionType::Express;
     }
-    let outcome = runtime.block_on(engine.run(&machine, &request));
+    let outcome = runtime.block_on(async {
+        let outcome = engine.run(&machine, &request).await;
+        // A job the run abandoned (a timed-out `.sync`) is terminated before exit.
+        cleanup.close();
+        if tokio::time::timeout(std::time::Duration::from_secs(10), cleanup.wait())
+            .await
+            .is_err()
+        {
+            eprintln!("sluice: some abandoned jobs could not be terminated in 10 s");
+        }
+        outcome
+    });
     if opts.json {
         println!("{}", outcome.to_json());
     } else {

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sluice_task::{CallbackStarter, Dispatcher, JobLedger, TaskHandler};
+use tokio_util::task::TaskTracker;
 
 use crate::aws::ServiceConfig;
 use crate::batch::BatchTasks;
@@ -44,6 +45,9 @@ pub struct DispatchOptions {
     /// Where `.sync` jobs are recorded so they outlive a restart (`sluice serve`).
     pub jobs: Option<Arc<dyn JobLedger>>,
     pub builtins: Builtins,
+    /// Owns work that outlives a task (TerminateJob for an abandoned Batch job); the command
+    /// waits for it before it exits.
+    pub cleanup: TaskTracker,
 }
 
 impl Integrations {
@@ -73,7 +77,7 @@ impl Integrations {
             dispatcher.register(Arc::new(LambdaTasks::new(lambda)));
         }
         if let Some((config, poll)) = &self.batch {
-            let batch = BatchTasks::new(config, *poll);
+            let batch = BatchTasks::new(config, *poll, options.cleanup.clone());
             dispatcher.register(Arc::new(match options.jobs {
                 Some(ledger) => batch.recorded_in(ledger),
                 None => batch,

@@ -66,6 +66,8 @@ pub async fn run(options: WorkerOptions, stop: CancellationToken) -> Result<(), 
         first: Vec::new(),
         jobs: None,
         builtins: Builtins::Polled,
+        // The built-in activities start nothing that outlives a task.
+        cleanup: TaskTracker::new(),
     }));
     let pollers = TaskTracker::new();
     for activity in &options.activities {

@@ -3,6 +3,8 @@
 
 mod actions;
 pub mod auth;
+#[cfg(test)]
+mod decoding_tests;
 mod error;
 mod test_state;
 
@@ -40,6 +42,46 @@ pub fn router(service: Arc<Service>) -> Router {
         .layer(DefaultBodyLimit::max(limit))
         .route("/healthz", get(|| async { "ok" }))
         .with_state(service)
+}
+
+/// One request of the protocol, after its body was read: check the signature (when keys are
+/// configured), decode the action and its JSON input, run it. Every failure is an AWS error;
+/// hostile input never panics (the decoding test and `fuzz/fuzz_targets/api_request.rs`
+/// hold it to that).
+pub async fn handle(
+    service: &Arc<Service>,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Value, ApiError> {
+    if !service.config.access_keys.is_empty() {
+        auth::verify(
+            &service.config.access_keys,
+            method,
+            uri,
+            headers,
+            body,
+            unix_now(),
+        )?;
+    }
+    let target = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| ApiError::validation("missing X-Amz-Target header"))?;
+    let action = target
+        .strip_prefix("AWSStepFunctions.")
+        .ok_or_else(|| ApiError::unknown_operation(target))?;
+    let input: Value = if body.is_empty() {
+        Value::Object(Default::default())
+    } else {
+        serde_json::from_slice(body)
+            .map_err(|e| ApiError::serialization(format!("request body is not JSON: {e}")))?
+    };
+    let caller = Caller {
+        region: region_of(headers).unwrap_or_else(|| service.config.region.clone()),
+    };
+    actions::dispatch(service, &caller, action, input).await
 }
 
 fn unix_now() -> i64 {
@@ -85,33 +127,7 @@ async fn endpoint(
             }
             other => ApiError::serialization(format!("reading the request body: {other}")),
         })?;
-        if !service.config.access_keys.is_empty() {
-            auth::verify(
-                &service.config.access_keys,
-                &method,
-                &uri,
-                &headers,
-                &body,
-                unix_now(),
-            )?;
-        }
-        let target = headers
-            .get("x-amz-target")
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| ApiError::validation("missing X-Amz-Target header"))?;
-        let action = target
-            .strip_prefix("AWSStepFunctions.")
-            .ok_or_else(|| ApiError::unknown_operation(target))?;
-        let input: Value = if body.is_empty() {
-            Value::Object(Default::default())
-        } else {
-            serde_json::from_slice(&body)
-                .map_err(|e| ApiError::serialization(format!("request body is not JSON: {e}")))?
-        };
-        let caller = Caller {
-            region: region_of(&headers).unwrap_or_else(|| service.config.region.clone()),
-        };
-        actions::dispatch(&service, &caller, action, input).await
+        handle(&service, &method, &uri, &headers, &body).await
     }
     .await;
     // One line per request: what was asked, how it ended, how long it took.

@@ -118,6 +118,8 @@ pub struct Service {
     /// Express executions started asynchronously: they run in memory, so a shutdown waits
     /// for them (up to its grace period).
     express: TaskTracker,
+    /// Work integrations leave behind (TerminateJob of a stopped execution's Batch job).
+    cleanup: TaskTracker,
 }
 
 impl Service {
@@ -161,6 +163,7 @@ impl Service {
     ) -> Arc<Service> {
         let registry = Arc::new(Registry::default());
         let shutting_down = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let cleanup = TaskTracker::new();
         let parked = Arc::new(ParkedTasks::new(
             store.clone(),
             registry.clone(),
@@ -176,6 +179,7 @@ impl Service {
                 shutting_down: shutting_down.clone(),
             })),
             builtins: Builtins::Remote,
+            cleanup: cleanup.clone(),
         });
         let mut engine = Engine::new(dispatcher);
         engine.limits = config.limits.clone();
@@ -195,6 +199,7 @@ impl Service {
             shutting_down,
             shutdown,
             express: TaskTracker::new(),
+            cleanup,
         })
     }
 
@@ -302,12 +307,14 @@ impl Service {
             handle.abort();
         }
         self.express.close();
-        if tokio::time::timeout_at(deadline, self.express.wait())
-            .await
-            .is_err()
-        {
+        self.cleanup.close();
+        let owned = async {
+            self.express.wait().await;
+            self.cleanup.wait().await;
+        };
+        if tokio::time::timeout_at(deadline, owned).await.is_err() {
             tracing::warn!(
-                "express executions still running at the end of the grace period were dropped"
+                "express executions or job terminations still running at the end of the grace period were dropped"
             );
         }
         // Every transition and task write already queued reaches the store.

@@ -15,6 +15,7 @@ use aws_sdk_batch::types::{
 use serde_json::{Map, Value, json};
 
 use sluice_task::JobLedger;
+use tokio_util::task::TaskTracker;
 
 use crate::aws::ServiceConfig;
 
@@ -207,14 +208,17 @@ pub struct Batch {
     client: aws_sdk_batch::Client,
     /// How often `.sync` asks DescribeJobs whether the job ended.
     pub poll: Duration,
+    /// Where TerminateJob calls of abandoned waits run; their owner waits for them.
+    cleanup: TaskTracker,
 }
 
 impl Batch {
     /// A client for `config` (endpoint, region, credentials), polling every `poll`.
-    pub fn new(config: &ServiceConfig, poll: Duration) -> Self {
+    pub fn new(config: &ServiceConfig, poll: Duration, cleanup: TaskTracker) -> Self {
         Batch {
             client: aws_sdk_batch::Client::new(&config.sdk_config()),
             poll,
+            cleanup,
         }
     }
 
@@ -325,6 +329,7 @@ impl Batch {
             client: Some(self.client.clone()),
             job_id: submitted.job_id.clone(),
             keep: ledger,
+            cleanup: self.cleanup.clone(),
         };
         loop {
             tokio::time::sleep(self.poll).await;
@@ -355,6 +360,8 @@ struct Terminate {
     job_id: String,
     /// When it says it is shutting down, the wait is abandoned but the job is not.
     keep: Option<Arc<dyn JobLedger>>,
+    /// Owns the TerminateJob call, which outlives the dropped wait.
+    cleanup: TaskTracker,
 }
 
 impl Drop for Terminate {
@@ -362,13 +369,13 @@ impl Drop for Terminate {
         if self.keep.as_ref().is_some_and(|k| k.shutting_down()) {
             return;
         }
-        let (Some(client), Ok(runtime)) =
-            (self.client.take(), tokio::runtime::Handle::try_current())
+        // Outside a runtime nothing can be sent (the process is ending anyway).
+        let (Some(client), Ok(_)) = (self.client.take(), tokio::runtime::Handle::try_current())
         else {
             return;
         };
         let job_id = std::mem::take(&mut self.job_id);
-        runtime.spawn(async move {
+        self.cleanup.spawn(async move {
             let done = client
                 .terminate_job()
                 .job_id(&job_id)

@@ -12,6 +12,8 @@ use sluice_task::{
     JobLedger, Pattern, Resource, TaskFailure, TaskHandler, TaskProgress, TaskRequest,
 };
 
+use tokio_util::task::TaskTracker;
+
 use super::{Batch, BatchFailure, Submitted};
 use crate::aws::ServiceConfig;
 
@@ -33,9 +35,9 @@ fn pattern(resource: &Resource) -> Option<bool> {
 
 impl BatchTasks {
     /// A handler calling Batch as configured, polling `.sync` jobs every `poll`.
-    pub fn new(config: &ServiceConfig, poll: Duration) -> Self {
+    pub fn new(config: &ServiceConfig, poll: Duration, cleanup: TaskTracker) -> Self {
         BatchTasks {
-            batch: Batch::new(config, poll),
+            batch: Batch::new(config, poll, cleanup),
             jobs: None,
         }
     }
