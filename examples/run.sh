@@ -34,12 +34,14 @@ SERVER_PID=$!
 trap 'kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true' EXIT
 
 # The server needs a moment to open its store and bind; fail fast if it died instead.
+# Python, not curl: a fresh Debian has python3 (CI needs it anyway) but not always curl.
+healthy() { python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)' "$ENDPOINT/healthz" >/dev/null 2>&1; }
 for _ in $(seq 1 50); do
-  curl -fsS "$ENDPOINT/healthz" >/dev/null 2>&1 && break
+  healthy && break
   kill -0 "$SERVER_PID" 2>/dev/null || { echo "examples: sluice serve exited" >&2; exit 1; }
   sleep 0.2
 done
-curl -fsS "$ENDPOINT/healthz" >/dev/null || { echo "examples: sluice serve not ready after 10 s" >&2; exit 1; }
+healthy || { echo "examples: sluice serve not ready after 10 s" >&2; exit 1; }
 
 for example in examples/*.py; do
   echo "== $example"
