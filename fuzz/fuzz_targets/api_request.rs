@@ -8,35 +8,9 @@ use std::time::Duration;
 
 use axum::http::{HeaderMap, HeaderValue, Method, Uri};
 use libfuzzer_sys::fuzz_target;
-use sluice_server::api::handle;
+use sluice_server::api::{ACTIONS, handle};
 use sluice_server::service::{Config, Service};
 use sluice_server::store::SqliteStore;
-
-const ACTIONS: &[&str] = &[
-    "CreateStateMachine",
-    "DescribeStateMachine",
-    "UpdateStateMachine",
-    "DeleteStateMachine",
-    "ListStateMachines",
-    "ValidateStateMachineDefinition",
-    "StartExecution",
-    "StartSyncExecution",
-    "DescribeExecution",
-    "ListExecutions",
-    "GetExecutionHistory",
-    "StopExecution",
-    "RedriveExecution",
-    "DescribeStateMachineForExecution",
-    "CreateActivity",
-    "DeleteActivity",
-    "DescribeActivity",
-    "ListActivities",
-    "GetActivityTask",
-    "SendTaskSuccess",
-    "SendTaskFailure",
-    "SendTaskHeartbeat",
-    "TestState",
-];
 
 /// One runtime and one service for the whole run: state built by earlier inputs (machines,
 /// executions) makes later inputs reach deeper.

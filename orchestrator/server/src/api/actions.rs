@@ -17,6 +17,33 @@ use crate::time::now;
 
 type Reply = Result<Value, ApiError>;
 
+/// Every action [`dispatch`] serves (the decoding test and the fuzz target cover these).
+pub const ACTIONS: &[&str] = &[
+    "CreateStateMachine",
+    "DescribeStateMachine",
+    "UpdateStateMachine",
+    "DeleteStateMachine",
+    "ListStateMachines",
+    "ValidateStateMachineDefinition",
+    "StartExecution",
+    "StartSyncExecution",
+    "DescribeExecution",
+    "ListExecutions",
+    "GetExecutionHistory",
+    "StopExecution",
+    "RedriveExecution",
+    "DescribeStateMachineForExecution",
+    "CreateActivity",
+    "DeleteActivity",
+    "DescribeActivity",
+    "ListActivities",
+    "GetActivityTask",
+    "SendTaskSuccess",
+    "SendTaskFailure",
+    "SendTaskHeartbeat",
+    "TestState",
+];
+
 /// Route one action.
 pub async fn dispatch(svc: &Arc<Service>, caller: &Caller, action: &str, input: Value) -> Reply {
     match action {

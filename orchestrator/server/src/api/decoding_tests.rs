@@ -11,36 +11,9 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Map, Value, json};
 
-use super::handle;
+use super::{ACTIONS, handle};
 use crate::service::{Config, Service};
 use crate::store::SqliteStore;
-
-const ACTIONS: &[&str] = &[
-    "CreateStateMachine",
-    "DescribeStateMachine",
-    "UpdateStateMachine",
-    "DeleteStateMachine",
-    "ListStateMachines",
-    "ValidateStateMachineDefinition",
-    "StartExecution",
-    "StartSyncExecution",
-    "DescribeExecution",
-    "ListExecutions",
-    "GetExecutionHistory",
-    "StopExecution",
-    "RedriveExecution",
-    "DescribeStateMachineForExecution",
-    "CreateActivity",
-    "DeleteActivity",
-    "DescribeActivity",
-    "ListActivities",
-    "GetActivityTask",
-    "SendTaskSuccess",
-    "SendTaskFailure",
-    "SendTaskHeartbeat",
-    "TestState",
-    "NoSuchAction",
-];
 
 const FIELDS: &[&str] = &[
     "activityArn",
@@ -132,7 +105,11 @@ async fn hostile_requests_get_aws_errors_never_panics() {
     let uri: Uri = "/".parse().expect("uri");
     let mut answered = 0;
     for i in 0..3000 {
-        let action = ACTIONS[rng.random_range(0..ACTIONS.len())];
+        // One in 25 asks for an action that does not exist.
+        let action = ACTIONS
+            .get(rng.random_range(0..ACTIONS.len() + 1))
+            .copied()
+            .unwrap_or("NoSuchAction");
         let body = match rng.random_range(0..20) {
             0 => b"{not json".to_vec(),
             1 => Vec::new(),
@@ -164,4 +141,28 @@ async fn hostile_requests_get_aws_errors_never_panics() {
     }
     // Not every request is refused: the generator reaches real work too.
     assert!(answered > 100, "only {answered} requests were answered");
+}
+
+/// The list of actions is the one `dispatch` serves: none of them is an unknown operation.
+#[tokio::test]
+async fn every_listed_action_is_served() {
+    let store = Arc::new(SqliteStore::in_memory().await.expect("store"));
+    let service = Service::new(store, Config::default());
+    let uri: Uri = "/".parse().expect("uri");
+    for action in ACTIONS {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-amz-target",
+            HeaderValue::from_str(&format!("AWSStepFunctions.{action}")).expect("header"),
+        );
+        let outcome = tokio::time::timeout(
+            Duration::from_secs(2),
+            handle(&service, &Method::POST, &uri, &headers, b"{}"),
+        )
+        .await
+        .expect("an empty request is answered at once");
+        if let Err(e) = outcome {
+            assert_ne!(e.code, "UnknownOperationException", "{action}");
+        }
+    }
 }

@@ -20,6 +20,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::Value;
 
+pub use actions::ACTIONS;
 pub use error::ApiError;
 
 use crate::service::Service;

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
-use tokio_util::sync::CancellationToken;
 
+use super::batches::BatchWriter;
 use crate::store::{ExecutionRecord, NewEvent, Result, Store, StoreError, Transition};
 
 type Reply = oneshot::Sender<Result<()>>;
@@ -21,9 +21,7 @@ enum Work {
 #[derive(Clone)]
 pub struct Committer {
     queue: mpsc::Sender<(Work, Reply)>,
-    /// Cancelled by [`Committer::close`]: the writer takes no more work and drains its queue.
-    closing: CancellationToken,
-    writer: Arc<tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
+    writer: BatchWriter,
 }
 
 /// Largest batch written in one transaction.
@@ -33,28 +31,15 @@ impl Committer {
     /// Start the writer; it ends after [`Committer::close`], or when every `Committer`
     /// clone is dropped.
     pub fn start(store: Arc<dyn Store>) -> Committer {
-        let (tx, mut rx) = mpsc::channel::<(Work, Reply)>(4 * MAX_BATCH);
-        let closing = CancellationToken::new();
-        let close = closing.clone();
-        let writer = tokio::spawn(async move {
-            let mut batch = Vec::with_capacity(MAX_BATCH);
-            loop {
-                let n = tokio::select! {
-                    n = rx.recv_many(&mut batch, MAX_BATCH) => n,
-                    // Refuse new work; what is queued is still written below.
-                    _ = close.cancelled(), if !rx.is_closed() => {
-                        rx.close();
-                        continue;
-                    }
-                };
-                if n == 0 {
-                    break;
-                }
+        let (tx, rx) = mpsc::channel::<(Work, Reply)>(4 * MAX_BATCH);
+        let writer = BatchWriter::spawn(rx, MAX_BATCH, move |batch: Vec<(Work, Reply)>| {
+            let store = store.clone();
+            async move {
                 let mut transitions = Vec::new();
                 let mut t_replies = Vec::new();
                 let mut finished = Vec::new();
                 let mut f_replies = Vec::new();
-                for (work, reply) in batch.drain(..) {
+                for (work, reply) in batch {
                     match work {
                         Work::Transition(t) => {
                             transitions.push(t);
@@ -76,7 +61,7 @@ impl Committer {
                     }
                 }
                 if transitions.is_empty() {
-                    continue;
+                    return;
                 }
                 match store.commit(&transitions).await {
                     Ok(results) => {
@@ -93,20 +78,13 @@ impl Committer {
                 }
             }
         });
-        Committer {
-            queue: tx,
-            closing,
-            writer: Arc::new(tokio::sync::Mutex::new(Some(writer))),
-        }
+        Committer { queue: tx, writer }
     }
 
     /// Stop taking transitions, write every one already queued, and return once they are
     /// durable (a shutdown's flush).
     pub async fn close(&self) {
-        self.closing.cancel();
-        if let Some(writer) = self.writer.lock().await.take() {
-            let _ = writer.await;
-        }
+        self.writer.close().await;
     }
 
     /// Queue a transition without waiting for it; gives its events back when the queue is

@@ -2,6 +2,7 @@
 //! transition at a time, runs Express executions in memory, and connects Task states to
 //! activity workers and callbacks.
 
+mod batches;
 mod committer;
 mod driver;
 mod jobs;

@@ -5,11 +5,14 @@
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
-use tokio_util::sync::CancellationToken;
 
+use super::batches::BatchWriter;
 use crate::store::{Result, Store, StoreError, TaskRecord, TaskWrite};
 
 type Outcome = Result<Option<TaskRecord>>;
+
+/// A queued write and where its outcome goes.
+type Pending = (TaskWrite, oneshot::Sender<Outcome>);
 
 /// Largest batch written in one transaction.
 const MAX_BATCH: usize = 512;
@@ -17,34 +20,19 @@ const MAX_BATCH: usize = 512;
 /// Hands task writes to the writer task and waits for their outcome.
 #[derive(Clone)]
 pub struct TaskWriter {
-    queue: mpsc::Sender<(TaskWrite, oneshot::Sender<Outcome>)>,
-    /// Cancelled by [`TaskWriter::close`]: the writer takes no more work and drains its queue.
-    closing: CancellationToken,
-    writer: Arc<tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
+    queue: mpsc::Sender<Pending>,
+    writer: BatchWriter,
 }
 
 impl TaskWriter {
     /// Start the writer; it ends after [`TaskWriter::close`], or when every `TaskWriter`
     /// clone is dropped.
     pub fn start(store: Arc<dyn Store>) -> TaskWriter {
-        let (tx, mut rx) = mpsc::channel::<(TaskWrite, oneshot::Sender<Outcome>)>(4 * MAX_BATCH);
-        let closing = CancellationToken::new();
-        let close = closing.clone();
-        let writer = tokio::spawn(async move {
-            let mut batch = Vec::with_capacity(MAX_BATCH);
-            loop {
-                let n = tokio::select! {
-                    n = rx.recv_many(&mut batch, MAX_BATCH) => n,
-                    // Refuse new work; what is queued is still written below.
-                    _ = close.cancelled(), if !rx.is_closed() => {
-                        rx.close();
-                        continue;
-                    }
-                };
-                if n == 0 {
-                    break;
-                }
-                let (writes, replies): (Vec<_>, Vec<_>) = batch.drain(..).unzip();
+        let (tx, rx) = mpsc::channel::<Pending>(4 * MAX_BATCH);
+        let writer = BatchWriter::spawn(rx, MAX_BATCH, move |batch: Vec<Pending>| {
+            let store = store.clone();
+            async move {
+                let (writes, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
                 match store.write_tasks(&writes).await {
                     Ok(results) => {
                         for (reply, result) in replies.into_iter().zip(results) {
@@ -63,19 +51,12 @@ impl TaskWriter {
                 }
             }
         });
-        TaskWriter {
-            queue: tx,
-            closing,
-            writer: Arc::new(tokio::sync::Mutex::new(Some(writer))),
-        }
+        TaskWriter { queue: tx, writer }
     }
 
     /// Stop taking writes, apply every one already queued, and return once they are durable.
     pub async fn close(&self) {
-        self.closing.cancel();
-        if let Some(writer) = self.writer.lock().await.take() {
-            let _ = writer.await;
-        }
+        self.writer.close().await;
     }
 
     /// Apply one write durably, batched with whatever else is waiting.
