@@ -253,7 +253,8 @@ pub struct Catcher {
 /// A Task state.
 #[derive(Debug)]
 pub struct TaskSpec {
-    pub resource: String,
+    /// The `Resource`, parsed once here for every dispatch of the state.
+    pub resource: sluice_task::Resource,
     pub timeout_seconds: Option<Field>,
     pub heartbeat_seconds: Option<Field>,
     pub credentials: Option<Value>,
@@ -512,8 +513,8 @@ impl Scope<'_> {
                 let resource = obj
                     .get("Resource")
                     .and_then(Value::as_str)
-                    .ok_or_else(|| cerr(at("Resource"), "a Task needs a Resource string"))?
-                    .to_string();
+                    .ok_or_else(|| cerr(at("Resource"), "a Task needs a Resource string"))?;
+                let resource = sluice_task::Resource::parse(resource);
                 Kind::Task(Box::new(TaskSpec {
                     resource,
                     timeout_seconds: self.number_field(obj, "TimeoutSeconds", pointer, language)?,

@@ -21,7 +21,7 @@ use serde_json::{Map, Value, json};
 
 use super::context::{ExecutionInfo, PathEnv, Rng, StateCtx};
 use super::events::{self, Event, EventSink};
-use super::task::{Dispatcher, Pattern, Resource, TaskFailure, TaskProgress, TaskRequest};
+use super::task::{Dispatcher, Pattern, TaskFailure, TaskProgress, TaskRequest};
 use super::vars::Vars;
 use crate::lang::choice::parse_timestamp;
 use crate::lang::errors;
@@ -279,10 +279,8 @@ fn apply(vars: &mut Vars, assignments: Vec<(String, Value)>) {
 fn task_token(state: &State, rng: &Rng) -> Option<String> {
     match &state.kind {
         Kind::Task(spec)
-            if {
-                let r = Resource::parse(&spec.resource);
-                r.pattern() == Pattern::WaitForTaskToken || r.activity_name().is_some()
-            } =>
+            if spec.resource.pattern() == Pattern::WaitForTaskToken
+                || spec.resource.activity_name().is_some() =>
         {
             Some(rng.task_token())
         }

@@ -265,8 +265,8 @@ impl Runner<'_> {
             )?;
             (timeout, heartbeat)
         };
-        let resource = Resource::parse(&spec.resource);
-        let family = events::TaskEvents::of(&resource);
+        let resource = &spec.resource;
+        let family = events::TaskEvents::of(resource);
         let (progress, mut progressed) = tokio::sync::mpsc::unbounded_channel();
         let request = TaskRequest {
             resource: resource.clone(),
@@ -285,7 +285,7 @@ impl Runner<'_> {
         };
         self.emit(|| {
             family.scheduled(
-                &spec.resource,
+                &spec.resource.text,
                 &request.input,
                 self.info.region(),
                 timeout,
@@ -295,7 +295,7 @@ impl Runner<'_> {
         if let Some(started) = family.started() {
             self.emit(|| started);
         }
-        let engine_timeout = if self.tasks.enforces_timeouts(&resource) {
+        let engine_timeout = if self.tasks.enforces_timeouts(resource) {
             None
         } else {
             timeout
@@ -369,7 +369,7 @@ impl Runner<'_> {
             cause: f.cause,
         })?;
         // AWS names the task by its service (`lambda`), or the state for others.
-        let (resource_type, _) = events::resource_parts(&resource);
+        let (resource_type, _) = events::resource_parts(resource);
         let name = if resource_type.is_empty() {
             state.name.as_str()
         } else {
