@@ -110,7 +110,7 @@ async fn durable_transitions(label: &str) {
             stop: None,
             definition: definition.clone(),
             role_arn: ROLE.into(),
-            kind: "STANDARD".into(),
+            kind: sluice_server::lifecycle::MachineType::Standard,
             redrive_count: 0,
         };
         arns.push(record.arn.clone());

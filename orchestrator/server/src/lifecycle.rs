@@ -109,6 +109,24 @@ impl TaskStatus {
     }
 }
 
+/// A state machine's type, which its executions keep: Standard executions are durable and
+/// redrivable, Express ones run in memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MachineType {
+    Standard,
+    Express,
+}
+
+impl MachineType {
+    /// The name AWS and the store use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MachineType::Standard => "STANDARD",
+            MachineType::Express => "EXPRESS",
+        }
+    }
+}
+
 macro_rules! named {
     ($ty:ident, $what:literal, [$($variant:ident),+]) => {
         impl FromStr for $ty {
@@ -175,6 +193,7 @@ macro_rules! stored_as_text {
 }
 
 stored_as_text!(ExecutionStatus);
+stored_as_text!(MachineType);
 stored_as_text!(TaskStatus);
 
 named!(
@@ -187,6 +206,7 @@ named!(
     "task",
     [Pending, Claimed, Succeeded, Failed, TimedOut]
 );
+named!(MachineType, "state machine type", [Standard, Express]);
 
 #[cfg(test)]
 mod tests {

@@ -10,8 +10,8 @@ use sluice_engine::lang::load::parse_json;
 use super::{ApiError, Caller};
 use crate::service::Service;
 use crate::store::{
-    ActivityRecord, ExecutionFilter, ExecutionRecord, ExecutionStatus, StateMachineRecord,
-    StoreError, TaskOutcome,
+    ActivityRecord, ExecutionFilter, ExecutionRecord, ExecutionStatus, MachineType,
+    StateMachineRecord, StoreError, TaskOutcome,
 };
 use crate::time::now;
 
@@ -163,10 +163,10 @@ async fn create_state_machine(svc: &Arc<Service>, caller: &Caller, input: &Value
     check_name(name)?;
     let definition = required(input, "definition")?;
     let role_arn = required(input, "roleArn")?;
-    let kind = optional(input, "type").unwrap_or("STANDARD");
-    if !matches!(kind, "STANDARD" | "EXPRESS") {
-        return Err(ApiError::validation("type must be STANDARD or EXPRESS"));
-    }
+    let kind = optional(input, "type")
+        .unwrap_or("STANDARD")
+        .parse::<MachineType>()
+        .map_err(|_| ApiError::validation("type must be STANDARD or EXPRESS"))?;
     checked_definition(definition)?;
     let record = StateMachineRecord {
         arn: format!(
@@ -176,7 +176,7 @@ async fn create_state_machine(svc: &Arc<Service>, caller: &Caller, input: &Value
         name: name.to_string(),
         definition: definition.to_string(),
         role_arn: role_arn.to_string(),
-        kind: kind.to_string(),
+        kind,
         created: now(),
         revision: 1,
     };
@@ -217,7 +217,7 @@ fn describe_machine(sm: &StateMachineRecord) -> Value {
         "status": "ACTIVE",
         "definition": sm.definition,
         "roleArn": sm.role_arn,
-        "type": sm.kind,
+        "type": sm.kind.as_str(),
         "creationDate": sm.created,
         "loggingConfiguration": {"level": "OFF", "includeExecutionData": false},
         "tracingConfiguration": {"enabled": false},
@@ -265,7 +265,7 @@ async fn list_state_machines(svc: &Arc<Service>, input: &Value) -> Reply {
         .iter()
         .take(limit)
         .map(|sm| {
-            json!({"stateMachineArn": sm.arn, "name": sm.name, "type": sm.kind, "creationDate": sm.created})
+            json!({"stateMachineArn": sm.arn, "name": sm.name, "type": sm.kind.as_str(), "creationDate": sm.created})
         })
         .collect();
     let mut out = json!({"stateMachines": items});
@@ -315,7 +315,7 @@ async fn start_execution(svc: &Arc<Service>, input: &Value, sync: bool) -> Reply
         .get(&sm.definition)
         .map_err(|e| ApiError::validation(format!("sluice cannot run this state machine: {e}")))?;
     let (_, _, region, account) = arn_parts(&sm.arn);
-    let express = sm.kind == "EXPRESS";
+    let express = sm.kind == MachineType::Express;
     if sync && !express {
         return Err(ApiError::new(
             "StateMachineTypeNotSupported",
@@ -347,7 +347,7 @@ async fn start_execution(svc: &Arc<Service>, input: &Value, sync: bool) -> Reply
         stop: None,
         definition: sm.definition.clone(),
         role_arn: sm.role_arn.clone(),
-        kind: sm.kind.clone(),
+        kind: sm.kind,
         redrive_count: 0,
     };
     if express {
@@ -429,7 +429,7 @@ async fn describe_execution(svc: &Arc<Service>, input: &Value) -> Reply {
         "input": e.input,
         "inputDetails": {"included": true},
         "redriveCount": e.redrive_count,
-        "redriveStatus": if e.kind == "STANDARD" && e.status.is_redrivable() { "REDRIVABLE" } else { "NOT_REDRIVABLE" },
+        "redriveStatus": if e.kind == MachineType::Standard && e.status.is_redrivable() { "REDRIVABLE" } else { "NOT_REDRIVABLE" },
     });
     if let Some(stop) = e.stop {
         out["stopDate"] = json!(stop);
@@ -559,7 +559,7 @@ async fn stop_execution(svc: &Arc<Service>, input: &Value) -> Reply {
 
 async fn redrive_execution(svc: &Arc<Service>, input: &Value) -> Reply {
     let e = execution(svc, required(input, "executionArn")?).await?;
-    if e.kind != "STANDARD" || !e.status.is_redrivable() {
+    if e.kind != MachineType::Standard || !e.status.is_redrivable() {
         return Err(ApiError::new(
             "ExecutionNotRedrivable",
             format!(

@@ -12,7 +12,7 @@ pub(crate) mod tests;
 
 use async_trait::async_trait;
 
-pub use crate::lifecycle::{ExecutionStatus, TaskStatus, UnknownStatus};
+pub use crate::lifecycle::{ExecutionStatus, MachineType, TaskStatus, UnknownStatus};
 
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
@@ -54,8 +54,7 @@ pub struct StateMachineRecord {
     /// The definition as submitted (JSON text).
     pub definition: String,
     pub role_arn: String,
-    /// `STANDARD` or `EXPRESS`.
-    pub kind: String,
+    pub kind: MachineType,
     /// Seconds since the epoch.
     pub created: f64,
     /// Bumped by every update.
@@ -79,8 +78,7 @@ pub struct ExecutionRecord {
     /// The definition the execution runs (a snapshot: updates to the machine do not affect it).
     pub definition: String,
     pub role_arn: String,
-    /// `STANDARD` or `EXPRESS`.
-    pub kind: String,
+    pub kind: MachineType,
     pub redrive_count: i64,
 }
 

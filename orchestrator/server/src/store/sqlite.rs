@@ -206,7 +206,7 @@ impl Store for SqliteStore {
         .bind(&sm.name)
         .bind(&sm.definition)
         .bind(&sm.role_arn)
-        .bind(&sm.kind)
+        .bind(sm.kind)
         .bind(sm.created)
         .bind(sm.revision)
         .execute(&self.pool)
@@ -300,7 +300,7 @@ impl Store for SqliteStore {
         .bind(e.stop)
         .bind(&e.definition)
         .bind(&e.role_arn)
-        .bind(&e.kind)
+        .bind(e.kind)
         .bind(e.redrive_count)
         .bind(cursor.map(|c| c.state))
         .bind(cursor.map(|c| c.input.as_str()))
@@ -335,7 +335,7 @@ impl Store for SqliteStore {
                     .push_bind(e.stop)
                     .push_bind(&e.definition)
                     .push_bind(&e.role_arn)
-                    .push_bind(&e.kind)
+                    .push_bind(e.kind)
                     .push_bind(1 + events.len() as i64);
             });
             q.push(" ON CONFLICT DO NOTHING");

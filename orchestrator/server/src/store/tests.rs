@@ -23,7 +23,7 @@ fn machine(name: &str) -> StateMachineRecord {
         name: name.to_string(),
         definition: r#"{"StartAt":"A","States":{"A":{"Type":"Pass","End":true}}}"#.to_string(),
         role_arn: "arn:aws:iam::123456789012:role/r".to_string(),
-        kind: "STANDARD".to_string(),
+        kind: MachineType::Standard,
         created: 1_700_000_000.25,
         revision: 1,
     }
@@ -43,7 +43,7 @@ fn execution(sm: &StateMachineRecord, name: &str, start: f64) -> ExecutionRecord
         stop: None,
         definition: sm.definition.clone(),
         role_arn: sm.role_arn.clone(),
-        kind: sm.kind.clone(),
+        kind: sm.kind,
         redrive_count: 0,
     }
 }
@@ -508,7 +508,7 @@ async fn executions_and_commit(store: &dyn Store) {
 
     // An execution without a checkpoint (Express) has no cursor.
     let mut express = execution(&sm, "express", 1000.0);
-    express.kind = "EXPRESS".to_string();
+    express.kind = MachineType::Express;
     store
         .create_execution(&express, None, &[started_event(1000.0)])
         .await
