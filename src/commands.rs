@@ -17,6 +17,8 @@ use sluice_integrations::{Builtins, DispatchOptions};
 /// Flags of `sluice run`.
 pub struct RunOptions {
     pub definition: PathBuf,
+    /// The config file (integrations' endpoints and AWS settings).
+    pub config: Option<PathBuf>,
     pub input: Option<PathBuf>,
     pub input_json: Option<String>,
     pub json: bool,
@@ -132,7 +134,8 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
     }
     // A mock answers first; the built-in activities run in process, so `sluice run` needs
     // no worker; Lambda, Batch and S3 as configured (a directory can stand in for S3).
-    let settings = crate::settings::Settings::load(None, &crate::settings::process_env)?;
+    let settings =
+        crate::settings::Settings::load(opts.config.as_deref(), &crate::settings::process_env)?;
     // I/O is on for Task handlers that call out (Lambda).
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -48,6 +48,10 @@ enum Command {
 
 #[derive(clap::Args)]
 struct WorkerArgs {
+    /// The config file whose `[aws]`, `[lambda]`, `[batch]` and `[s3]` tables configure the
+    /// services the built-in handlers call (the same file as `sluice serve --config`).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
     /// The Step Functions endpoint: sluice serve's URL, or AWS's.
     #[arg(long, env = "SLUICE_ENDPOINT", default_value = "http://127.0.0.1:8083")]
     endpoint: String,
@@ -204,6 +208,10 @@ enum ExecType {
 struct RunArgs {
     /// The definition: JSON or YAML (by extension or content); `-` reads stdin.
     definition: PathBuf,
+    /// The config file whose `[aws]`, `[lambda]`, `[batch]` and `[s3]` tables configure the
+    /// services Task states call (the same file as `sluice serve --config`).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
     /// File holding the execution input (JSON or YAML); `-` reads stdin.
     #[arg(long, conflicts_with = "input_json")]
     input: Option<PathBuf>,
@@ -263,6 +271,7 @@ fn main() -> ExitCode {
             seed: args.seed,
             max_transitions: args.max_transitions,
             max_payload_bytes: args.payload.max_payload_bytes,
+            config: args.config,
         }),
         Command::Validate(args) => commands::validate(&args.definition, args.json),
         Command::Serve(args) => serve(args),
@@ -355,7 +364,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
 
 fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
     init_logs();
-    let settings = settings::Settings::load(None, &settings::process_env)?;
+    let settings = settings::Settings::load(args.config.as_deref(), &settings::process_env)?;
     let stop = tokio_util::sync::CancellationToken::new();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -326,3 +326,54 @@ fn client_commands_sign_their_requests() {
     let err = String::from_utf8_lossy(&refused.stderr);
     assert!(err.contains("InvalidSignatureException"), "{err}");
 }
+
+/// `sluice run --config FILE`: the file's `[s3]` table reaches the run's integrations (here a
+/// directory standing in for S3), and a mistyped key is refused with the file's name.
+#[test]
+fn run_reads_integrations_from_the_config_file() {
+    let dir = crate::support::temp_dir("run-config");
+    std::fs::create_dir_all(dir.join("buckets/data")).expect("bucket dir");
+    std::fs::write(dir.join("buckets/data/greeting.txt"), "hello from a file").expect("object");
+    let config = dir.join("sluice.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[s3]\nlocal_dir = {:?}\n",
+            dir.join("buckets").display().to_string()
+        ),
+    )
+    .expect("config");
+    let definition = dir.join("read.asl.json");
+    std::fs::write(
+        &definition,
+        json!({"StartAt": "Read", "States": {"Read": {
+            "Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:getObject",
+            "Parameters": {"Bucket": "data", "Key": "greeting.txt"},
+            "ResultSelector": {"text.$": "$.Body"}, "End": true}}})
+        .to_string(),
+    )
+    .expect("definition");
+    let path = |p: &Path| p.display().to_string();
+    let out = sluice(&[
+        "run",
+        &path(&definition),
+        "--config",
+        &path(&config),
+        "--json",
+    ]);
+    let result: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(
+        result,
+        json!({"status": "SUCCEEDED", "output": {"text": "hello from a file"}}),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::write(&config, "[s3]\nlocal_directory = \"x\"\n").expect("config");
+    let out = sluice(&["run", &path(&definition), "--config", &path(&config)]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("sluice.toml") && err.contains("local_directory"),
+        "{err}"
+    );
+}
