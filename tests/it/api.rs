@@ -724,3 +724,58 @@ async fn transition_limit_holds_across_checkpoints() {
         .count();
     assert_eq!(entered, 20, "the limit counts every transition once");
 }
+
+/// Task tokens are 256-bit HMACs under the deployment's secret: a token changed in one place
+/// (or computed without the secret) is refused with InvalidToken; the real one is taken.
+#[tokio::test]
+async fn forged_task_tokens_are_refused() {
+    let server = Server::start("sqlite::memory:");
+    let client = server.client();
+    let activity = client
+        .create_activity()
+        .name("approve")
+        .send()
+        .await
+        .expect("activity")
+        .activity_arn()
+        .to_string();
+    let def = json!({"StartAt": "Wait", "States": {"Wait": {
+        "Type": "Task", "Resource": activity, "End": true}}});
+    let sm = create(&client, "approvals", def).await;
+    let exec = start(&client, &sm, "{}").await;
+    let task = client
+        .get_activity_task()
+        .activity_arn(&activity)
+        .send()
+        .await
+        .expect("a task");
+    let token = task.task_token().expect("a token").to_string();
+    assert_eq!(token.len(), 64, "256 bits in hex: {token}");
+    assert!(token.bytes().all(|b| b.is_ascii_hexdigit()));
+    let mut forged = token.clone().into_bytes();
+    forged[10] = if forged[10] == b'0' { b'1' } else { b'0' };
+    let forged = String::from_utf8(forged).expect("ASCII");
+    for candidate in [
+        forged.as_str(),
+        &token[..32],
+        "0123456789abcdef0123456789abcdef",
+    ] {
+        let err = client
+            .send_task_success()
+            .task_token(candidate)
+            .output("{}")
+            .send()
+            .await
+            .expect_err("a forged token is refused");
+        assert_eq!(err.into_service_error().meta().code(), Some("InvalidToken"));
+    }
+    client
+        .send_task_success()
+        .task_token(&token)
+        .output(r#"{"approved": true}"#)
+        .send()
+        .await
+        .expect("the real token is taken");
+    let done = finished(&client, &exec).await;
+    assert_eq!(done.status(), &ExecutionStatus::Succeeded);
+}
