@@ -112,8 +112,11 @@ enum Selector {
 }
 
 impl Path {
-    /// Parses `$...`, `$$...` or `$name...` path text.
-    pub fn parse(text: &str) -> Result<Path, PathError> {
+    /// Parses `$...`, `$$...` or `$name...` path text. Whitespace around the path is ignored,
+    /// as Jayway JsonPath (which AWS runs) trims it before compiling: deployed definitions
+    /// contain paths such as `"$$.Execution.Name "`.
+    pub fn parse(original: &str) -> Result<Path, PathError> {
+        let text = original.trim();
         let mut p = Parser {
             text,
             bytes: text.as_bytes(),
@@ -152,7 +155,7 @@ impl Path {
         Ok(Path {
             root,
             segments,
-            text: text.to_string(),
+            text: original.to_string(),
             single,
             canonical,
         })

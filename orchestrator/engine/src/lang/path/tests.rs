@@ -471,3 +471,15 @@ fn junk_never_panics() {
         let _ = Path::parse(&s);
     }
 }
+
+/// Whitespace around a path is ignored, as Jayway trims a path before compiling it; the text
+/// as written is kept for messages.
+#[test]
+fn whitespace_around_a_path_is_ignored() {
+    let doc = json!({"a": {"b": 1}});
+    assert_eq!(sel("$.a.b ", &doc), Ok(json!(1)));
+    assert_eq!(sel(" $.a.b\t", &doc), Ok(json!(1)));
+    assert_eq!(p("$.a.b ").text(), "$.a.b ");
+    // Blanks inside a dotted name are still an error.
+    assert!(Path::parse("$.a b").is_err());
+}

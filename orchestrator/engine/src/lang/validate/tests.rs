@@ -497,6 +497,16 @@ fn resources() {
     assert!(resource_arn("arn:aws:states:::dynamodb:query").is_err());
     assert!(resource_arn("arn:aws:lambda:r:1:function:f:").is_err());
     assert!(resource_arn("createToken").is_err());
+    // An SDK integration ARN that names a region and account, as deployed definitions do.
+    assert!(resource_arn("arn:aws:states:us-east-1:123456789012:aws-sdk:s3:getObject").is_ok());
+    assert!(resource_arn("arn:aws:states:us-east-1:123456789012:stateMachine:m").is_err());
+    // A service newer than the table: well formed, so accepted; a malformed one is not.
+    assert!(resource_arn("arn:aws:states:::bedrockagentcore:invokeAgentRuntime").is_ok());
+    assert!(resource_arn("arn:aws:states:::newservice:doThing.sync").is_ok());
+    assert!(resource_arn("arn:aws:states:::NewService:DoThing").is_err());
+    assert!(resource_arn("arn:aws:states:::newservice").is_err());
+    // A known service's unlisted action stays an error, as AWS recorded for dynamodb:query.
+    assert!(resource_arn("arn:aws:states:::sns:publishBatch").is_err());
 }
 
 #[test]
