@@ -307,6 +307,17 @@ impl<'a> Validator<'a> {
                 .unwrap_or(inherited),
             None => inherited,
         };
+        // A JSONata machine's own states cannot go back to JSONPath (AWS documents it, and
+        // the CDK refuses such a machine: "If JSONata is specified at the top level, JSONPath
+        // cannot be used"). States nested in a Map or Parallel are left alone: a recorded
+        // valid definition has a JSONPath state inside a JSONata machine's ItemProcessor.
+        if depth == 1 && inherited == Lang::Jsonata && lang == Lang::JsonPath {
+            self.schema(
+                &child(pointer, "QueryLanguage"),
+                st,
+                "This state machine's top-level QueryLanguage is JSONata; its states cannot set \"QueryLanguage\": \"JSONPath\"".to_string(),
+            );
+        }
         let type_bit = match obj.get("Type") {
             None => {
                 self.schema(pointer, st, "These fields are required: [Type]".to_string());

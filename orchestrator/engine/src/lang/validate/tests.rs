@@ -639,3 +639,22 @@ fn diagnostics_serialize() {
         "SCHEMA_VALIDATION_FAILED: m at /States/A (state \"A\")"
     );
 }
+
+/// A JSONata machine's top-level states cannot downgrade to JSONPath; a state nested in a
+/// Map's ItemProcessor may (a recorded valid definition does).
+#[test]
+fn jsonata_machines_keep_their_top_level_states_in_jsonata() {
+    let def = json!({"QueryLanguage": "JSONata", "StartAt": "A", "States": {
+        "A": {"Type": "Pass", "QueryLanguage": "JSONPath", "End": true}}});
+    let found = check(&def);
+    assert_eq!(codes(&found), ["SCHEMA_VALIDATION_FAILED"]);
+    assert_eq!(found[0].pointer, "/States/A/QueryLanguage");
+    let nested = json!({"QueryLanguage": "JSONata", "StartAt": "M", "States": {"M": {
+        "Type": "Map", "ItemProcessor": {"StartAt": "P", "States": {
+            "P": {"Type": "Pass", "QueryLanguage": "JSONPath", "End": true}}},
+        "End": true}}});
+    assert_eq!(check(&nested), vec![]);
+    let upgrade = json!({"StartAt": "A", "States": {
+        "A": {"Type": "Pass", "QueryLanguage": "JSONata", "End": true}}});
+    assert_eq!(check(&upgrade), vec![]);
+}
