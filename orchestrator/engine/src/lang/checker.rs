@@ -44,3 +44,36 @@ impl ExpressionChecker for Parsers {
 pub fn validate(definition: &Value) -> Vec<Diagnostic> {
     super::validate::validate(definition, &Parsers)
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::validate;
+
+    /// Forms AWS creates and deployed definitions use, checked with the real parsers.
+    #[test]
+    fn forms_aws_accepts_are_valid() {
+        let jsonata = json!({"QueryLanguage": "JSONata", "StartAt": "A", "States": {
+            "A": {"Type": "Pass", "Output": "{%$states.input%}", "Next": "B"},
+            "B": {"Type": "Pass", "Output": {"x": "{% $states.input.x%}"}, "End": true}}});
+        assert_eq!(validate(&jsonata), vec![]);
+        let paths = json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "Parameters": {
+            "receipt.$": "$.Labels[?(@.Name==Receipt)]",
+            "big.$": "$.nums[?(@ > 5)]",
+            "first.$": "$$.Execution.Input.list[0]",
+            "name.$": "$$.Execution.Name ",
+            "id.$": "States.Format('{}-{}', $.a, $$.Execution.Name)"}, "End": true}}});
+        assert_eq!(validate(&paths), vec![]);
+    }
+
+    /// What the delimiters hold must still be JSONata.
+    #[test]
+    fn broken_jsonata_without_spaces_is_reported() {
+        let def = json!({"QueryLanguage": "JSONata", "StartAt": "A", "States": {
+            "A": {"Type": "Pass", "Output": "{%(1 +%}", "End": true}}});
+        let found = validate(&def);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert_eq!(found[0].pointer, "/States/A/Output");
+    }
+}

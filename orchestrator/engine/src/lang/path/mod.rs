@@ -52,6 +52,9 @@ pub struct Path {
     single: bool,
     /// Jayway-style rendering (`$['a'][0]`) used in error messages.
     canonical: String,
+    /// Set when the path parses but cannot be evaluated (a bare-word filter operand):
+    /// every evaluation returns this error.
+    unusable: Option<Box<PathError>>,
 }
 
 /// Why a path could not be parsed, evaluated or assigned.
@@ -121,6 +124,7 @@ impl Path {
             text,
             bytes: text.as_bytes(),
             pos: 0,
+            deferred: None,
         };
         if !text.starts_with('$') {
             return Err(p.error("a path must start with '$'"));
@@ -158,6 +162,7 @@ impl Path {
             text: original.to_string(),
             single,
             canonical,
+            unusable: p.deferred.map(Box::new),
         })
     }
 
@@ -185,6 +190,9 @@ impl Path {
 
     /// Borrowing lookup for definite paths; `None` when a step is missing or the path is indefinite.
     pub fn get<'a>(&self, root: &'a Value) -> Option<&'a Value> {
+        if self.unusable.is_some() {
+            return None;
+        }
         let mut current = root;
         for segment in &self.segments {
             current = match (segment, current) {
@@ -200,6 +208,9 @@ impl Path {
 
     /// Jayway semantics: a definite path yields its value or [`PathError::NoMatch`]; an indefinite one a JSON array of all matches.
     pub fn select(&self, root: &Value) -> Result<Value, PathError> {
+        if let Some(error) = &self.unusable {
+            return Err((**error).clone());
+        }
         if self.single {
             // Fast path without the bookkeeping that only error messages need.
             if let Some(found) = self.get(root) {

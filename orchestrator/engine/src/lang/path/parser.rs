@@ -10,6 +10,9 @@ pub(super) struct Parser<'t> {
     pub(super) text: &'t str,
     pub(super) bytes: &'t [u8],
     pub(super) pos: usize,
+    /// A filter operand AWS accepts at creation but Jayway cannot compile when the path runs;
+    /// kept so the path fails only when it is evaluated (see [`Parser::literal`]).
+    pub(super) deferred: Option<PathError>,
 }
 
 impl Parser<'_> {
@@ -538,7 +541,30 @@ impl Parser<'_> {
                         return Ok(value);
                     }
                 }
-                Err(self.error("expected a value"))
+                // Source: deployed definitions hold filters such as `[?(@.Name==Receipt)]` and
+                // AWS creates them; at run time Jayway reads a bare word as a number literal and
+                // fails to compile the filter. So the definition loads and the path fails when
+                // it is evaluated, which the engine reports as States.Runtime.
+                let start = self.pos;
+                while self
+                    .peek_char()
+                    .is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '-')
+                {
+                    self.pos += self.peek_char().map_or(1, char::len_utf8);
+                }
+                if self.pos == start {
+                    return Err(self.error("expected a value"));
+                }
+                let word = &self.text[start..self.pos];
+                if self.deferred.is_none() {
+                    let at = self.pos;
+                    self.pos = start;
+                    self.deferred = Some(self.error(&format!(
+                        "the filter operand '{word}' is not a value: quote a string ('{word}')"
+                    )));
+                    self.pos = at;
+                }
+                Ok(Value::Null)
             }
         }
     }

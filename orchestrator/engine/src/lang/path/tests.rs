@@ -483,3 +483,25 @@ fn whitespace_around_a_path_is_ignored() {
     // Blanks inside a dotted name are still an error.
     assert!(Path::parse("$.a b").is_err());
 }
+
+/// A bare word on a filter's right-hand side parses (AWS creates such definitions) but the path
+/// fails every time it is evaluated, with the word named, instead of matching nothing silently.
+#[test]
+fn bare_word_filter_operand_fails_when_evaluated() {
+    let doc = json!({"Labels": [{"Name": "Receipt"}]});
+    let path = p("$.Labels[?(@.Name==Receipt)]");
+    let error = path.select(&doc).unwrap_err();
+    assert!(
+        matches!(&error, PathError::Syntax { message, .. } if message.contains("'Receipt'")),
+        "{error}"
+    );
+    assert_eq!(path.get(&doc), None);
+    // The quoted form is the working one.
+    assert_eq!(
+        sel("$.Labels[?(@.Name=='Receipt')]", &doc),
+        Ok(json!([{"Name": "Receipt"}]))
+    );
+    // Keywords are still values, and a missing operand is still a syntax error.
+    assert!(sel("$.Labels[?(@.Name==null)]", &doc).is_ok());
+    assert!(Path::parse("$.Labels[?(@.Name==)]").is_err());
+}

@@ -96,6 +96,7 @@ impl<'a> Validator<'a> {
                 );
             }
         }
+        self.comment(obj, pointer, owner);
         let mut missing = Vec::new();
         if !obj.contains_key("States") {
             missing.push("States");
@@ -408,6 +409,20 @@ impl<'a> Validator<'a> {
             if let Some(message) = message {
                 self.schema(&child(pointer, key), st, message);
             }
+        }
+        self.comment(obj, pointer, st);
+    }
+
+    /// Source: ASL spec, "A Comment field ... a human-readable description": a string.
+    pub(super) fn comment(&mut self, obj: &Map<String, Value>, pointer: &str, st: Option<&str>) {
+        if let Some(v) = obj.get("Comment")
+            && !v.is_string()
+        {
+            self.schema(
+                &child(pointer, "Comment"),
+                st,
+                format!("Comment must be a string, not {}", type_name(v)),
+            );
         }
     }
 

@@ -272,4 +272,6 @@ pub fn is_rfc3339(s: &str) -> bool {
 }
 
 #[cfg(test)]
+mod generated;
+#[cfg(test)]
 mod tests;

@@ -344,12 +344,10 @@ fn jsonata_form(s: &str) -> JsonataForm<'_> {
     if inner.trim().is_empty() {
         return JsonataForm::Malformed("holds an empty expression");
     }
-    // asl-validator insists on the documented "{% expr %}" spacing; without it the text is
-    // ambiguous with literal strings, so it is rejected rather than guessed at.
-    let spaced = inner.starts_with(char::is_whitespace) && inner.ends_with(char::is_whitespace);
-    if !spaced {
-        return JsonataForm::Malformed("needs whitespace after {% and before %}");
-    }
+    // Source: AWS's rule is the exact `{%` prefix and `%}` suffix, nothing about the inside;
+    // deployed definitions write "{%$states.input%}" and the CDK's isJsonataExpression tests
+    // only the delimiters. asl-validator's fixture invalid-jsonata-surround-syntax-no-spaces
+    // demands inner spaces; AWS does not, so neither does sluice.
     JsonataForm::Expression(inner.trim())
 }
 

@@ -67,7 +67,8 @@ impl<'a> Validator<'a> {
         self.literal_or_jsonata(v, &ptr, at, |me| {
             me.int_in(v, &ptr, at.state, field, min, max)
         });
-        v.as_u64()
+        // Only an in-range value feeds cross-field checks, so one bad number is one problem.
+        v.as_u64().filter(|n| (min..=max).contains(n))
     }
 
     /// Reports when both a literal field and its `...Path` twin are set.
