@@ -51,7 +51,7 @@ pub fn type_prefix(kind: &Kind) -> &'static str {
         Kind::Choice(_) => "Choice",
         Kind::Wait(_) => "Wait",
         Kind::Succeed => "Succeed",
-        Kind::Fail { .. } => "Fail",
+        Kind::Fail(_) => "Fail",
         Kind::Parallel { .. } => "Parallel",
         Kind::Map(_) => "Map",
     }

@@ -17,3 +17,9 @@ pub mod validate;
 
 #[cfg(test)]
 mod proptests;
+
+/// Hash maps keyed by state names: foldhash is several times faster than SipHash on short
+/// keys and still seeded per process, so a hostile definition cannot pick colliding names.
+pub(crate) type NameMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+/// The set form of [`NameMap`].
+pub(crate) type NameSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;

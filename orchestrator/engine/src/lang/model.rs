@@ -4,10 +4,9 @@
 //! `compile` trusts nothing: a definition that slipped past validation still yields a
 //! `CompileError` with its location, never a panic.
 
-use std::collections::HashMap;
-
 use serde_json::{Map, Value};
 
+use super::NameMap;
 use super::choice::Rule;
 use super::distributed::{
     CsvHeader, InputType, ItemBatcher, ItemReader, OutputType, ResultWriter, Transformation,
@@ -143,7 +142,7 @@ pub enum Transition {
 #[derive(Debug)]
 pub enum Io {
     JsonPath(Box<PathIo>),
-    Jsonata(JsonataIo),
+    Jsonata(Box<JsonataIo>),
 }
 
 /// JSONPath-mode input/output fields.
@@ -171,7 +170,8 @@ pub enum Selector {
     Whole,
     /// `null`: an empty object.
     Discard,
-    Path(Path),
+    /// Boxed: most states have no InputPath or OutputPath, and an absent one stays small.
+    Path(Box<Path>),
 }
 
 /// `ResultPath`.
@@ -182,7 +182,7 @@ pub enum ResultPath {
     Whole,
     /// `null`: the result is dropped, the input passes through.
     Discard,
-    Path(Path),
+    Path(Box<Path>),
 }
 
 /// `Assign`.
@@ -209,17 +209,21 @@ pub enum Kind {
     },
     Task(Box<TaskSpec>),
     Choice(Box<ChoiceSpec>),
-    Wait(WaitFor),
+    Wait(Box<WaitFor>),
     Succeed,
-    Fail {
-        error: Option<Field>,
-        cause: Option<Field>,
-    },
+    Fail(Box<FailSpec>),
     Parallel {
         branches: Vec<Graph>,
         handlers: Handlers,
     },
     Map(Box<MapSpec>),
+}
+
+/// A Fail state's `Error` and `Cause` (boxed in [`Kind`]: most states are not Fail states).
+#[derive(Debug)]
+pub struct FailSpec {
+    pub error: Option<Field>,
+    pub cause: Option<Field>,
 }
 
 /// Retry and Catch of Task, Parallel and Map.
@@ -410,7 +414,7 @@ fn compile_graph(
                 "States must be an object of named states",
             )
         })?;
-    let names: HashMap<&str, usize> = states
+    let names: NameMap<&str, usize> = states
         .keys()
         .enumerate()
         .map(|(i, k)| (k.as_str(), i))
@@ -442,7 +446,7 @@ fn compile_graph(
 }
 
 struct Scope<'a> {
-    names: &'a HashMap<&'a str, usize>,
+    names: &'a NameMap<&'a str, usize>,
     depth: usize,
     /// The machine's `QueryLanguage`: states without their own inherit it, also inside
     /// Parallel branches and Map processors (not the enclosing state's).
@@ -473,8 +477,17 @@ impl Scope<'_> {
             .as_object()
             .ok_or_else(|| cerr(pointer, "a state must be an object"))?;
         let at = |field: &str| format!("{pointer}/{field}");
+        // The pointer of an optional field, built only when the field is there: an absent one
+        // never reaches an error, and 10,000 states would otherwise format 80,000 strings.
+        let at_present = |field: &str| {
+            if obj.contains_key(field) {
+                at(field)
+            } else {
+                String::new()
+            }
+        };
         let language = match obj.get("QueryLanguage") {
-            Some(v) => parse_language(v, &at("QueryLanguage"))?,
+            Some(v) => parse_language(v, &at_present("QueryLanguage"))?,
             None => inherited,
         };
         let ty = obj
@@ -482,33 +495,36 @@ impl Scope<'_> {
             .and_then(Value::as_str)
             .ok_or_else(|| cerr(at("Type"), "Type is required"))?;
         let next = match (obj.get("Next"), obj.get("End")) {
-            (Some(n), _) => Transition::Next(self.target(Some(n), &at("Next"))?),
+            (Some(n), _) => Transition::Next(self.target(Some(n), &at_present("Next"))?),
             _ => Transition::End,
         };
         let io = match language {
             QueryLanguage::JsonPath => Io::JsonPath(Box::new(PathIo {
-                input_path: selector(obj.get("InputPath"), &at("InputPath"))?,
-                parameters: template_field(obj.get("Parameters"), &at("Parameters"))?,
-                result_selector: template_field(obj.get("ResultSelector"), &at("ResultSelector"))?,
-                result_path: result_path(obj.get("ResultPath"), &at("ResultPath"))?,
-                output_path: selector(obj.get("OutputPath"), &at("OutputPath"))?,
+                input_path: selector(obj.get("InputPath"), &at_present("InputPath"))?,
+                parameters: template_field(obj.get("Parameters"), &at_present("Parameters"))?,
+                result_selector: template_field(
+                    obj.get("ResultSelector"),
+                    &at_present("ResultSelector"),
+                )?,
+                result_path: result_path(obj.get("ResultPath"), &at_present("ResultPath"))?,
+                output_path: selector(obj.get("OutputPath"), &at_present("OutputPath"))?,
             })),
-            QueryLanguage::Jsonata => Io::Jsonata(JsonataIo {
-                arguments: jsonata_field(obj.get("Arguments"), &at("Arguments"))?,
-                output: jsonata_field(obj.get("Output"), &at("Output"))?,
-            }),
+            QueryLanguage::Jsonata => Io::Jsonata(Box::new(JsonataIo {
+                arguments: jsonata_field(obj.get("Arguments"), &at_present("Arguments"))?,
+                output: jsonata_field(obj.get("Output"), &at_present("Output"))?,
+            })),
         };
-        let assign = assign(obj.get("Assign"), &at("Assign"), language)?;
+        let assign = assign(obj.get("Assign"), &at_present("Assign"), language)?;
         let kind = match ty {
             "Pass" => Kind::Pass {
                 result: obj.get("Result").cloned(),
             },
             "Succeed" => Kind::Succeed,
-            "Fail" => Kind::Fail {
+            "Fail" => Kind::Fail(Box::new(FailSpec {
                 error: self.string_field(obj, "Error", "ErrorPath", pointer, language)?,
                 cause: self.string_field(obj, "Cause", "CausePath", pointer, language)?,
-            },
-            "Wait" => Kind::Wait(self.wait(obj, pointer, language)?),
+            })),
+            "Wait" => Kind::Wait(Box::new(self.wait(obj, pointer, language)?)),
             "Task" => {
                 let resource = obj
                     .get("Resource")
@@ -1052,7 +1068,7 @@ fn selector(v: Option<&Value>, pointer: &str) -> Result<Selector, CompileError> 
                 if p.is_root() && matches!(p.root(), super::path::Root::Input) {
                     Selector::Whole
                 } else {
-                    Selector::Path(p)
+                    Selector::Path(Box::new(p))
                 },
             )
         }
@@ -1078,7 +1094,7 @@ fn result_path(v: Option<&Value>, pointer: &str) -> Result<ResultPath, CompileEr
             Ok(if p.is_root() {
                 ResultPath::Whole
             } else {
-                ResultPath::Path(p)
+                ResultPath::Path(Box::new(p))
             })
         }
         Some(_) => Err(cerr(pointer, "must be a path string or null")),
@@ -1172,5 +1188,32 @@ fn assign(
                 .collect::<Result<Vec<_>, CompileError>>()?;
             Ok(Some(Assign::Jsonata(fields)))
         }
+    }
+}
+
+#[cfg(test)]
+mod sizes {
+    use std::mem::size_of;
+
+    /// A compiled definition holds one State per state: rarely used parts stay boxed so a
+    /// 10,000-state machine does not pay for fields it does not have (BENCHMARKS.md, load).
+    #[test]
+    fn states_stay_small() {
+        assert!(
+            size_of::<super::State>() <= 176,
+            "{}",
+            size_of::<super::State>()
+        );
+        assert!(
+            size_of::<super::Kind>() <= 80,
+            "{}",
+            size_of::<super::Kind>()
+        );
+        assert!(size_of::<super::Io>() <= 16, "{}", size_of::<super::Io>());
+        assert!(
+            size_of::<super::PathIo>() <= 224,
+            "{}",
+            size_of::<super::PathIo>()
+        );
     }
 }

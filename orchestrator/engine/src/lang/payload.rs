@@ -48,14 +48,18 @@ pub enum EvalError {
 }
 
 /// Escape a key for use inside a JSON pointer (RFC 6901).
-pub fn pointer_escape(key: &str) -> String {
-    key.replace('~', "~0").replace('/', "~1")
+pub fn pointer_escape(key: &str) -> std::borrow::Cow<'_, str> {
+    if key.contains(['~', '/']) {
+        key.replace('~', "~0").replace('/', "~1").into()
+    } else {
+        key.into()
+    }
 }
 
 impl PayloadTemplate {
     /// Compile a template from its JSON form.
     pub fn compile(value: &Value) -> Result<PayloadTemplate, TemplateError> {
-        compile_at(value, "", 0)
+        compile_at(value, &mut String::new(), 0)
     }
 
     /// Does evaluating this template never read anything?
@@ -118,14 +122,17 @@ impl PayloadTemplate {
 /// Deep nesting is bounded by the JSON parser already; this guards templates built in code.
 const MAX_DEPTH: usize = 512;
 
+/// `pointer` is one buffer extended and truncated on the way down, so a template of many
+/// fields costs no string per field unless one is wrong.
 fn compile_at(
     value: &Value,
-    pointer: &str,
+    pointer: &mut String,
     depth: usize,
 ) -> Result<PayloadTemplate, TemplateError> {
+    use std::fmt::Write as _;
     if depth > MAX_DEPTH {
         return Err(TemplateError {
-            pointer: pointer.to_string(),
+            pointer: pointer.clone(),
             message: format!("template nested deeper than {MAX_DEPTH} levels"),
         });
     }
@@ -134,30 +141,32 @@ fn compile_at(
             let mut fields = Vec::with_capacity(map.len());
             let mut all_literal = true;
             for (key, v) in map {
-                let here = format!("{pointer}/{}", pointer_escape(key));
+                let parent = pointer.len();
+                let _ = write!(pointer, "/{}", pointer_escape(key));
                 let (name, template) = match key.strip_suffix(".$") {
                     Some(name) => {
                         let Value::String(text) = v else {
                             return Err(TemplateError {
-                                pointer: here,
+                                pointer: pointer.clone(),
                                 message: format!(
                                     "the value of \"{key}\" must be a string holding a path or an intrinsic function call"
                                 ),
                             });
                         };
-                        (name.to_string(), compile_dynamic(text, &here)?)
+                        (name.to_string(), compile_dynamic(text, pointer)?)
                     }
-                    None => (key.clone(), compile_at(v, &here, depth + 1)?),
+                    None => (key.clone(), compile_at(v, pointer, depth + 1)?),
                 };
                 all_literal &= template.is_literal();
                 if fields.iter().any(|(k, _): &(String, _)| *k == name) {
                     return Err(TemplateError {
-                        pointer: here,
+                        pointer: pointer.clone(),
                         message: format!(
                             "field \"{name}\" is given twice (with and without \".$\")"
                         ),
                     });
                 }
+                pointer.truncate(parent);
                 fields.push((name, template));
             }
             if all_literal {
@@ -167,11 +176,13 @@ fn compile_at(
             }
         }
         Value::Array(items) => {
-            let compiled = items
-                .iter()
-                .enumerate()
-                .map(|(i, v)| compile_at(v, &format!("{pointer}/{i}"), depth + 1))
-                .collect::<Result<Vec<_>, _>>()?;
+            let mut compiled = Vec::with_capacity(items.len());
+            for (i, v) in items.iter().enumerate() {
+                let parent = pointer.len();
+                let _ = write!(pointer, "/{i}");
+                compiled.push(compile_at(v, pointer, depth + 1)?);
+                pointer.truncate(parent);
+            }
             if compiled.iter().all(PayloadTemplate::is_literal) {
                 Ok(PayloadTemplate::Literal(value.clone()))
             } else {

@@ -45,7 +45,8 @@ impl Runner<'_> {
                     Kind::Succeed => Ok(Step::End(
                         self.output_path(state, io, effective, &ctx, vars)?,
                     )),
-                    Kind::Fail { error, cause } => {
+                    Kind::Fail(spec) => {
+                        let (error, cause) = (&spec.error, &spec.cause);
                         Err(self.fail_state(state, error, cause, &effective, &ctx, vars)?)
                     }
                     Kind::Choice(spec) => {
@@ -150,7 +151,8 @@ impl Runner<'_> {
                 )?;
                 Ok(Step::End(output))
             }
-            Kind::Fail { error, cause } => {
+            Kind::Fail(spec) => {
+                let (error, cause) = (&spec.error, &spec.cause);
                 let input = states_input(&states).clone();
                 Err(self.fail_state_jsonata(state, error, cause, &states, &input, &ctx, vars)?)
             }

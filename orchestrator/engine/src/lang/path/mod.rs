@@ -50,8 +50,6 @@ pub struct Path {
     text: String,
     /// Jayway's notion of definite: the result is one value, not a list.
     single: bool,
-    /// Jayway-style rendering (`$['a'][0]`) used in error messages.
-    canonical: String,
     /// Set when the path parses but cannot be evaluated (a bare-word filter operand):
     /// every evaluation returns this error.
     unusable: Option<Box<PathError>>,
@@ -154,16 +152,20 @@ impl Path {
             return Err(p.error("unexpected character"));
         }
         let single = is_single(&segments);
-        let mut canonical = String::from("$");
-        render_segments(&segments, &mut canonical);
         Ok(Path {
             root,
             segments,
             text: original.to_string(),
             single,
-            canonical,
             unusable: p.deferred.map(Box::new),
         })
+    }
+
+    /// Jayway-style rendering (`$['a'][0]`) used in error messages; built only when one is.
+    fn canonical(&self) -> String {
+        let mut canonical = String::from("$");
+        render_segments(&self.segments, &mut canonical);
+        canonical
     }
 
     /// Where the path starts reading.
@@ -348,7 +350,7 @@ impl Path {
                         Some(v) => current = v,
                         None if leaf => {
                             return Err(
-                                self.no_match(format!("No results for path: {}", self.canonical))
+                                self.no_match(format!("No results for path: {}", self.canonical()))
                             );
                         }
                         None => {
@@ -374,7 +376,7 @@ impl Path {
                         Some(v) => current = v,
                         None => {
                             return Err(
-                                self.no_match(format!("No results for path: {}", self.canonical))
+                                self.no_match(format!("No results for path: {}", self.canonical()))
                             );
                         }
                     }

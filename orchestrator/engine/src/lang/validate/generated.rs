@@ -204,7 +204,7 @@ fn task(v: u8, jp: bool, catch_to: Option<&str>) -> Value {
             "Resource": "arn:aws:lambda:us-east-1:123456789012:function:f",
             "Assign": {"seen": "{% $states.result %}"}}),
     };
-    if v % 2 == 0 {
+    if v.is_multiple_of(2) {
         s["Retry"] = json!([{"ErrorEquals": ["States.TaskFailed"], "IntervalSeconds": 1,
             "MaxAttempts": 2, "BackoffRate": 2.0}]);
     }
@@ -244,7 +244,7 @@ fn choice(v: u8, jp: bool, next: &str) -> Value {
 }
 
 fn map(v: u8, jp: bool, mut processor: Value) -> Value {
-    let distributed = v % 3 == 0;
+    let distributed = v.is_multiple_of(3);
     processor["ProcessorConfig"] = if distributed {
         json!({"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"})
     } else {

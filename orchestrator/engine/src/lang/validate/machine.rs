@@ -1,6 +1,6 @@
 //! Walking the machine: scopes, state names, transitions, reachability and per-state dispatch.
 
-use std::collections::{HashMap, HashSet};
+use crate::lang::{NameMap, NameSet};
 
 use serde_json::{Map, Value};
 
@@ -206,8 +206,8 @@ impl<'a> Validator<'a> {
     fn cross_checks(&mut self) {
         let scopes = std::mem::take(&mut self.scopes);
         for scope in &scopes {
-            let here: HashSet<&str> = scope.names.iter().map(String::as_str).collect();
-            let mut edges: HashMap<&str, Vec<&str>> = HashMap::new();
+            let here: NameSet<&str> = scope.names.iter().map(String::as_str).collect();
+            let mut edges: NameMap<&str, Vec<&str>> = NameMap::default();
             for (from, target, at) in &scope.transitions {
                 if here.contains(target.as_str()) {
                     edges.entry(from).or_default().push(target);
@@ -216,7 +216,7 @@ impl<'a> Validator<'a> {
                     self.report(at, Some(from), MISSING_TRANSITION_TARGET, message);
                 }
             }
-            let mut reached: HashSet<&str> = HashSet::new();
+            let mut reached: NameSet<&str> = NameSet::default();
             if let Some(start) = &scope.start_at {
                 if here.contains(start.as_str()) {
                     let mut todo = vec![start.as_str()];

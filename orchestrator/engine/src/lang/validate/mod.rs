@@ -17,7 +17,7 @@ mod retry;
 mod states;
 mod tables;
 
-use std::collections::HashMap;
+use crate::lang::NameMap;
 
 use serde_json::Value;
 
@@ -103,7 +103,7 @@ pub fn validate(definition: &Value, checker: &dyn ExpressionChecker) -> Vec<Diag
     let mut v = Validator {
         checker,
         out: Vec::new(),
-        names: HashMap::new(),
+        names: NameMap::default(),
         scopes: Vec::new(),
     };
     v.machine(definition);
@@ -180,7 +180,7 @@ struct Validator<'a> {
     checker: &'a dyn ExpressionChecker,
     out: Vec<Diagnostic>,
     /// Every state name in the machine with the pointer of its first definition.
-    names: HashMap<String, String>,
+    names: NameMap<String, String>,
     scopes: Vec<ScopeInfo>,
 }
 
