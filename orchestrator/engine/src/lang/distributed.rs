@@ -114,42 +114,115 @@ pub struct ReadError(pub String);
 
 /// The items in one object's text, parsed as `reader` says.
 pub fn parse_items(body: &str, reader: &ItemReader) -> Result<Vec<Value>, ReadError> {
-    match reader.input_type {
-        Some(InputType::Json) => json_items(body, reader.items_pointer.as_deref()),
-        Some(InputType::Jsonl) => body
-            .lines()
-            .enumerate()
-            .filter(|(_, line)| !line.trim().is_empty())
-            .map(|(n, line)| {
-                serde_json::from_str(line)
-                    .map_err(|e| ReadError(format!("line {} is not valid JSON: {e}", n + 1)))
-            })
-            .collect(),
-        Some(InputType::Csv) => csv_items(body, &reader.csv_header, reader.csv_delimiter),
-        Some(other) => Err(ReadError(format!(
-            "sluice does not read InputType {} yet",
-            match other {
-                InputType::Parquet => "PARQUET",
-                _ => "MANIFEST",
+    BodyItems::new(body.to_string(), reader)?.collect()
+}
+
+/// The items of one object's text, parsed one at a time as they are pulled: a JSONL or CSV
+/// object of a million records costs its text plus the items in flight, not a million
+/// parsed values. (A JSON document is one value, so it is parsed whole.)
+pub struct BodyItems {
+    source: Source,
+}
+
+enum Source {
+    Jsonl {
+        body: String,
+        at: usize,
+        line: usize,
+    },
+    Csv {
+        rows: csv::StringRecordsIntoIter<std::io::Cursor<Vec<u8>>>,
+        names: Vec<String>,
+    },
+    Values(std::vec::IntoIter<Value>),
+    Done,
+}
+
+impl BodyItems {
+    /// Prepares to read `body`; a header or document error is reported here.
+    pub fn new(body: String, reader: &ItemReader) -> Result<BodyItems, ReadError> {
+        let source = match reader.input_type {
+            Some(InputType::Json) => {
+                Source::Values(json_items(&body, reader.items_pointer.as_deref())?.into_iter())
             }
-        ))),
-        None => Err(ReadError(
-            "ReaderConfig.InputType is required to read an object's content".into(),
-        )),
+            Some(InputType::Jsonl) => Source::Jsonl {
+                body,
+                at: 0,
+                line: 0,
+            },
+            Some(InputType::Csv) => csv_source(body, &reader.csv_header, reader.csv_delimiter)?,
+            Some(other) => {
+                return Err(ReadError(format!(
+                    "sluice does not read InputType {} yet",
+                    match other {
+                        InputType::Parquet => "PARQUET",
+                        _ => "MANIFEST",
+                    }
+                )));
+            }
+            None => {
+                return Err(ReadError(
+                    "ReaderConfig.InputType is required to read an object's content".into(),
+                ));
+            }
+        };
+        Ok(BodyItems { source })
+    }
+}
+
+impl Iterator for BodyItems {
+    type Item = Result<Value, ReadError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let item = match &mut self.source {
+            Source::Jsonl { body, at, line } => loop {
+                if *at >= body.len() {
+                    return None;
+                }
+                let rest = &body[*at..];
+                let end = rest.find('\n').map_or(rest.len(), |i| i + 1);
+                let text = rest[..end].trim();
+                *at += end;
+                *line += 1;
+                if text.is_empty() {
+                    continue;
+                }
+                break serde_json::from_str(text)
+                    .map_err(|e| ReadError(format!("line {line} is not valid JSON: {e}")));
+            },
+            Source::Csv { rows, names } => {
+                let row = rows.next()?;
+                row.map_err(|e| ReadError(format!("the CSV cannot be read: {e}")))
+                    .map(|row| {
+                        let mut item = Map::new();
+                        for (i, name) in names.iter().enumerate() {
+                            item.insert(name.clone(), json!(row.get(i).unwrap_or("")));
+                        }
+                        Value::Object(item)
+                    })
+            }
+            Source::Values(values) => Ok(values.next()?),
+            Source::Done => return None,
+        };
+        if item.is_err() {
+            // A broken record ends the object: nothing after it is trusted.
+            self.source = Source::Done;
+        }
+        Some(item)
     }
 }
 
 fn json_items(body: &str, pointer: Option<&str>) -> Result<Vec<Value>, ReadError> {
-    let parsed: Value = serde_json::from_str(body)
+    let mut parsed: Value = serde_json::from_str(body)
         .map_err(|e| ReadError(format!("the object is not valid JSON: {e}")))?;
     let target = match pointer {
         Some(p) => parsed
-            .pointer(p)
+            .pointer_mut(p)
             .ok_or_else(|| ReadError(format!("ItemsPointer {p:?} selects nothing")))?,
-        None => &parsed,
+        None => &mut parsed,
     };
     match target {
-        Value::Array(items) => Ok(items.clone()),
+        Value::Array(items) => Ok(std::mem::take(items)),
         _ => Err(ReadError(
             "Attempting to map over non-iterable node.".to_string(),
         )),
@@ -158,38 +231,29 @@ fn json_items(body: &str, pointer: Option<&str>) -> Result<Vec<Value>, ReadError
 
 /// CSV rows as objects of strings keyed by the header; short rows are padded with "" and
 /// fields past the header are dropped, as Step Functions does.
-fn csv_items(body: &str, header: &CsvHeader, delimiter: u8) -> Result<Vec<Value>, ReadError> {
-    let mut reader = csv::ReaderBuilder::new()
+fn csv_source(body: String, header: &CsvHeader, delimiter: u8) -> Result<Source, ReadError> {
+    let reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
         .delimiter(delimiter)
-        .from_reader(body.as_bytes());
-    let mut records = reader.records();
+        .from_reader(std::io::Cursor::new(body.into_bytes()));
+    let mut rows = reader.into_records();
     let names: Vec<String> = match header {
         CsvHeader::Given(names) => names.clone(),
-        CsvHeader::FirstRow => match records.next() {
+        CsvHeader::FirstRow => match rows.next() {
             Some(row) => row
                 .map_err(|e| ReadError(format!("the CSV header cannot be read: {e}")))?
                 .iter()
                 .map(str::to_string)
                 .collect(),
-            None => return Ok(Vec::new()),
+            None => return Ok(Source::Done),
         },
     };
     let mut seen = std::collections::HashSet::new();
     if !names.iter().all(|n| seen.insert(n.as_str())) {
         return Err(ReadError("CSV headers cannot contain duplicates.".into()));
     }
-    let mut items = Vec::new();
-    for row in records {
-        let row = row.map_err(|e| ReadError(format!("the CSV cannot be read: {e}")))?;
-        let mut item = Map::new();
-        for (i, name) in names.iter().enumerate() {
-            item.insert(name.clone(), json!(row.get(i).unwrap_or("")));
-        }
-        items.push(Value::Object(item));
-    }
-    Ok(items)
+    Ok(Source::Csv { rows, names })
 }
 
 /// AWS's ceiling on one batch's input, also the default when only an item count is given.
@@ -204,32 +268,62 @@ pub fn batches(
     max_bytes: Option<u64>,
     batch_input: Option<&Value>,
 ) -> Vec<Value> {
-    let max_items = max_items.unwrap_or(u64::MAX).max(1);
-    let max_bytes = max_bytes.unwrap_or(MAX_BATCH_BYTES).min(MAX_BATCH_BYTES);
-    let mut out = Vec::new();
-    let mut current: Vec<Value> = Vec::new();
-    let mut bytes = 0u64;
-    let mut flush = |current: &mut Vec<Value>| {
+    let mut batcher = Batcher::new(max_items, max_bytes, batch_input.cloned());
+    let mut out: Vec<Value> = items.into_iter().filter_map(|i| batcher.push(i)).collect();
+    out.extend(batcher.finish());
+    out
+}
+
+/// [`batches`] one item at a time: `push` returns a batch when the item does not fit the one
+/// being filled, `finish` the last one.
+pub struct Batcher {
+    max_items: u64,
+    max_bytes: u64,
+    batch_input: Option<Value>,
+    current: Vec<Value>,
+    bytes: u64,
+}
+
+impl Batcher {
+    /// A batcher with the ItemBatcher's limits (AWS's byte ceiling applies regardless).
+    pub fn new(max_items: Option<u64>, max_bytes: Option<u64>, batch_input: Option<Value>) -> Self {
+        Batcher {
+            max_items: max_items.unwrap_or(u64::MAX).max(1),
+            max_bytes: max_bytes.unwrap_or(MAX_BATCH_BYTES).min(MAX_BATCH_BYTES),
+            batch_input,
+            current: Vec::new(),
+            bytes: 0,
+        }
+    }
+
+    /// Adds one selected item; returns the batch it closed, if any.
+    pub fn push(&mut self, item: Value) -> Option<Value> {
+        let size = serde_json::to_string(&item).map_or(0, |s| s.len() as u64) + 1;
+        let full = !self.current.is_empty()
+            && (self.current.len() as u64 >= self.max_items || self.bytes + size > self.max_bytes);
+        let closed = full.then(|| self.take());
+        self.bytes += size;
+        self.current.push(item);
+        closed
+    }
+
+    /// The last, partly filled batch.
+    pub fn finish(&mut self) -> Option<Value> {
+        (!self.current.is_empty()).then(|| self.take())
+    }
+
+    fn take(&mut self) -> Value {
+        self.bytes = 0;
         let mut batch = Map::new();
-        if let Some(input) = batch_input {
+        if let Some(input) = &self.batch_input {
             batch.insert("BatchInput".into(), input.clone());
         }
-        batch.insert("Items".into(), Value::Array(std::mem::take(current)));
-        out.push(Value::Object(batch));
-    };
-    for item in items {
-        let size = serde_json::to_string(&item).map_or(0, |s| s.len() as u64) + 1;
-        if !current.is_empty() && (current.len() as u64 >= max_items || bytes + size > max_bytes) {
-            flush(&mut current);
-            bytes = 0;
-        }
-        bytes += size;
-        current.push(item);
+        batch.insert(
+            "Items".into(),
+            Value::Array(std::mem::take(&mut self.current)),
+        );
+        Value::Object(batch)
     }
-    if !current.is_empty() {
-        flush(&mut current);
-    }
-    out
 }
 
 /// One iteration's outcome, as a result writer records it.
@@ -286,15 +380,98 @@ impl IterationRecord {
 pub fn shape_results(records: &[IterationRecord], transformation: Transformation) -> Vec<Value> {
     let mut out = Vec::with_capacity(records.len());
     for r in records {
-        match (transformation, r.succeeded, &r.output) {
-            (Transformation::None, _, _) | (_, false, _) => out.push(r.full()),
-            (Transformation::Flatten, true, Value::Array(items)) => {
-                out.extend(items.iter().cloned())
-            }
-            (_, true, output) => out.push(output.clone()),
-        }
+        shape_record(r, transformation, &mut out);
     }
     out
+}
+
+/// One record shaped by `transformation` (FLATTEN may give several values).
+pub fn shape_record(
+    record: &IterationRecord,
+    transformation: Transformation,
+    out: &mut Vec<Value>,
+) {
+    match (transformation, record.succeeded, &record.output) {
+        (Transformation::None, _, _) | (_, false, _) => out.push(record.full()),
+        (Transformation::Flatten, true, Value::Array(items)) => out.extend(items.iter().cloned()),
+        (_, true, output) => out.push(output.clone()),
+    }
+}
+
+/// Result files filled as iterations finish: one open file per status, closed when it
+/// passes `split_bytes` (AWS splits at 5 GB) and at the end. What is closed is handed to
+/// the caller to store, so results never pile up in memory.
+pub struct ResultFiles {
+    transformation: Transformation,
+    output_type: OutputType,
+    split_bytes: usize,
+    open: [(Vec<Value>, usize); 2],
+    written: [usize; 2],
+}
+
+/// A closed result file: its status (`SUCCEEDED` / `FAILED`), sequence number and text.
+#[derive(Debug, PartialEq)]
+pub struct ResultFile {
+    pub status: &'static str,
+    pub index: usize,
+    pub body: String,
+}
+
+impl ResultFiles {
+    /// Files in the writer's shape, each closed once it holds about `split_bytes` of JSON.
+    pub fn new(
+        transformation: Transformation,
+        output_type: OutputType,
+        split_bytes: usize,
+    ) -> Self {
+        ResultFiles {
+            transformation,
+            output_type,
+            split_bytes: split_bytes.max(1),
+            open: [(Vec::new(), 0), (Vec::new(), 0)],
+            written: [0, 0],
+        }
+    }
+
+    /// Adds one finished iteration; returns the file it filled, if any.
+    pub fn push(&mut self, record: &IterationRecord) -> Option<ResultFile> {
+        let slot = usize::from(!record.succeeded);
+        let transformation = if record.succeeded {
+            self.transformation
+        } else {
+            Transformation::None
+        };
+        let (values, bytes) = &mut self.open[slot];
+        let before = values.len();
+        shape_record(record, transformation, values);
+        *bytes += values[before..]
+            .iter()
+            .map(|v| serde_json::to_string(v).map_or(0, |s| s.len() + 1))
+            .sum::<usize>();
+        (*bytes >= self.split_bytes).then(|| self.close(slot))
+    }
+
+    /// Closes the files still open.
+    pub fn finish(&mut self) -> Vec<ResultFile> {
+        let mut closed = Vec::new();
+        for slot in 0..2 {
+            if !self.open[slot].0.is_empty() {
+                closed.push(self.close(slot));
+            }
+        }
+        closed
+    }
+
+    fn close(&mut self, slot: usize) -> ResultFile {
+        let (values, _) = std::mem::take(&mut self.open[slot]);
+        let index = self.written[slot];
+        self.written[slot] += 1;
+        ResultFile {
+            status: ["SUCCEEDED", "FAILED"][slot],
+            index,
+            body: render(&values, self.output_type),
+        }
+    }
 }
 
 /// A results file's text in the writer's output type.
@@ -413,5 +590,75 @@ mod tests {
         assert_eq!(full[0]["Output"], "[1,2]");
         assert_eq!(full[0]["Input"], "{\"i\":1}");
         assert_eq!(render(&flat[..2], OutputType::Jsonl), "1\n2\n");
+    }
+
+    /// Items come out one at a time; a broken record ends the object with its line number.
+    #[test]
+    fn body_items_stream_and_stop_at_a_broken_record() {
+        let body = "{\"n\":1}\n\n{\"n\":2}\nnope\n{\"n\":3}\n".to_string();
+        let mut items = BodyItems::new(body, &reader(InputType::Jsonl)).expect("opens");
+        assert_eq!(items.next().map(Result::ok), Some(Some(json!({"n": 1}))));
+        assert_eq!(items.next().map(Result::ok), Some(Some(json!({"n": 2}))));
+        let broken = items
+            .next()
+            .expect("an error")
+            .expect_err("line 4 is broken");
+        assert!(broken.0.contains("line 4"), "{broken}");
+        assert!(items.next().is_none());
+        let csv = BodyItems::new("a,b\n1,2\n3,4\n".into(), &reader(InputType::Csv));
+        let rows: Vec<Value> = csv.expect("opens").map(|r| r.expect("row")).collect();
+        assert_eq!(
+            rows,
+            vec![json!({"a": "1", "b": "2"}), json!({"a": "3", "b": "4"})]
+        );
+    }
+
+    /// A streamed batcher gives the same batches as the whole-list one.
+    #[test]
+    fn streamed_batches_match() {
+        let items: Vec<Value> = (0..257).map(|i| json!({"i": i})).collect();
+        let whole = batches(items.clone(), Some(10), Some(100), None);
+        let mut batcher = Batcher::new(Some(10), Some(100), None);
+        let mut streamed: Vec<Value> = items.into_iter().filter_map(|i| batcher.push(i)).collect();
+        streamed.extend(batcher.finish());
+        assert_eq!(whole, streamed);
+        assert!(batcher.finish().is_none());
+    }
+
+    /// Result files close at the split size, per status, and the rest close at the end.
+    #[test]
+    fn result_files_split_as_they_fill() {
+        let record = |i: u64, succeeded: bool| IterationRecord {
+            input: json!(i),
+            output: if succeeded {
+                json!({"n": i})
+            } else {
+                json!({"Error": "E"})
+            },
+            succeeded,
+            name: format!("n{i}"),
+            execution_arn: "arn".into(),
+            state_machine_arn: "sm".into(),
+            start_date: "s".into(),
+            stop_date: "e".into(),
+        };
+        let mut files = ResultFiles::new(Transformation::Compact, OutputType::Jsonl, 20);
+        let mut closed = Vec::new();
+        for i in 0..7 {
+            closed.extend(files.push(&record(i, i != 3)));
+        }
+        // Each compact success is 8 bytes with its newline, so a file closes every 3; the one
+        // full failure record is past the limit alone.
+        let order: Vec<(&str, usize)> = closed.iter().map(|f| (f.status, f.index)).collect();
+        assert_eq!(order, [("SUCCEEDED", 0), ("FAILED", 0), ("SUCCEEDED", 1)]);
+        assert_eq!(closed[0].body, "{\"n\":0}\n{\"n\":1}\n{\"n\":2}\n");
+        assert!(closed[1].body.contains("\"Error\":\"E\""));
+        let mut more = ResultFiles::new(Transformation::Compact, OutputType::Json, 1 << 20);
+        assert!(more.push(&record(9, true)).is_none());
+        let rest = more.finish();
+        assert_eq!(rest.len(), 1);
+        assert_eq!(rest[0].body, "[{\"n\":9}]");
+        assert!(more.finish().is_empty());
+        assert!(files.finish().is_empty());
     }
 }

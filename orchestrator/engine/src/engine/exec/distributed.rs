@@ -4,12 +4,65 @@
 //! mocks, a local directory or real S3 differs only in the handler registered.
 
 use super::*;
+use std::collections::VecDeque;
+
 use crate::lang::distributed::{
-    self, ItemBatcher, ItemReader, IterationRecord, ResultWriter, Transformation,
+    self, BodyItems, ItemReader, ResultFile, ResultFiles, ResultWriter,
 };
 
 /// Keys listed per listObjectsV2 call (S3's maximum page).
 const PAGE: u64 = 1000;
+
+/// An ItemReader being read: what is fetched and not yet handed out.
+pub(super) struct ItemSource<'r> {
+    reader: &'r ItemReader,
+    /// The reader's evaluated parameters (with the listing's continuation token).
+    params: Value,
+    max_items: usize,
+    produced: usize,
+    /// The one object of a getObject reader was fetched.
+    fetched: bool,
+    /// The listing has no further page.
+    listed_all: bool,
+    /// Listed objects not yet handed out (or read, for LOAD_AND_FLATTEN).
+    objects: VecDeque<Value>,
+    /// The object being read, with its key for messages.
+    body: Option<(Option<String>, BodyItems)>,
+}
+
+/// Turns a getObject result into its items, taking the body out without copying it.
+fn open_body(
+    object: Value,
+    reader: &ItemReader,
+    key: Option<&Value>,
+) -> Result<BodyItems, Failure> {
+    let body = match object {
+        Value::Object(mut fields) => match fields.remove("Body") {
+            Some(Value::String(body)) => body,
+            _ => String::new(),
+        },
+        _ => String::new(),
+    };
+    BodyItems::new(body, reader).map_err(|e| {
+        let cause = match key {
+            Some(key) => format!("{key}: {}", e.0),
+            None => e.0,
+        };
+        Failure::new(errors::ITEM_READER_FAILED, cause)
+    })
+}
+
+/// A ResultWriter exporting to a resource: files are stored as they fill.
+pub(super) struct ResultSink {
+    resource: String,
+    bucket: String,
+    dir: String,
+    extension: &'static str,
+    pub(super) files: ResultFiles,
+    /// Stored files per status (SUCCEEDED, FAILED) for the manifest.
+    listed: [Vec<Value>; 2],
+    map_run_arn: String,
+}
 
 impl Runner<'_> {
     /// A payload in the state's language, evaluated against the Map state's input.
@@ -67,16 +120,17 @@ impl Runner<'_> {
         })
     }
 
-    /// All items the ItemReader yields, at most `MaxItems` of them.
-    pub(super) async fn read_items(
+    /// Opens `reader` for pulling items with [`Runner::next_item`]: evaluates its parameters
+    /// and `MaxItems`, fetches nothing yet.
+    pub(super) fn open_reader<'r>(
         &self,
         state: &State,
-        reader: &ItemReader,
+        reader: &'r ItemReader,
         input: &Value,
         states: Option<&Value>,
         vars: &Vars,
-    ) -> Result<Vec<Value>, Failure> {
-        let params = match &reader.arguments {
+    ) -> Result<ItemSource<'r>, Failure> {
+        let mut params = match &reader.arguments {
             Some(args) => self.arguments(state, args, input, states, vars)?,
             None => json!({}),
         };
@@ -90,41 +144,79 @@ impl Runner<'_> {
         let max_items = max_items
             .filter(|&n| n > 0)
             .map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX));
-        let failed = |cause: String| Failure::new(errors::ITEM_READER_FAILED, cause);
-        let mut items = Vec::new();
-        if !reader.lists() {
-            let object = self
-                .call(state, &reader.resource, params, errors::ITEM_READER_FAILED)
-                .await?;
-            let body = object.get("Body").and_then(Value::as_str).unwrap_or("");
-            items = distributed::parse_items(body, reader).map_err(|e| failed(e.0))?;
-            items.truncate(max_items);
-            return Ok(items);
-        }
-        let mut page_params = params;
-        if let Some(p) = page_params.as_object_mut() {
+        if reader.lists()
+            && let Some(p) = params.as_object_mut()
+        {
             p.insert("MaxKeys".into(), json!(PAGE));
         }
-        while items.len() < max_items {
-            let page = self
-                .call(
-                    state,
-                    &reader.resource,
-                    page_params.clone(),
-                    errors::ITEM_READER_FAILED,
-                )
-                .await?;
-            let contents = page.get("Contents").and_then(Value::as_array);
-            for object in contents.into_iter().flatten() {
-                if items.len() >= max_items {
-                    break;
+        Ok(ItemSource {
+            reader,
+            params,
+            max_items,
+            produced: 0,
+            fetched: false,
+            listed_all: false,
+            objects: VecDeque::new(),
+            body: None,
+        })
+    }
+
+    /// The reader's next item, fetching the next page or object when the last is used up;
+    /// `None` after the last item (or `MaxItems`). Memory holds one page of keys and one
+    /// object's text, never all items.
+    pub(super) async fn next_item(
+        &self,
+        state: &State,
+        source: &mut ItemSource<'_>,
+    ) -> Option<Result<Value, Failure>> {
+        let failed = |cause: String| Failure::new(errors::ITEM_READER_FAILED, cause);
+        if source.produced >= source.max_items {
+            return None;
+        }
+        loop {
+            if let Some((key, body)) = &mut source.body {
+                match body.next() {
+                    Some(Ok(item)) => {
+                        source.produced += 1;
+                        return Some(Ok(item));
+                    }
+                    Some(Err(e)) => {
+                        let cause = match key {
+                            Some(key) => format!("{key}: {e}"),
+                            None => e.0,
+                        };
+                        return Some(Err(failed(cause)));
+                    }
+                    None => source.body = None,
                 }
+            }
+            let reader = source.reader;
+            if !reader.lists() {
+                if source.fetched {
+                    return None;
+                }
+                source.fetched = true;
+                let object = self
+                    .call(
+                        state,
+                        &reader.resource,
+                        source.params.clone(),
+                        errors::ITEM_READER_FAILED,
+                    )
+                    .await;
+                match object.and_then(|o| open_body(o, reader, None)) {
+                    Ok(body) => source.body = Some((None, body)),
+                    Err(f) => return Some(Err(f)),
+                }
+                continue;
+            }
+            if let Some(object) = source.objects.pop_front() {
                 if !reader.load_and_flatten {
-                    items.push(object.clone());
-                    continue;
+                    source.produced += 1;
+                    return Some(Ok(object));
                 }
                 let key = object.get("Key").cloned().unwrap_or(Value::Null);
-                let get = json!({"Bucket": page_params.get("Bucket"), "Key": key});
+                let get = json!({"Bucket": source.params.get("Bucket"), "Key": key});
                 let loaded = self
                     .call(
                         state,
@@ -132,95 +224,60 @@ impl Runner<'_> {
                         get,
                         errors::ITEM_READER_FAILED,
                     )
-                    .await?;
-                let body = loaded.get("Body").and_then(Value::as_str).unwrap_or("");
-                let records = distributed::parse_items(body, reader)
-                    .map_err(|e| failed(format!("{key}: {}", e.0)))?;
-                let room = max_items - items.len();
-                items.extend(records.into_iter().take(room));
+                    .await;
+                match loaded.and_then(|o| open_body(o, reader, Some(&key))) {
+                    Ok(body) => source.body = Some((Some(key.to_string()), body)),
+                    Err(f) => return Some(Err(f)),
+                }
+                continue;
             }
-            match page.get("NextContinuationToken") {
+            if source.listed_all {
+                return None;
+            }
+            let page = match self
+                .call(
+                    state,
+                    &reader.resource,
+                    source.params.clone(),
+                    errors::ITEM_READER_FAILED,
+                )
+                .await
+            {
+                Ok(page) => page,
+                Err(f) => return Some(Err(f)),
+            };
+            let Value::Object(mut page) = page else {
+                return Some(Err(failed("listObjectsV2 returned no object".into())));
+            };
+            if let Some(Value::Array(contents)) = page.remove("Contents") {
+                source.objects.extend(contents);
+            }
+            match page.remove("NextContinuationToken") {
                 Some(token) if page.get("IsTruncated") == Some(&json!(true)) => {
-                    if let Some(p) = page_params.as_object_mut() {
-                        p.insert("ContinuationToken".into(), token.clone());
+                    if let Some(p) = source.params.as_object_mut() {
+                        p.insert("ContinuationToken".into(), token);
                     }
                 }
-                _ => break,
+                _ => source.listed_all = true,
             }
         }
-        Ok(items)
     }
 
-    /// The child inputs of a batched Map: every item through the ItemSelector, then grouped.
+    /// The ResultWriter's destination, when it exports to a resource: evaluated once, before
+    /// the first iteration, so a bad Bucket fails before any work is done.
     #[allow(clippy::too_many_arguments)]
-    pub(super) fn batch_items(
-        &self,
-        state: &State,
-        spec: &MapSpec,
-        batcher: &ItemBatcher,
-        items: &[Value],
-        input: &Value,
-        states: Option<&Value>,
-        vars: &Vars,
-    ) -> Result<Vec<Value>, Failure> {
-        let [max_items, max_bytes] = self.counts(
-            state,
-            [
-                (batcher.max_items.as_ref(), "MaxItemsPerBatch"),
-                (batcher.max_bytes.as_ref(), "MaxInputBytesPerBatch"),
-            ],
-            input,
-            states,
-            vars,
-        )?;
-        let batch_input = match &batcher.batch_input {
-            Some(args) => Some(self.arguments(state, args, input, states, vars)?),
-            None => None,
-        };
-        let selector_input = states.map(states_input).unwrap_or(input);
-        let selected = items
-            .iter()
-            .enumerate()
-            .map(|(index, item)| {
-                self.item_input(
-                    state,
-                    spec,
-                    selector_input,
-                    states,
-                    index,
-                    item.clone(),
-                    vars,
-                )
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(distributed::batches(
-            selected,
-            max_items,
-            max_bytes,
-            batch_input.as_ref(),
-        ))
-    }
-
-    /// The Map state's result under a ResultWriter: the reshaped outputs, or, when exporting,
-    /// `{"MapRunArn", "ResultWriterDetails": {"Bucket", "Key"}}` after writing the result
-    /// files and their manifest.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) async fn write_results(
+    pub(super) fn open_writer(
         &self,
         state: &State,
         spec: &MapSpec,
         writer: &ResultWriter,
-        records: &[IterationRecord],
         run_id: &str,
         input: &Value,
         states: Option<&Value>,
         vars: &Vars,
-    ) -> Result<Value, Failure> {
+    ) -> Result<Option<ResultSink>, Failure> {
         let Some(resource) = &writer.resource else {
-            return Ok(Value::Array(distributed::shape_results(
-                records,
-                writer.transformation,
-            )));
+            return Ok(None);
         };
         let params = match &writer.arguments {
             Some(args) => self.arguments(state, args, input, states, vars)?,
@@ -234,7 +291,8 @@ impl Runner<'_> {
                     errors::RESULT_WRITER_FAILED,
                     "the ResultWriter's parameters need a Bucket",
                 )
-            })?;
+            })?
+            .to_string();
         let prefix = params
             .get("Prefix")
             .and_then(Value::as_str)
@@ -245,62 +303,79 @@ impl Runner<'_> {
         } else {
             format!("{prefix}/{run_id}")
         };
-        let extension = match writer.output_type {
-            distributed::OutputType::Json => "json",
-            distributed::OutputType::Jsonl => "jsonl",
-        };
+        Ok(Some(ResultSink {
+            resource: resource.clone(),
+            bucket,
+            dir,
+            extension: match writer.output_type {
+                distributed::OutputType::Json => "json",
+                distributed::OutputType::Jsonl => "jsonl",
+            },
+            files: ResultFiles::new(
+                writer.transformation,
+                writer.output_type,
+                self.limits.result_file_bytes,
+            ),
+            listed: [Vec::new(), Vec::new()],
+            map_run_arn: self.map_run_arn(state, spec, run_id),
+        }))
+    }
+
+    /// Stores one closed result file under the sink's directory.
+    pub(super) async fn store_result_file(
+        &self,
+        state: &State,
+        sink: &mut ResultSink,
+        file: ResultFile,
+    ) -> Result<(), Failure> {
+        let key = format!(
+            "{}/{}_{}.{}",
+            sink.dir, file.status, file.index, sink.extension
+        );
+        let size = file.body.len();
+        self.call(
+            state,
+            &sink.resource,
+            json!({"Bucket": sink.bucket, "Key": key, "Body": file.body}),
+            errors::RESULT_WRITER_FAILED,
+        )
+        .await?;
+        let slot = usize::from(file.status != "SUCCEEDED");
+        sink.listed[slot].push(json!({"Key": key, "Size": size}));
+        Ok(())
+    }
+
+    /// Closes the open result files and writes `manifest.json`; the Map state's result.
+    pub(super) async fn finish_results(
+        &self,
+        state: &State,
+        mut sink: ResultSink,
+    ) -> Result<Value, Failure> {
+        for file in sink.files.finish() {
+            self.store_result_file(state, &mut sink, file).await?;
+        }
+        let [succeeded, failed] = std::mem::take(&mut sink.listed);
         // The manifest lists its statuses alphabetically, as AWS writes it.
         let mut files = Map::new();
-        files.insert("FAILED".into(), json!([]));
+        files.insert("FAILED".into(), Value::Array(failed));
         files.insert("PENDING".into(), json!([]));
-        files.insert("SUCCEEDED".into(), json!([]));
-        for (status, succeeded) in [("SUCCEEDED", true), ("FAILED", false)] {
-            let chosen: Vec<IterationRecord> = records
-                .iter()
-                .filter(|r| r.succeeded == succeeded)
-                .cloned()
-                .collect();
-            let mut listed = Vec::new();
-            if !chosen.is_empty() {
-                let transformation = if succeeded {
-                    writer.transformation
-                } else {
-                    Transformation::None
-                };
-                let body = distributed::render(
-                    &distributed::shape_results(&chosen, transformation),
-                    writer.output_type,
-                );
-                let key = format!("{dir}/{status}_0.{extension}");
-                let size = body.len();
-                self.call(
-                    state,
-                    resource,
-                    json!({"Bucket": bucket, "Key": key, "Body": body}),
-                    errors::RESULT_WRITER_FAILED,
-                )
-                .await?;
-                listed.push(json!({"Key": key, "Size": size}));
-            }
-            files.insert(status.into(), Value::Array(listed));
-        }
-        let map_run_arn = self.map_run_arn(state, spec, run_id);
-        let manifest_key = format!("{dir}/manifest.json");
+        files.insert("SUCCEEDED".into(), Value::Array(succeeded));
+        let manifest_key = format!("{}/manifest.json", sink.dir);
         let manifest = json!({
-            "DestinationBucket": bucket,
-            "MapRunArn": map_run_arn,
+            "DestinationBucket": sink.bucket,
+            "MapRunArn": sink.map_run_arn,
             "ResultFiles": files,
         });
         self.call(
             state,
-            resource,
-            json!({"Bucket": bucket, "Key": manifest_key, "Body": manifest.to_string()}),
+            &sink.resource,
+            json!({"Bucket": sink.bucket, "Key": manifest_key, "Body": manifest.to_string()}),
             errors::RESULT_WRITER_FAILED,
         )
         .await?;
         Ok(json!({
-            "MapRunArn": map_run_arn,
-            "ResultWriterDetails": {"Bucket": bucket, "Key": manifest_key},
+            "MapRunArn": sink.map_run_arn,
+            "ResultWriterDetails": {"Bucket": sink.bucket, "Key": manifest_key},
         }))
     }
 

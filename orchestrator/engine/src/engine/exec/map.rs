@@ -2,9 +2,23 @@
 //! concurrency, tolerated failures and the ResultWriter.
 
 // The parent module holds the imports the interpreter's parts share.
+use super::distributed::ItemSource;
 use super::*;
-use crate::engine::context::now_iso8601;
-use crate::lang::distributed::IterationRecord;
+use crate::engine::context::{ChildSeeds, now_iso8601};
+use crate::lang::distributed::{self, Batcher, IterationRecord};
+
+/// Where a Map's children come from.
+enum Feed<'a, 'r> {
+    /// Items of the state's input, selected as their iterations start.
+    Items { values: &'a [Value], next: usize },
+    /// Child inputs computed up front (batches of in-memory items).
+    Prepared(std::vec::IntoIter<Value>),
+    /// An ItemReader, pulled as iterations need items (and batched as they arrive).
+    Reader(Box<ItemSource<'r>>, Option<Batcher>),
+}
+
+/// What an iteration hands back: its outcome, and for a result writer its input and times.
+type Finished = (Result<Value, Failure>, Option<(Value, String, String)>);
 
 impl Runner<'_> {
     pub(super) async fn map(
@@ -18,9 +32,7 @@ impl Runner<'_> {
         let ctx = self.ctx(state);
         // Items are borrowed where possible and copied one at a time as iterations start.
         let selected: Cow<'_, Value> = match (&spec.reader, &spec.items, states) {
-            (Some(reader), _, _) => Cow::Owned(Value::Array(
-                self.read_items(state, reader, input, states, vars).await?,
-            )),
+            (Some(_), _, _) => Cow::Owned(Value::Null),
             (None, Items::Path(selector), _) => {
                 let selected = match selector {
                     Selector::Whole => Cow::Borrowed(input),
@@ -106,16 +118,55 @@ impl Runner<'_> {
             _ => self.limits.unlimited_map_concurrency,
         }
         .max(1);
-        // Batching selects every item up front (batch sizes depend on the selected items).
-        let batched = match &spec.batcher {
-            Some(batcher) => {
-                Some(self.batch_items(state, spec, batcher, items, input, states, vars)?)
+        let batcher = match &spec.batcher {
+            Some(b) => {
+                let [max_items, max_bytes] = self.counts(
+                    state,
+                    [
+                        (b.max_items.as_ref(), "MaxItemsPerBatch"),
+                        (b.max_bytes.as_ref(), "MaxInputBytesPerBatch"),
+                    ],
+                    input,
+                    states,
+                    vars,
+                )?;
+                let batch_input = match &b.batch_input {
+                    Some(args) => Some(self.arguments(state, args, input, states, vars)?),
+                    None => None,
+                };
+                Some(Batcher::new(max_items, max_bytes, batch_input))
             }
             None => None,
         };
-        let (children, select): (&[Value], bool) = match &batched {
-            Some(b) => (b, false),
-            None => (items, true),
+        let parent = Arc::new(vars.clone());
+        let selector_input = states.map(states_input).unwrap_or(input);
+        let mut feed = match (&spec.reader, batcher) {
+            (Some(reader), batcher) => Feed::Reader(
+                Box::new(self.open_reader(state, reader, input, states, vars)?),
+                batcher,
+            ),
+            (None, None) => Feed::Items {
+                values: items,
+                next: 0,
+            },
+            // In-memory items are batched up front, so the batch count is known from the start.
+            (None, Some(mut batcher)) => {
+                let mut batches = Vec::new();
+                for (index, item) in items.iter().enumerate() {
+                    let selected = self.item_input(
+                        state,
+                        spec,
+                        selector_input,
+                        states,
+                        index,
+                        item.clone(),
+                        &parent,
+                    )?;
+                    batches.extend(batcher.push(selected));
+                }
+                batches.extend(batcher.finish());
+                Feed::Prepared(batches.into_iter())
+            }
         };
         let recording = spec.writer.is_some();
         let run_id = if recording {
@@ -123,104 +174,234 @@ impl Runner<'_> {
         } else {
             String::new()
         };
-        let total = children.len();
+        let mut sink = match &spec.writer {
+            Some(writer) => self.open_writer(state, spec, writer, &run_id, input, states, vars)?,
+            None => None,
+        };
+        // A reader's item count is known only once it is read to the end.
+        let known_total = match &feed {
+            Feed::Items { values, .. } => Some(values.len()),
+            Feed::Prepared(batches) => Some(batches.len()),
+            Feed::Reader(..) => None,
+        };
         self.emit(|| {
             Event::new(
                 "MapStateStarted",
                 "mapStateStartedEventDetails",
-                json!({"length": total}),
+                json!({"length": known_total.unwrap_or(0)}),
             )
         });
-        // Selector inputs are computed lazily, item by item, as the stream pulls them: memory
-        // grows with the concurrency, not the item count.
-        let parent = Arc::new(vars.clone());
-        let seeds = &self.rng.children();
-        let selector_input = states.map(states_input).unwrap_or(input);
-        let iterations =
-            // `cloned()` is lazy: an item is copied when its iteration starts.
-            futures::stream::iter(children.iter().cloned().enumerate()).map(|(index, item)| {
-                let prepared = if select {
-                    self.item_input(state, spec, selector_input, states, index, item, &parent)
-                } else {
-                    Ok(item)
-                };
-                let parent = parent.clone();
-                async move {
-                    let iteration = |kind: &str| {
-                        Event::new(kind, "mapIterationStartedEventDetails", json!({"name": state.name, "index": index}))
-                    };
-                    self.emit(|| iteration("MapIterationStarted"));
-                    let item_input = match prepared {
-                        Ok(v) => v,
-                        Err(f) => return (Err(f), None),
-                    };
-                    // A result writer records each child's input and times.
-                    let started = recording.then(|| (item_input.clone(), now_iso8601()));
-                    let mut scope = Vars::child_of(parent);
-                    let rng = seeds.rng(index);
-                    let outcome = self
-                        .with_rng(&rng)
-                        .run_graph(&spec.processor, item_input, &mut scope)
-                        .await;
-                    self.emit(|| {
-                        let mut e = iteration(if outcome.is_ok() { "MapIterationSucceeded" } else { "MapIterationFailed" });
-                        e.details = e.details.map(|(_, d)| {
-                            (if outcome.is_ok() { "mapIterationSucceededEventDetails" } else { "mapIterationFailedEventDetails" }, d)
-                        });
-                        e
-                    });
-                    let timing = started.map(|(input, start)| (input, start, now_iso8601()));
-                    (outcome, timing)
-                }
-            });
-        let mut results = Vec::with_capacity(total);
+        let over_threshold = |failures: usize, total: Option<usize>| {
+            let over_count = tolerated_count.is_some_and(|c| failures as u64 > c);
+            let over_pct = tolerated_percentage
+                .zip(total)
+                .is_some_and(|(p, t)| (failures as f64) * 100.0 / (t.max(1) as f64) > p);
+            over_count || over_pct
+        };
+        let exceeded = || {
+            Failure::new(
+                errors::EXCEED_TOLERATED_FAILURE_THRESHOLD,
+                "The specified tolerated failure threshold was exceeded",
+            )
+        };
+        let seeds = self.rng.children();
+        // Iterations in flight, yielded in item order; memory grows with the concurrency and
+        // the reader's page, not with the item count.
+        let mut running = futures::stream::FuturesOrdered::new();
+        let mut results = Vec::new();
         let mut records = Vec::new();
-        let mut failures = 0usize;
-        let mut stream = iterations.buffered(limit);
-        while let Some((outcome, timing)) = stream.next().await {
+        let (mut failures, mut finished, mut dispatched, mut item_index) = (0usize, 0, 0, 0);
+        let mut total = known_total;
+        loop {
+            while total.is_none_or(|t| dispatched < t) && running.len() < limit {
+                let next = self
+                    .next_child(
+                        state,
+                        spec,
+                        &mut feed,
+                        selector_input,
+                        states,
+                        &parent,
+                        &mut item_index,
+                        dispatched,
+                    )
+                    .await;
+                match next {
+                    Ok(Some((index, prepared))) => {
+                        running.push_back(self.iteration(
+                            state,
+                            spec,
+                            index,
+                            prepared,
+                            parent.clone(),
+                            &seeds,
+                            recording,
+                        ));
+                        dispatched += 1;
+                    }
+                    Ok(None) => {
+                        total = Some(dispatched);
+                        if over_threshold(failures, total) {
+                            self.emit(|| Event::bare("MapStateFailed"));
+                            return Err(exceeded());
+                        }
+                    }
+                    Err(f) => {
+                        self.emit(|| Event::bare("MapStateFailed"));
+                        return Err(f);
+                    }
+                }
+            }
+            let Some((outcome, timing)) = running.next().await else {
+                break;
+            };
             if let Some((child_input, start, stop)) = timing {
-                records.push(self.iteration_record(
+                let record = self.iteration_record(
                     state,
                     spec,
                     &run_id,
-                    records.len(),
+                    finished,
                     child_input,
                     &outcome,
                     start,
                     stop,
-                ));
+                );
+                match &mut sink {
+                    Some(sink) => {
+                        if let Some(file) = sink.files.push(&record) {
+                            self.store_result_file(state, sink, file).await?;
+                        }
+                    }
+                    None => records.push(record),
+                }
             }
+            finished += 1;
             match outcome {
-                Ok(v) => results.push(v),
+                Ok(v) => {
+                    if spec.writer.is_none() {
+                        results.push(v);
+                    }
+                }
                 Err(f) if !tolerant => {
                     self.emit(|| Event::bare("MapStateFailed"));
                     return Err(f);
                 }
                 Err(f) => {
                     failures += 1;
-                    results.push(f.error_output());
-                    // Exceeding either threshold fails the state.
-                    let over_count = tolerated_count.is_some_and(|c| failures as u64 > c);
-                    let over_pct = tolerated_percentage
-                        .is_some_and(|p| (failures as f64) * 100.0 / (total as f64) > p);
-                    if over_count || over_pct {
+                    if spec.writer.is_none() {
+                        results.push(f.error_output());
+                    }
+                    if over_threshold(failures, total) {
                         self.emit(|| Event::bare("MapStateFailed"));
-                        return Err(Failure::new(
-                            errors::EXCEED_TOLERATED_FAILURE_THRESHOLD,
-                            "The specified tolerated failure threshold was exceeded",
-                        ));
+                        return Err(exceeded());
                     }
                 }
             }
         }
         self.emit(|| Event::bare("MapStateSucceeded"));
-        match &spec.writer {
-            Some(writer) => {
-                self.write_results(state, spec, writer, &records, &run_id, input, states, vars)
-                    .await
-            }
-            None => Ok(Value::Array(results)),
+        match (&spec.writer, sink) {
+            (Some(_), Some(sink)) => self.finish_results(state, sink).await,
+            (Some(writer), None) => Ok(Value::Array(distributed::shape_results(
+                &records,
+                writer.transformation,
+            ))),
+            (None, _) => Ok(Value::Array(results)),
         }
+    }
+
+    /// The next child input and its index: an item (selected), or a batch of them.
+    /// `Ok(None)` when the items are used up; `Err` when the reader fails, which fails the
+    /// Map state. A selection error fails only its own iteration, except inside a batch.
+    #[allow(clippy::too_many_arguments)]
+    async fn next_child(
+        &self,
+        state: &State,
+        spec: &MapSpec,
+        feed: &mut Feed<'_, '_>,
+        selector_input: &Value,
+        states: Option<&Value>,
+        parent: &Vars,
+        item_index: &mut usize,
+        child_index: usize,
+    ) -> Result<Option<(usize, Result<Value, Failure>)>, Failure> {
+        let mut select = |item: Value| {
+            let index = *item_index;
+            *item_index += 1;
+            let selected =
+                self.item_input(state, spec, selector_input, states, index, item, parent);
+            (index, selected)
+        };
+        Ok(match feed {
+            Feed::Items { values, next } => match values.get(*next) {
+                Some(item) => {
+                    *next += 1;
+                    Some(select(item.clone()))
+                }
+                None => None,
+            },
+            Feed::Prepared(batches) => batches.next().map(|b| (child_index, Ok(b))),
+            Feed::Reader(source, None) => match self.next_item(state, source).await {
+                Some(item) => Some(select(item?)),
+                None => None,
+            },
+            Feed::Reader(source, Some(batcher)) => loop {
+                match self.next_item(state, source).await {
+                    Some(item) => {
+                        let (_, selected) = select(item?);
+                        if let Some(batch) = batcher.push(selected?) {
+                            break Some((child_index, Ok(batch)));
+                        }
+                    }
+                    None => break batcher.finish().map(|b| (child_index, Ok(b))),
+                }
+            },
+        })
+    }
+
+    /// One child of the Map, run in the parent's process.
+    #[allow(clippy::too_many_arguments)]
+    async fn iteration(
+        &self,
+        state: &State,
+        spec: &MapSpec,
+        index: usize,
+        prepared: Result<Value, Failure>,
+        parent: Arc<Vars>,
+        seeds: &ChildSeeds,
+        recording: bool,
+    ) -> Finished {
+        let iteration = |kind: &str| {
+            Event::new(
+                kind,
+                "mapIterationStartedEventDetails",
+                json!({"name": state.name, "index": index}),
+            )
+        };
+        self.emit(|| iteration("MapIterationStarted"));
+        let item_input = match prepared {
+            Ok(v) => v,
+            Err(f) => return (Err(f), None),
+        };
+        // A result writer records each child's input and times.
+        let started = recording.then(|| (item_input.clone(), now_iso8601()));
+        let mut scope = Vars::child_of(parent);
+        let rng = seeds.rng(index);
+        let outcome = self
+            .with_rng(&rng)
+            .run_graph(&spec.processor, item_input, &mut scope)
+            .await;
+        self.emit(|| {
+            let (kind, details) = if outcome.is_ok() {
+                ("MapIterationSucceeded", "mapIterationSucceededEventDetails")
+            } else {
+                ("MapIterationFailed", "mapIterationFailedEventDetails")
+            };
+            let mut e = iteration(kind);
+            e.details = e.details.map(|(_, d)| (details, d));
+            e
+        });
+        let timing = started.map(|(input, start)| (input, start, now_iso8601()));
+        (outcome, timing)
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -91,6 +91,10 @@ pub struct Limits {
     pub unlimited_map_concurrency: usize,
     /// Largest task result, in bytes of JSON, before `States.DataLimitExceeded`.
     pub max_payload_bytes: usize,
+    /// A Distributed Map's result file is closed and stored once it holds this many bytes.
+    /// AWS splits at 5 GB; sluice stores as it goes, so the bound is also the memory a
+    /// ResultWriter holds per status.
+    pub result_file_bytes: usize,
     /// State transitions an execution may make (all branches and iterations together) before
     /// it fails with `States.Runtime`, so a definition that loops forever ends. AWS bounds
     /// Standard executions by their 25,000-event history instead.
@@ -102,6 +106,7 @@ impl Default for Limits {
         Limits {
             unlimited_map_concurrency: 40,
             max_payload_bytes: 256 * 1024,
+            result_file_bytes: 64 * 1024 * 1024,
             max_transitions: 10_000_000,
         }
     }

@@ -490,7 +490,9 @@ fn whitespace_around_a_path_is_ignored() {
 fn bare_word_filter_operand_fails_when_evaluated() {
     let doc = json!({"Labels": [{"Name": "Receipt"}]});
     let path = p("$.Labels[?(@.Name==Receipt)]");
-    let error = path.select(&doc).expect_err("a bare word cannot be evaluated");
+    let error = path
+        .select(&doc)
+        .expect_err("a bare word cannot be evaluated");
     assert!(
         matches!(&error, PathError::Syntax { message, .. } if message.contains("'Receipt'")),
         "{error}"
