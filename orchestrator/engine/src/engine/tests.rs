@@ -558,6 +558,8 @@ fn task_events_name_the_integration_as_aws_does() {
 struct FakeS3 {
     keys: Vec<String>,
     written: std::sync::Mutex<Vec<(String, String)>>,
+    /// listObjectsV2 calls so far.
+    pages: AtomicUsize,
 }
 
 impl TaskHandler for FakeS3 {
@@ -567,6 +569,7 @@ impl TaskHandler for FakeS3 {
     fn invoke(&self, request: TaskRequest) -> BoxFuture<'_, Result<Value, TaskFailure>> {
         let input = request.input;
         let out = if request.resource.text.ends_with("listObjectsV2") {
+            self.pages.fetch_add(1, Ordering::SeqCst);
             let after = input["ContinuationToken"].as_str().unwrap_or("");
             let page: Vec<&String> = self
                 .keys
@@ -607,7 +610,89 @@ fn fake_s3(keys: usize) -> Arc<FakeS3> {
     Arc::new(FakeS3 {
         keys: (0..keys).map(|i| format!("in/{i:03}")).collect(),
         written: std::sync::Mutex::new(Vec::new()),
+        pages: AtomicUsize::new(0),
     })
+}
+
+/// A child task that notes how many listing pages the reader had fetched when it ran.
+struct PageProbe {
+    s3: Arc<FakeS3>,
+    seen: std::sync::Mutex<Vec<usize>>,
+}
+
+impl TaskHandler for PageProbe {
+    fn handles(&self, resource: &Resource) -> bool {
+        resource.text.ends_with(":function:probe")
+    }
+    fn invoke(&self, request: TaskRequest) -> BoxFuture<'_, Result<Value, TaskFailure>> {
+        let pages = self.s3.pages.load(Ordering::SeqCst);
+        self.seen.lock().expect("lock").push(pages);
+        Box::pin(async move { Ok(request.input) })
+    }
+}
+
+/// The reader is pulled as iterations need items: the first child runs after one page, not
+/// after the whole listing, and result files are stored as they fill.
+#[tokio::test]
+async fn distributed_map_streams_pages_and_result_files() {
+    let s3 = fake_s3(9);
+    let probe = Arc::new(PageProbe {
+        s3: s3.clone(),
+        seen: std::sync::Mutex::new(Vec::new()),
+    });
+    let mut d = Dispatcher::new();
+    d.register(s3.clone());
+    d.register(probe.clone());
+    let mut engine = Engine::new(d);
+    engine.limits.result_file_bytes = 40;
+    let mut def = distributed(json!({
+        "ItemReader": {
+            "Resource": "arn:aws:states:::s3:listObjectsV2",
+            "Parameters": {"Bucket": "b", "Prefix": "in/"}
+        },
+        "MaxConcurrency": 1,
+        "ItemSelector": {"key.$": "$$.Map.Item.Value.Key"},
+        "ResultWriter": {
+            "Resource": "arn:aws:states:::s3:putObject",
+            "Parameters": {"Bucket": "out", "Prefix": "r"},
+            "WriterConfig": {"OutputType": "JSONL", "Transformation": "COMPACT"}
+        }
+    }));
+    def["States"]["M"]["ItemProcessor"]["States"]["P"] = json!({"Type": "Task",
+        "Resource": "arn:aws:lambda:us-east-1:123456789012:function:probe", "End": true});
+    let out = match run_with(&engine, def, json!({})).await {
+        Outcome::Succeeded(v) => v,
+        other => panic!("unexpected {other:?}"),
+    };
+    let seen = probe.seen.lock().expect("lock").clone();
+    assert_eq!(seen.len(), 9);
+    assert_eq!(seen[0], 1, "the first child ran after one page: {seen:?}");
+    assert_eq!(s3.pages.load(Ordering::SeqCst), 5);
+    let written = s3.written.lock().expect("lock").clone();
+    let (manifest_key, manifest) = written.last().expect("a manifest");
+    assert_eq!(
+        Some(manifest_key.as_str()),
+        out["ResultWriterDetails"]["Key"].as_str()
+    );
+    let manifest: Value = serde_json::from_str(manifest).expect("manifest JSON");
+    let files = manifest["ResultFiles"]["SUCCEEDED"]
+        .as_array()
+        .expect("files");
+    assert!(files.len() >= 3, "split at 40 bytes: {files:?}");
+    // Every item is in exactly one file, in order.
+    let mut keys = Vec::new();
+    for (key, body) in &written[..written.len() - 1] {
+        assert!(
+            files.iter().any(|f| f["Key"] == json!(key)),
+            "{key} not in manifest"
+        );
+        for line in body.lines() {
+            let v: Value = serde_json::from_str(line).expect("a JSONL line");
+            keys.push(v["key"].as_str().expect("key").to_string());
+        }
+    }
+    let expected: Vec<String> = (0..9).map(|i| format!("in/{i:03}")).collect();
+    assert_eq!(keys, expected);
 }
 
 fn distributed(extra: Value) -> Value {

@@ -398,15 +398,17 @@ pub fn shape_record(
     }
 }
 
-/// Result files filled as iterations finish: one open file per status, closed when it
-/// passes `split_bytes` (AWS splits at 5 GB) and at the end. What is closed is handed to
-/// the caller to store, so results never pile up in memory.
+/// Result files filled as iterations finish: one open file per status, kept as its text,
+/// closed when it passes `split_bytes` (AWS splits at 5 GB) and at the end. What is closed is
+/// handed to the caller to store, so results never pile up in memory.
 pub struct ResultFiles {
     transformation: Transformation,
     output_type: OutputType,
     split_bytes: usize,
-    open: [(Vec<Value>, usize); 2],
+    /// The text of the open file per status (SUCCEEDED, FAILED), without its closing `]`.
+    open: [String; 2],
     written: [usize; 2],
+    shaped: Vec<Value>,
 }
 
 /// A closed result file: its status (`SUCCEEDED` / `FAILED`), sequence number and text.
@@ -428,8 +430,9 @@ impl ResultFiles {
             transformation,
             output_type,
             split_bytes: split_bytes.max(1),
-            open: [(Vec::new(), 0), (Vec::new(), 0)],
+            open: [String::new(), String::new()],
             written: [0, 0],
+            shaped: Vec::new(),
         }
     }
 
@@ -441,21 +444,26 @@ impl ResultFiles {
         } else {
             Transformation::None
         };
-        let (values, bytes) = &mut self.open[slot];
-        let before = values.len();
-        shape_record(record, transformation, values);
-        *bytes += values[before..]
-            .iter()
-            .map(|v| serde_json::to_string(v).map_or(0, |s| s.len() + 1))
-            .sum::<usize>();
-        (*bytes >= self.split_bytes).then(|| self.close(slot))
+        shape_record(record, transformation, &mut self.shaped);
+        let text = &mut self.open[slot];
+        for value in self.shaped.drain(..) {
+            match self.output_type {
+                OutputType::Json => text.push(if text.is_empty() { '[' } else { ',' }),
+                OutputType::Jsonl => {}
+            }
+            text.push_str(&serde_json::to_string(&value).unwrap_or_default());
+            if self.output_type == OutputType::Jsonl {
+                text.push('\n');
+            }
+        }
+        (text.len() >= self.split_bytes).then(|| self.close(slot))
     }
 
     /// Closes the files still open.
     pub fn finish(&mut self) -> Vec<ResultFile> {
         let mut closed = Vec::new();
         for slot in 0..2 {
-            if !self.open[slot].0.is_empty() {
+            if !self.open[slot].is_empty() {
                 closed.push(self.close(slot));
             }
         }
@@ -463,13 +471,16 @@ impl ResultFiles {
     }
 
     fn close(&mut self, slot: usize) -> ResultFile {
-        let (values, _) = std::mem::take(&mut self.open[slot]);
+        let mut body = std::mem::take(&mut self.open[slot]);
+        if self.output_type == OutputType::Json {
+            body.push(']');
+        }
         let index = self.written[slot];
         self.written[slot] += 1;
         ResultFile {
             status: ["SUCCEEDED", "FAILED"][slot],
             index,
-            body: render(&values, self.output_type),
+            body,
         }
     }
 }

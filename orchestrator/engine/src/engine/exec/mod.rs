@@ -106,7 +106,7 @@ impl Default for Limits {
         Limits {
             unlimited_map_concurrency: 40,
             max_payload_bytes: 256 * 1024,
-            result_file_bytes: 64 * 1024 * 1024,
+            result_file_bytes: 32 * 1024 * 1024,
             max_transitions: 10_000_000,
         }
     }
