@@ -118,6 +118,22 @@ impl Path {
     /// contain paths such as `"$$.Execution.Name "`.
     pub fn parse(original: &str) -> Result<Path, PathError> {
         let text = original.trim();
+        // Source: an AWS sample deployed with SAM has the Choice Variable "$.flag.Payload.";
+        // AWS creates it, and Jayway refuses to compile it when it runs. So it loads, and
+        // evaluating it fails with Jayway's message (States.Runtime).
+        if let Some(stripped) = text.strip_suffix('.')
+            && stripped.len() > 1
+            && !stripped.ends_with('.')
+        {
+            let mut path = Path::parse(stripped)?;
+            path.text = original.to_string();
+            path.unusable = Some(Box::new(PathError::Syntax {
+                text: text.to_string(),
+                position: text.len() - 1,
+                message: "Path must not end with a '.' or '..'".to_string(),
+            }));
+            return Ok(path);
+        }
         let mut p = Parser {
             text,
             bytes: text.as_bytes(),

@@ -516,7 +516,9 @@ impl Parser<'_> {
                     }
                 }
             }
-            Some(b) if b == b'-' || b.is_ascii_digit() => {
+            // Source: Jayway reads a number literal as Java's BigDecimal does, so `.85`, `-.5`
+            // and `1.` are numbers (an AWS sample filters on `[?(@.Score > .85)]`).
+            Some(b) if b == b'-' || b == b'.' || b.is_ascii_digit() => {
                 let start = self.pos;
                 self.pos += 1;
                 while self
@@ -526,7 +528,7 @@ impl Parser<'_> {
                     self.pos += 1;
                 }
                 let text = &self.text[start..self.pos];
-                serde_json::from_str::<Number>(text)
+                serde_json::from_str::<Number>(&json_number(text))
                     .map(Value::Number)
                     .map_err(|_| self.error(&format!("invalid number '{text}'")))
             }
@@ -613,4 +615,25 @@ impl Parser<'_> {
 enum DotName {
     Name(String),
     Function(PathFunction),
+}
+
+/// BigDecimal's number forms in JSON's: a digit on both sides of the decimal point.
+fn json_number(text: &str) -> std::borrow::Cow<'_, str> {
+    let (sign, digits) = match text.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", text),
+    };
+    let (mantissa, exponent) = match digits.find(['e', 'E']) {
+        Some(at) => digits.split_at(at),
+        None => (digits, ""),
+    };
+    if !mantissa.bytes().any(|b| b.is_ascii_digit()) {
+        return text.into();
+    }
+    let lead = if mantissa.starts_with('.') { "0" } else { "" };
+    let trail = if mantissa.ends_with('.') { "0" } else { "" };
+    if lead.is_empty() && trail.is_empty() {
+        return text.into();
+    }
+    format!("{sign}{lead}{mantissa}{trail}{exponent}").into()
 }

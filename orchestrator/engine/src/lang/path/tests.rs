@@ -507,3 +507,33 @@ fn bare_word_filter_operand_fails_when_evaluated() {
     assert!(sel("$.Labels[?(@.Name==null)]", &doc).is_ok());
     assert!(Path::parse("$.Labels[?(@.Name==)]").is_err());
 }
+
+/// Number literals in filters take BigDecimal's forms, as Jayway reads them.
+#[test]
+fn filter_numbers_may_start_or_end_with_a_point() {
+    let doc = json!({"E": [{"Score": 0.9}, {"Score": 0.5}, {"Score": -0.7}]});
+    assert_eq!(
+        sel("$.E[?(@.Score > .85)]", &doc),
+        Ok(json!([{"Score": 0.9}]))
+    );
+    assert_eq!(
+        sel("$.E[?(@.Score < -.5)]", &doc),
+        Ok(json!([{"Score": -0.7}]))
+    );
+    assert_eq!(sel("$.E[?(@.Score >= 1.)]", &doc), Ok(json!([])));
+    assert!(Path::parse("$.E[?(@.Score > .)]").is_err());
+    assert!(Path::parse("$.E[?(@.Score > 1..2)]").is_err());
+}
+
+/// A path ending in one '.' loads (AWS creates such definitions) and fails when evaluated;
+/// '$.' and '..' at the end stay syntax errors.
+#[test]
+fn trailing_dot_fails_when_evaluated() {
+    let doc = json!({"flag": {"Payload": true}});
+    let path = p("$.flag.Payload.");
+    let error = path.select(&doc).expect_err("not evaluable");
+    assert!(error.to_string().contains("must not end with"), "{error}");
+    assert_eq!(path.text(), "$.flag.Payload.");
+    assert!(Path::parse("$.").is_err());
+    assert!(Path::parse("$.a..").is_err());
+}
