@@ -225,6 +225,33 @@ async fn map_respects_max_concurrency() {
     assert_eq!(start.elapsed().as_millis(), 400);
 }
 
+/// A Distributed Map without MaxConcurrency runs up to AWS's 10,000 children at once (an
+/// inline one stays at 40), and without a ResultWriter its results obey the payload limit.
+#[tokio::test(start_paused = true)]
+async fn distributed_map_concurrency_and_payload_limit() {
+    let handler = Arc::new(Slow {
+        millis: 100,
+        in_flight: AtomicUsize::new(0),
+        peak: AtomicUsize::new(0),
+    });
+    let mut d = Dispatcher::new();
+    d.register(handler.clone());
+    let engine = Engine::new(d);
+    let mut def = distributed(json!({}));
+    def["States"]["M"]["ItemProcessor"]["States"]["P"] = json!({"Type": "Task",
+        "Resource": "arn:aws:lambda:us-east-1:123456789012:function:work", "End": true});
+    let items: Vec<Value> = (0..500).map(|i| json!(i)).collect();
+    let out = run_with(&engine, def.clone(), Value::Array(items.clone())).await;
+    assert_eq!(out, Outcome::Succeeded(Value::Array(items)));
+    assert_eq!(handler.peak.load(Ordering::SeqCst), 500);
+    let big: Vec<Value> = (0..300).map(|_| json!("x".repeat(1000))).collect();
+    let out = run_with(&engine, def, Value::Array(big)).await;
+    assert!(
+        matches!(&out, Outcome::Failed { error, .. } if error.as_deref() == Some("States.DataLimitExceeded")),
+        "{out:?}"
+    );
+}
+
 #[tokio::test]
 async fn map_tolerated_failures() {
     let def = |tolerated: u64| {

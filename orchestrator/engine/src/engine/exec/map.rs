@@ -17,6 +17,9 @@ enum Feed<'a, 'r> {
     Reader(Box<ItemSource<'r>>, Option<Batcher>),
 }
 
+/// Children of a Distributed Map in flight when `MaxConcurrency` is 0 or absent.
+const DISTRIBUTED_CONCURRENCY: usize = 10_000;
+
 /// What an iteration hands back: its outcome, and for a result writer its input and times.
 type Finished = (Result<Value, Failure>, Option<(Value, String, String)>);
 
@@ -115,6 +118,8 @@ impl Runner<'_> {
         let tolerant = tolerated_count.is_some() || tolerated_percentage.is_some();
         let limit = match max_concurrency {
             Some(n) if n > 0 => usize::try_from(n).unwrap_or(usize::MAX),
+            // Source: AWS runs up to 10,000 child executions of a Distributed Map at once.
+            _ if spec.distributed => DISTRIBUTED_CONCURRENCY,
             _ => self.limits.unlimited_map_concurrency,
         }
         .max(1);
@@ -305,7 +310,13 @@ impl Runner<'_> {
                 &records,
                 writer.transformation,
             ))),
-            (None, _) => Ok(Value::Array(results)),
+            (None, _) => {
+                // Without a ResultWriter the results travel in the execution, under its
+                // payload limit, as on AWS.
+                let results = Value::Array(results);
+                self.within_data_limit(&state.name, &results)?;
+                Ok(results)
+            }
         }
     }
 

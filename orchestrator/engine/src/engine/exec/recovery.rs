@@ -382,7 +382,7 @@ impl Runner<'_> {
     /// `States.DataLimitExceeded` when a state's result is larger than the payload limit:
     /// big data travels by reference (an object-store URI), not through the execution.
     pub(super) fn within_data_limit(&self, name: &str, result: &Value) -> Result<(), Failure> {
-        let size = serde_json::to_vec(result).map(|v| v.len()).unwrap_or(0);
+        let size = json_size(result);
         if size > self.limits.max_payload_bytes {
             return Err(Failure::new(
                 errors::DATA_LIMIT_EXCEEDED,
@@ -404,4 +404,22 @@ fn fingerprint(token: &str) -> String {
         .take(6)
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+/// Bytes of a value's compact JSON, counted without building the text.
+fn json_size(value: &Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    // Writing a Value to a sink that never fails cannot fail.
+    let _ = serde_json::to_writer(&mut count, value);
+    count.0
 }
