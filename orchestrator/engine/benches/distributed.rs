@@ -31,8 +31,22 @@ impl TaskHandler for MemoryS3 {
     }
     fn invoke(&self, request: TaskRequest) -> BoxFuture<'_, Result<Value, TaskFailure>> {
         let out = if request.resource.text.ends_with("getObject") {
-            // The handler hands out a copy, as a real one does with what it downloaded.
-            json!({"Body": self.body})
+            // A byte range when asked (the reader asks for JSONL), as S3 answers it; the
+            // handler hands out a copy, as a real one does with what it downloaded.
+            let size = self.body.len();
+            let range = request.input["Range"]
+                .as_str()
+                .and_then(|r| r.strip_prefix("bytes="))
+                .and_then(|r| r.split_once('-'))
+                .and_then(|(a, b)| Some((a.parse::<usize>().ok()?, b.parse::<usize>().ok()?)));
+            match range {
+                Some((first, last)) => {
+                    let end = (last + 1).min(size);
+                    json!({"Body": &self.body[first..end],
+                        "ContentRange": format!("bytes {first}-{}/{size}", end - 1)})
+                }
+                None => json!({"Body": self.body}),
+            }
         } else {
             let size = request.input["Body"].as_str().map_or(0, str::len);
             self.written_bytes.fetch_add(size, Ordering::Relaxed);

@@ -141,6 +141,18 @@ enum Source {
 impl BodyItems {
     /// Prepares to read `body`; a header or document error is reported here.
     pub fn new(body: String, reader: &ItemReader) -> Result<BodyItems, ReadError> {
+        BodyItems::chunk(body, reader, &reader.csv_header, 0)
+    }
+
+    /// One chunk of a larger object: `header` is the CSV header already read from an
+    /// earlier chunk (or the reader's own), `lines_before` the lines before this chunk (for
+    /// messages).
+    pub fn chunk(
+        body: String,
+        reader: &ItemReader,
+        header: &CsvHeader,
+        lines_before: usize,
+    ) -> Result<BodyItems, ReadError> {
         let source = match reader.input_type {
             Some(InputType::Json) => {
                 Source::Values(json_items(&body, reader.items_pointer.as_deref())?.into_iter())
@@ -148,9 +160,9 @@ impl BodyItems {
             Some(InputType::Jsonl) => Source::Jsonl {
                 body,
                 at: 0,
-                line: 0,
+                line: lines_before,
             },
-            Some(InputType::Csv) => csv_source(body, &reader.csv_header, reader.csv_delimiter)?,
+            Some(InputType::Csv) => csv_source(body, header, reader.csv_delimiter)?,
             Some(other) => {
                 return Err(ReadError(format!(
                     "sluice does not read InputType {} yet",
@@ -168,6 +180,46 @@ impl BodyItems {
         };
         Ok(BodyItems { source })
     }
+}
+
+impl BodyItems {
+    /// The CSV column names in use, once the header is read.
+    pub fn csv_names(&self) -> Option<&[String]> {
+        match &self.source {
+            Source::Csv { names, .. } => Some(names),
+            _ => None,
+        }
+    }
+}
+
+/// Can the input type be read a byte range at a time (records are lines)?
+pub fn reads_in_chunks(input_type: Option<InputType>) -> bool {
+    matches!(input_type, Some(InputType::Jsonl | InputType::Csv))
+}
+
+/// Bytes of `text` that hold whole records: up to the last newline, which for CSV must be
+/// outside quotes (a quoted field may hold newlines).
+pub fn complete_records(text: &str, csv: bool) -> usize {
+    if !csv {
+        return text.rfind('\n').map_or(0, |i| i + 1);
+    }
+    let mut quoted = false;
+    let mut end = 0;
+    for (i, b) in text.bytes().enumerate() {
+        match b {
+            b'"' => quoted = !quoted,
+            b'\n' if !quoted => end = i + 1,
+            _ => {}
+        }
+    }
+    end
+}
+
+/// S3's `ContentRange` (`bytes FIRST-LAST/SIZE`) as (first, last, size).
+pub fn content_range(text: &str) -> Option<(u64, u64, u64)> {
+    let (range, size) = text.strip_prefix("bytes ")?.split_once('/')?;
+    let (first, last) = range.split_once('-')?;
+    Some((first.parse().ok()?, last.parse().ok()?, size.parse().ok()?))
 }
 
 impl Iterator for BodyItems {
@@ -671,5 +723,16 @@ mod tests {
         assert_eq!(rest[0].body, "[{\"n\":9}]");
         assert!(more.finish().is_empty());
         assert!(files.finish().is_empty());
+    }
+
+    /// Chunk boundaries fall after whole records, never inside a quoted CSV field.
+    #[test]
+    fn records_are_cut_whole() {
+        assert_eq!(complete_records("{\"a\":1}\n{\"a\"", false), 8);
+        assert_eq!(complete_records("no newline", false), 0);
+        let csv = "a,b\n1,\"x\ny\"\n2,\"z";
+        assert_eq!(&csv[..complete_records(csv, true)], "a,b\n1,\"x\ny\"\n");
+        assert_eq!(content_range("bytes 0-99/1000"), Some((0, 99, 1000)));
+        assert_eq!(content_range("bytes */0"), None);
     }
 }

@@ -227,33 +227,95 @@ async fn list_objects_v2(
     Ok(Value::Object(out))
 }
 
-/// GetObject: the object's bytes as a UTF-8 `Body`, with its metadata.
+/// GetObject: the object's bytes as a UTF-8 `Body`, with its metadata. With `Range`
+/// (`bytes=FIRST-LAST`, as S3 takes it) only those bytes, less any character cut in two at
+/// the end, so a reader can go through an object of any size a chunk at a time:
+/// `ContentRange` (`bytes FIRST-LAST/SIZE`) says which bytes the Body holds.
 async fn get_object(buckets: &Buckets, params: &Value, shape: Shape) -> Result<Value, S3Failure> {
     let bucket = field(params, "Bucket")?;
     let key = field(params, "Key")?;
     let store = open(buckets, bucket)?;
-    let got = store
-        .get(&Path::from(key))
+    let path = Path::from(key);
+    let range = match params.get("Range") {
+        None => None,
+        Some(v) => Some(byte_range(v).ok_or_else(|| {
+            S3Failure::new(
+                "InvalidRange",
+                format!("Range must be \"bytes=FIRST-LAST\", not {v}"),
+            )
+        })?),
+    };
+    let got = match store
+        .get_opts(
+            &path,
+            object_store::GetOptions::new().with_range(range.clone()),
+        )
         .await
-        .map_err(|e| failed(bucket, key, e))?;
+    {
+        Ok(got) => got,
+        // A range cannot start at the end of an empty object; its answer is simply empty.
+        Err(e) if range.is_some() => {
+            let meta = store
+                .head(&path)
+                .await
+                .map_err(|_| failed(bucket, key, e))?;
+            if meta.size > 0 {
+                return Err(S3Failure::new(
+                    "InvalidRange",
+                    format!(
+                        "The requested range is not satisfiable (object size {})",
+                        meta.size
+                    ),
+                ));
+            }
+            return Ok(json!({"Body": "", "ContentLength": 0, "ContentRange": "bytes */0"}));
+        }
+        Err(e) => return Err(failed(bucket, key, e)),
+    };
     let meta = got.meta.clone();
-    let bytes = got.bytes().await.map_err(|e| failed(bucket, key, e))?;
-    let body = String::from_utf8(bytes.to_vec()).map_err(|_| {
+    let returned = got.range.clone();
+    let mut bytes = got
+        .bytes()
+        .await
+        .map_err(|e| failed(bucket, key, e))?
+        .to_vec();
+    let not_text = || {
         S3Failure::new(
             "InvalidObjectState",
             format!("s3://{bucket}/{key} is not UTF-8 text"),
         )
-    })?;
+    };
+    if let Err(e) = std::str::from_utf8(&bytes) {
+        // Only a character cut by the range's end is forgiven.
+        if range.is_none() || e.error_len().is_some() {
+            return Err(not_text());
+        }
+        bytes.truncate(e.valid_up_to());
+    }
+    let length = bytes.len();
+    let body = String::from_utf8(bytes).map_err(|_| not_text())?;
     let last_modified = match shape {
         Shape::ItemReader => json!(meta.last_modified.timestamp()),
         Shape::Sdk => json!(iso(meta.last_modified)),
     };
-    Ok(json!({
+    let mut out = json!({
         "Body": body,
-        "ContentLength": meta.size,
+        "ContentLength": if range.is_some() { length as u64 } else { meta.size },
         "ETag": quoted(meta.e_tag.as_deref()),
         "LastModified": last_modified,
-    }))
+    });
+    if range.is_some() {
+        let last = (returned.start + length as u64).saturating_sub(1);
+        out["ContentRange"] = json!(format!("bytes {}-{last}/{}", returned.start, meta.size));
+    }
+    Ok(out)
+}
+
+/// `bytes=FIRST-LAST` as the half-open range object_store takes.
+fn byte_range(v: &Value) -> Option<std::ops::Range<u64>> {
+    let (first, last) = v.as_str()?.strip_prefix("bytes=")?.split_once('-')?;
+    let (first, last): (u64, u64) = (first.trim().parse().ok()?, last.trim().parse().ok()?);
+    (first <= last).then(|| first..last.checked_add(1).unwrap_or(u64::MAX))
 }
 
 /// PutObject: `Body` (text as is, any other JSON value serialized) stored at `Bucket`/`Key`.
@@ -364,6 +426,43 @@ mod tests {
             .await
             .expect_err("missing key");
         assert_eq!(missing.error, "S3.NoSuchKey");
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    /// `Range` returns those bytes with `ContentRange`, less a character cut at the end; an
+    /// empty object answers empty; a range past the end is InvalidRange.
+    #[tokio::test]
+    async fn ranged_gets_cut_no_character() {
+        let root = std::env::temp_dir().join(format!("sluice-s3-range-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let buckets = Buckets::local(&root);
+        let put =
+            Action::of(&Resource::parse("arn:aws:states:::aws-sdk:s3:putObject")).expect("known");
+        for (key, body) in [("t", "abcé!"), ("empty", "")] {
+            put.run(&buckets, &json!({"Bucket": "b", "Key": key, "Body": body}))
+                .await
+                .expect("put");
+        }
+        let get = Action::GetObject(Shape::ItemReader);
+        let got = |range: &'static str, key: &'static str| {
+            let get = get.clone();
+            let buckets = &buckets;
+            async move {
+                get.run(buckets, &json!({"Bucket": "b", "Key": key, "Range": range}))
+                    .await
+            }
+        };
+        // "é" is bytes 3 and 4: a range ending at 3 stops before it.
+        let first = got("bytes=0-3", "t").await.expect("range");
+        assert_eq!(first["Body"], "abc");
+        assert_eq!(first["ContentRange"], "bytes 0-2/6");
+        let rest = got("bytes=3-99", "t").await.expect("rest");
+        assert_eq!(rest["Body"], "é!");
+        assert_eq!(rest["ContentRange"], "bytes 3-5/6");
+        let empty = got("bytes=0-99", "empty").await.expect("empty");
+        assert_eq!(empty["Body"], "");
+        assert!(got("bytes=6-9", "t").await.is_err());
+        assert!(got("lines=1-2", "t").await.is_err());
         let _ = std::fs::remove_dir_all(&root);
     }
 }

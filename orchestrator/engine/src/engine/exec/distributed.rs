@@ -7,7 +7,7 @@ use super::*;
 use std::collections::VecDeque;
 
 use crate::lang::distributed::{
-    self, BodyItems, ItemReader, ResultFile, ResultFiles, ResultWriter,
+    self, BodyItems, CsvHeader, InputType, ItemReader, ResultFile, ResultFiles, ResultWriter,
 };
 
 /// Keys listed per listObjectsV2 call (S3's maximum page).
@@ -26,30 +26,42 @@ pub(super) struct ItemSource<'r> {
     listed_all: bool,
     /// Listed objects not yet handed out (or read, for LOAD_AND_FLATTEN).
     objects: VecDeque<Value>,
-    /// The object being read, with its key for messages.
+    /// The object being read, a chunk at a time.
+    object: Option<ObjectRead>,
+    /// Items of the chunk being handed out, with the object's key for messages.
     body: Option<(Option<String>, BodyItems)>,
 }
 
-/// Turns a getObject result into its items, taking the body out without copying it.
-fn open_body(
-    object: Value,
-    reader: &ItemReader,
-    key: Option<&Value>,
-) -> Result<BodyItems, Failure> {
-    let body = match object {
-        Value::Object(mut fields) => match fields.remove("Body") {
-            Some(Value::String(body)) => body,
-            _ => String::new(),
-        },
-        _ => String::new(),
-    };
-    BodyItems::new(body, reader).map_err(|e| {
-        let cause = match key {
-            Some(key) => format!("{key}: {}", e.0),
-            None => e.0,
-        };
-        Failure::new(errors::ITEM_READER_FAILED, cause)
-    })
+/// One object being read through getObject, in byte ranges when its records are lines.
+struct ObjectRead {
+    resource: String,
+    params: Value,
+    /// The key, for messages (None for the reader's single object).
+    key: Option<String>,
+    /// The next byte to ask for.
+    offset: u64,
+    /// Every byte has been fetched.
+    done: bool,
+    /// The end of the last chunk that was not a whole record yet.
+    carry: String,
+    /// The CSV header once read (later chunks have none).
+    names: Option<Vec<String>>,
+    lines: usize,
+}
+
+impl ObjectRead {
+    fn new(resource: String, params: Value, key: Option<String>) -> Self {
+        ObjectRead {
+            resource,
+            params,
+            key,
+            offset: 0,
+            done: false,
+            carry: String::new(),
+            names: None,
+            lines: 0,
+        }
+    }
 }
 
 /// A ResultWriter exporting to a resource: files are stored as they fill.
@@ -157,6 +169,7 @@ impl Runner<'_> {
             fetched: false,
             listed_all: false,
             objects: VecDeque::new(),
+            object: None,
             body: None,
         })
     }
@@ -191,23 +204,27 @@ impl Runner<'_> {
                 }
             }
             let reader = source.reader;
+            if let Some(object) = &mut source.object {
+                if object.done {
+                    source.object = None;
+                } else {
+                    match self.read_chunk(state, reader, object).await {
+                        Ok(items) => source.body = Some((object.key.clone(), items)),
+                        Err(f) => return Some(Err(f)),
+                    }
+                    continue;
+                }
+            }
             if !reader.lists() {
                 if source.fetched {
                     return None;
                 }
                 source.fetched = true;
-                let object = self
-                    .call(
-                        state,
-                        &reader.resource,
-                        source.params.clone(),
-                        errors::ITEM_READER_FAILED,
-                    )
-                    .await;
-                match object.and_then(|o| open_body(o, reader, None)) {
-                    Ok(body) => source.body = Some((None, body)),
-                    Err(f) => return Some(Err(f)),
-                }
+                source.object = Some(ObjectRead::new(
+                    reader.resource.clone(),
+                    source.params.clone(),
+                    None,
+                ));
                 continue;
             }
             if let Some(object) = source.objects.pop_front() {
@@ -217,18 +234,11 @@ impl Runner<'_> {
                 }
                 let key = object.get("Key").cloned().unwrap_or(Value::Null);
                 let get = json!({"Bucket": source.params.get("Bucket"), "Key": key});
-                let loaded = self
-                    .call(
-                        state,
-                        &reader.get_object_resource(),
-                        get,
-                        errors::ITEM_READER_FAILED,
-                    )
-                    .await;
-                match loaded.and_then(|o| open_body(o, reader, Some(&key))) {
-                    Ok(body) => source.body = Some((Some(key.to_string()), body)),
-                    Err(f) => return Some(Err(f)),
-                }
+                source.object = Some(ObjectRead::new(
+                    reader.get_object_resource(),
+                    get,
+                    Some(key.to_string()),
+                ));
                 continue;
             }
             if source.listed_all {
@@ -261,6 +271,74 @@ impl Runner<'_> {
                 _ => source.listed_all = true,
             }
         }
+    }
+
+    /// The items of the object's next chunk. JSONL and CSV objects are fetched a byte range
+    /// at a time and cut after their last whole record (the rest waits for the next chunk);
+    /// a JSON document, or a handler that ignores `Range`, gives the whole object at once.
+    async fn read_chunk(
+        &self,
+        state: &State,
+        reader: &ItemReader,
+        object: &mut ObjectRead,
+    ) -> Result<BodyItems, Failure> {
+        let failed = |cause: String| {
+            let cause = match &object.key {
+                Some(key) => format!("{key}: {cause}"),
+                None => cause,
+            };
+            Failure::new(errors::ITEM_READER_FAILED, cause)
+        };
+        let chunked = distributed::reads_in_chunks(reader.input_type);
+        let mut params = object.params.clone();
+        if chunked && let Some(p) = params.as_object_mut() {
+            let last = object.offset + self.limits.read_chunk_bytes.max(1) - 1;
+            p.insert(
+                "Range".into(),
+                json!(format!("bytes={}-{last}", object.offset)),
+            );
+        }
+        let fetched = self
+            .call(state, &object.resource, params, errors::ITEM_READER_FAILED)
+            .await?;
+        let Value::Object(mut fetched) = fetched else {
+            return Err(failed("getObject returned no object".into()));
+        };
+        let body = match fetched.remove("Body") {
+            Some(Value::String(body)) => body,
+            _ => String::new(),
+        };
+        let range = fetched
+            .get("ContentRange")
+            .and_then(Value::as_str)
+            .and_then(distributed::content_range);
+        match range {
+            Some((_, last, size)) if chunked => {
+                object.offset = last + 1;
+                object.done = object.offset >= size;
+            }
+            _ => object.done = true,
+        }
+        let mut text = std::mem::take(&mut object.carry);
+        text.push_str(&body);
+        drop(body);
+        if !object.done {
+            let whole =
+                distributed::complete_records(&text, reader.input_type == Some(InputType::Csv));
+            object.carry = text.split_off(whole);
+        }
+        let header = match &object.names {
+            Some(names) => CsvHeader::Given(names.clone()),
+            None => reader.csv_header.clone(),
+        };
+        let lines_before = object.lines;
+        object.lines += text.matches('\n').count();
+        let items =
+            BodyItems::chunk(text, reader, &header, lines_before).map_err(|e| failed(e.0))?;
+        if object.names.is_none() {
+            object.names = items.csv_names().map(<[String]>::to_vec);
+        }
+        Ok(items)
     }
 
     /// The ResultWriter's destination, when it exports to a resource: evaluated once, before

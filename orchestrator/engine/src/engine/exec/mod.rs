@@ -95,6 +95,9 @@ pub struct Limits {
     /// AWS splits at 5 GB; sluice stores as it goes, so the bound is also the memory a
     /// ResultWriter holds per status.
     pub result_file_bytes: usize,
+    /// Bytes a Distributed Map's reader asks for per getObject of a JSONL or CSV object, so
+    /// memory holds one chunk of an object whatever its size.
+    pub read_chunk_bytes: u64,
     /// State transitions an execution may make (all branches and iterations together) before
     /// it fails with `States.Runtime`, so a definition that loops forever ends. AWS bounds
     /// Standard executions by their 25,000-event history instead.
@@ -107,6 +110,7 @@ impl Default for Limits {
             unlimited_map_concurrency: 40,
             max_payload_bytes: 256 * 1024,
             result_file_bytes: 32 * 1024 * 1024,
+            read_chunk_bytes: 8 * 1024 * 1024,
             max_transitions: 10_000_000,
         }
     }
