@@ -315,7 +315,7 @@ async fn get_object(buckets: &Buckets, params: &Value, shape: Shape) -> Result<V
 fn byte_range(v: &Value) -> Option<std::ops::Range<u64>> {
     let (first, last) = v.as_str()?.strip_prefix("bytes=")?.split_once('-')?;
     let (first, last): (u64, u64) = (first.trim().parse().ok()?, last.trim().parse().ok()?);
-    (first <= last).then(|| first..last.checked_add(1).unwrap_or(u64::MAX))
+    (first <= last).then(|| first..last.saturating_add(1))
 }
 
 /// PutObject: `Body` (text as is, any other JSON value serialized) stored at `Bucket`/`Key`.
