@@ -445,7 +445,6 @@ mod tests {
         }
         let get = Action::GetObject(Shape::ItemReader);
         let got = |range: &'static str, key: &'static str| {
-            let get = get.clone();
             let buckets = &buckets;
             async move {
                 get.run(buckets, &json!({"Bucket": "b", "Key": key, "Range": range}))
