@@ -414,6 +414,61 @@ impl events::EventSink for Recorder {
     }
 }
 
+/// A Distributed Map is a Map Run in the parent's history: MapRunStarted (with its ARN) and
+/// MapRunSucceeded or MapRunFailed, none of its children's events.
+#[tokio::test]
+async fn distributed_map_history_is_a_map_run() {
+    #[derive(Default)]
+    struct Details(std::sync::Mutex<Vec<(String, Option<Value>)>>);
+    impl events::EventSink for Details {
+        fn emit(&self, event: events::Event) {
+            let details = event.details.map(|(_, v)| v);
+            self.0
+                .lock()
+                .expect("held briefly")
+                .push((event.kind, details));
+        }
+    }
+    let engine = Engine::default();
+    for (input, succeeded) in [(json!([1, 2, 3]), true), (json!([1, "x"]), false)] {
+        let mut def = distributed(json!({}));
+        def["States"]["M"]["ItemProcessor"]["States"]["P"] = json!({"Type": "Choice",
+            "Choices": [{"Variable": "$", "IsNumeric": true, "Next": "Ok"}], "Default": "No"});
+        def["States"]["M"]["ItemProcessor"]["States"]["Ok"] = json!({"Type": "Pass", "End": true});
+        def["States"]["M"]["ItemProcessor"]["States"]["No"] =
+            json!({"Type": "Fail", "Error": "NotANumber"});
+        let m = machine(def);
+        let request = RunRequest::new("t", input);
+        let info = request.execution_info("e".into());
+        let sink = Details::default();
+        let out = engine
+            .run_observed(&m, &info, &Rng::new(1), Some(&sink))
+            .await;
+        assert_eq!(matches!(out, Outcome::Succeeded(_)), succeeded, "{out:?}");
+        let events = sink.0.into_inner().expect("not poisoned");
+        let kinds: Vec<&str> = events.iter().map(|(k, _)| k.as_str()).collect();
+        let expected: &[&str] = if succeeded {
+            &[
+                "MapStateEntered",
+                "MapRunStarted",
+                "MapRunSucceeded",
+                "MapStateExited",
+            ]
+        } else {
+            &["MapStateEntered", "MapRunStarted", "MapRunFailed"]
+        };
+        assert_eq!(kinds, expected, "{events:?}");
+        let arn = events[1].1.as_ref().and_then(|d| d["mapRunArn"].as_str());
+        assert!(arn.is_some_and(|a| a.contains(":mapRun:")), "{events:?}");
+        if !succeeded {
+            assert_eq!(
+                events[2].1.as_ref().map(|d| &d["error"]),
+                Some(&json!("NotANumber"))
+            );
+        }
+    }
+}
+
 #[tokio::test]
 async fn history_events_follow_aws_vocabulary() {
     let engine = engine_with(Scripted(|r: &TaskRequest| Ok(r.input.clone())));

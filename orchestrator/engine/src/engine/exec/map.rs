@@ -174,7 +174,7 @@ impl Runner<'_> {
             }
         };
         let recording = spec.writer.is_some();
-        let run_id = if recording {
+        let run_id = if recording || spec.distributed {
             self.run_id()
         } else {
             String::new()
@@ -189,12 +189,22 @@ impl Runner<'_> {
             Feed::Prepared(batches) => Some(batches.len()),
             Feed::Reader(..) => None,
         };
+        // Source: AWS's history shows a Distributed Map as a Map Run (its children have
+        // their own executions); an inline Map's iterations are events of the execution.
         self.emit(|| {
-            Event::new(
-                "MapStateStarted",
-                "mapStateStartedEventDetails",
-                json!({"length": known_total.unwrap_or(0)}),
-            )
+            if spec.distributed {
+                Event::new(
+                    "MapRunStarted",
+                    "mapRunStartedEventDetails",
+                    json!({"mapRunArn": self.map_run_arn(state, spec, &run_id)}),
+                )
+            } else {
+                Event::new(
+                    "MapStateStarted",
+                    "mapStateStartedEventDetails",
+                    json!({"length": known_total.unwrap_or(0)}),
+                )
+            }
         });
         let over_threshold = |failures: usize, total: Option<usize>| {
             let over_count = tolerated_count.is_some_and(|c| failures as u64 > c);
@@ -247,13 +257,11 @@ impl Runner<'_> {
                     Ok(None) => {
                         total = Some(dispatched);
                         if over_threshold(failures, total) {
-                            self.emit(|| Event::bare("MapStateFailed"));
-                            return Err(exceeded());
+                            return Err(self.map_failed(spec, exceeded()));
                         }
                     }
                     Err(f) => {
-                        self.emit(|| Event::bare("MapStateFailed"));
-                        return Err(f);
+                        return Err(self.map_failed(spec, f));
                     }
                 }
             }
@@ -288,8 +296,7 @@ impl Runner<'_> {
                     }
                 }
                 Err(f) if !tolerant => {
-                    self.emit(|| Event::bare("MapStateFailed"));
-                    return Err(f);
+                    return Err(self.map_failed(spec, f));
                 }
                 Err(f) => {
                     failures += 1;
@@ -297,13 +304,18 @@ impl Runner<'_> {
                         results.push(f.error_output());
                     }
                     if over_threshold(failures, total) {
-                        self.emit(|| Event::bare("MapStateFailed"));
-                        return Err(exceeded());
+                        return Err(self.map_failed(spec, exceeded()));
                     }
                 }
             }
         }
-        self.emit(|| Event::bare("MapStateSucceeded"));
+        self.emit(|| {
+            Event::bare(if spec.distributed {
+                "MapRunSucceeded"
+            } else {
+                "MapStateSucceeded"
+            })
+        });
         match (&spec.writer, sink) {
             (Some(_), Some(sink)) => self.finish_results(state, sink).await,
             (Some(writer), None) => Ok(Value::Array(distributed::shape_results(
@@ -318,6 +330,23 @@ impl Runner<'_> {
                 Ok(results)
             }
         }
+    }
+
+    /// Records the Map's failure in the history (`MapRunFailed` for a Distributed Map,
+    /// with AWS's details) and hands the failure back.
+    fn map_failed(&self, spec: &MapSpec, failure: Failure) -> Failure {
+        self.emit(|| {
+            if spec.distributed {
+                Event::new(
+                    "MapRunFailed",
+                    "mapRunFailedEventDetails",
+                    json!({"error": failure.error, "cause": failure.cause}),
+                )
+            } else {
+                Event::bare("MapStateFailed")
+            }
+        });
+        failure
     }
 
     /// The next child input and its index: an item (selected), or a batch of them.
@@ -388,7 +417,9 @@ impl Runner<'_> {
                 json!({"name": state.name, "index": index}),
             )
         };
-        self.emit(|| iteration("MapIterationStarted"));
+        if !spec.distributed {
+            self.emit(|| iteration("MapIterationStarted"));
+        }
         let item_input = match prepared {
             Ok(v) => v,
             Err(f) => return (Err(f), None),
@@ -397,10 +428,19 @@ impl Runner<'_> {
         let started = recording.then(|| (item_input.clone(), now_iso8601()));
         let mut scope = Vars::child_of(parent);
         let rng = seeds.rng(index);
-        let outcome = self
-            .with_rng(&rng)
+        let mut child = self.with_rng(&rng);
+        if spec.distributed {
+            // A child of a Map Run is its own execution: its states' events are not the
+            // parent's (and a million children do not write millions of parent events).
+            child.events = None;
+        }
+        let outcome = child
             .run_graph(&spec.processor, item_input, &mut scope)
             .await;
+        if spec.distributed {
+            let timing = started.map(|(input, start)| (input, start, now_iso8601()));
+            return (outcome, timing);
+        }
         self.emit(|| {
             let (kind, details) = if outcome.is_ok() {
                 ("MapIterationSucceeded", "mapIterationSucceededEventDetails")
