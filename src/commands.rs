@@ -160,8 +160,14 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
     if opts.express {
         request.execution_type = ExecutionType::Express;
     }
+    // On a terminal a Distributed Map shows its progress live.
+    let bars =
+        std::io::IsTerminal::is_terminal(&std::io::stderr()).then(crate::progress::MapRunBars::new);
     let outcome = runtime.block_on(async {
-        let outcome = engine.run(&machine, &request).await;
+        let sink = bars
+            .as_ref()
+            .map(|b| b as &dyn sluice_engine::engine::events::EventSink);
+        let outcome = engine.run_reporting(&machine, &request, sink).await;
         // A job the run abandoned (a timed-out `.sync`) is terminated before exit.
         cleanup.close();
         if tokio::time::timeout(std::time::Duration::from_secs(10), cleanup.wait())

@@ -2,6 +2,7 @@
 
 mod commands;
 mod config;
+mod progress;
 mod remote;
 mod settings;
 mod shutdown;

@@ -41,6 +41,45 @@ impl Event {
 pub trait EventSink: Send + Sync {
     /// Record one event.
     fn emit(&self, event: Event);
+
+    /// How a Distributed Map's run is going: called when it starts, as each child finishes
+    /// and when it ends. Not a history event; a progress display or a Map Run record uses it.
+    fn map_run(&self, _progress: &MapRunProgress<'_>) {}
+}
+
+/// A Map Run's lifecycle, as `DescribeMapRun` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MapRunStatus {
+    Running,
+    Succeeded,
+    Failed,
+    Aborted,
+}
+
+impl MapRunStatus {
+    /// The API's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MapRunStatus::Running => "RUNNING",
+            MapRunStatus::Succeeded => "SUCCEEDED",
+            MapRunStatus::Failed => "FAILED",
+            MapRunStatus::Aborted => "ABORTED",
+        }
+    }
+}
+
+/// One report of a Map Run's progress.
+#[derive(Debug, Clone, Copy)]
+pub struct MapRunProgress<'a> {
+    pub map_run_arn: &'a str,
+    /// The Map state's name.
+    pub state: &'a str,
+    pub status: MapRunStatus,
+    /// Children in all, once the reader has been read to the end.
+    pub total: Option<u64>,
+    pub running: u64,
+    pub succeeded: u64,
+    pub failed: u64,
 }
 
 /// The prefix AWS puts before `StateEntered`/`StateExited` for a state type.

@@ -178,13 +178,23 @@ impl Engine {
 
     /// Run one execution to its end.
     pub async fn run(&self, machine: &StateMachine, request: &RunRequest) -> Outcome {
+        self.run_reporting(machine, request, None).await
+    }
+
+    /// [`Engine::run`], reporting history events and Map Run progress to `events`.
+    pub async fn run_reporting(
+        &self,
+        machine: &StateMachine,
+        request: &RunRequest,
+        events: Option<&dyn events::EventSink>,
+    ) -> Outcome {
         let name = request
             .name
             .clone()
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let info = request.execution_info(name);
         let rng = Rng::new(request.seed.unwrap_or_else(rand::random));
-        self.run_with(machine, &info, &rng).await
+        self.run_observed(machine, &info, &rng, events).await
     }
 
     /// Run a single top-level state (with its retries, branches and iterations).

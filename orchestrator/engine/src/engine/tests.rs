@@ -418,8 +418,12 @@ impl events::EventSink for Recorder {
 /// MapRunSucceeded or MapRunFailed, none of its children's events.
 #[tokio::test]
 async fn distributed_map_history_is_a_map_run() {
+    type Report = (events::MapRunStatus, Option<u64>, u64, u64);
     #[derive(Default)]
-    struct Details(std::sync::Mutex<Vec<(String, Option<Value>)>>);
+    struct Details(
+        std::sync::Mutex<Vec<(String, Option<Value>)>>,
+        std::sync::Mutex<Vec<Report>>,
+    );
     impl events::EventSink for Details {
         fn emit(&self, event: events::Event) {
             let details = event.details.map(|(_, v)| v);
@@ -427,6 +431,10 @@ async fn distributed_map_history_is_a_map_run() {
                 .lock()
                 .expect("held briefly")
                 .push((event.kind, details));
+        }
+        fn map_run(&self, p: &events::MapRunProgress<'_>) {
+            let report = (p.status, p.total, p.succeeded, p.failed);
+            self.1.lock().expect("held briefly").push(report);
         }
     }
     let engine = Engine::default();
@@ -445,6 +453,19 @@ async fn distributed_map_history_is_a_map_run() {
             .run_observed(&m, &info, &Rng::new(1), Some(&sink))
             .await;
         assert_eq!(matches!(out, Outcome::Succeeded(_)), succeeded, "{out:?}");
+        let reports = sink.1.into_inner().expect("not poisoned");
+        // Progress: a first report, one per finished child, and the end.
+        let last = reports.last().copied().expect("reports");
+        if succeeded {
+            assert_eq!(reports.len(), 5, "{reports:?}");
+            assert_eq!(last, (events::MapRunStatus::Succeeded, Some(3), 3, 0));
+        } else {
+            assert_eq!(
+                (last.0, last.3),
+                (events::MapRunStatus::Failed, 1),
+                "{reports:?}"
+            );
+        }
         let events = sink.0.into_inner().expect("not poisoned");
         let kinds: Vec<&str> = events.iter().map(|(k, _)| k.as_str()).collect();
         let expected: &[&str] = if succeeded {

@@ -5,6 +5,7 @@
 use super::distributed::ItemSource;
 use super::*;
 use crate::engine::context::{ChildSeeds, now_iso8601};
+use crate::engine::events::{MapRunProgress, MapRunStatus};
 use crate::lang::distributed::{self, Batcher, IterationRecord};
 
 /// Where a Map's children come from.
@@ -219,6 +220,28 @@ impl Runner<'_> {
                 "The specified tolerated failure threshold was exceeded",
             )
         };
+        // Progress of a Distributed Map, for a display or a Map Run record (not history).
+        let map_run_arn = spec
+            .distributed
+            .then(|| self.map_run_arn(state, spec, &run_id));
+        let progress = |status: MapRunStatus,
+                        total: Option<usize>,
+                        running: usize,
+                        finished: usize,
+                        failed: usize| {
+            if let (Some(arn), Some(sink)) = (map_run_arn.as_deref(), self.events) {
+                sink.map_run(&MapRunProgress {
+                    map_run_arn: arn,
+                    state: &state.name,
+                    status,
+                    total: total.map(|t| t as u64),
+                    running: running as u64,
+                    succeeded: finished.saturating_sub(failed) as u64,
+                    failed: failed as u64,
+                });
+            }
+        };
+        progress(MapRunStatus::Running, known_total, 0, 0, 0);
         let seeds = self.rng.children();
         // Iterations in flight, yielded in item order; memory grows with the concurrency and
         // the reader's page, not with the item count.
@@ -257,10 +280,12 @@ impl Runner<'_> {
                     Ok(None) => {
                         total = Some(dispatched);
                         if over_threshold(failures, total) {
+                            progress(MapRunStatus::Failed, total, 0, finished, failures);
                             return Err(self.map_failed(spec, exceeded()));
                         }
                     }
                     Err(f) => {
+                        progress(MapRunStatus::Failed, total, 0, finished, failures);
                         return Err(self.map_failed(spec, f));
                     }
                 }
@@ -289,6 +314,14 @@ impl Runner<'_> {
                 }
             }
             finished += 1;
+            let failed_now = usize::from(outcome.is_err());
+            progress(
+                MapRunStatus::Running,
+                total,
+                running.len(),
+                finished,
+                failures + failed_now,
+            );
             match outcome {
                 Ok(v) => {
                     if spec.writer.is_none() {
@@ -296,6 +329,7 @@ impl Runner<'_> {
                     }
                 }
                 Err(f) if !tolerant => {
+                    progress(MapRunStatus::Failed, total, 0, finished, failures + 1);
                     return Err(self.map_failed(spec, f));
                 }
                 Err(f) => {
@@ -304,11 +338,13 @@ impl Runner<'_> {
                         results.push(f.error_output());
                     }
                     if over_threshold(failures, total) {
+                        progress(MapRunStatus::Failed, total, 0, finished, failures);
                         return Err(self.map_failed(spec, exceeded()));
                     }
                 }
             }
         }
+        progress(MapRunStatus::Succeeded, total, 0, finished, failures);
         self.emit(|| {
             Event::bare(if spec.distributed {
                 "MapRunSucceeded"
