@@ -779,3 +779,92 @@ async fn forged_task_tokens_are_refused() {
     let done = finished(&client, &exec).await;
     assert_eq!(done.status(), &ExecutionStatus::Succeeded);
 }
+
+/// A Distributed Map is a Map Run in the API: ListMapRuns names it, DescribeMapRun gives its
+/// counts, and the parent's history has MapRunStarted and MapRunSucceeded, not its children.
+#[tokio::test]
+async fn distributed_map_runs_are_described() {
+    let server = Server::start("sqlite::memory:");
+    let client = server.client();
+    let def = json!({"StartAt": "Fan", "States": {"Fan": {"Type": "Map",
+        "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+            "StartAt": "Double", "States": {"Double": {"Type": "Pass",
+                "Parameters": {"n.$": "States.MathAdd($, $)"}, "End": true}}},
+        "Label": "doubling", "MaxConcurrency": 7, "ToleratedFailurePercentage": 10,
+        "End": true}}});
+    let sm = create(&client, "fan", def).await;
+    let input = json!((0..40).collect::<Vec<_>>()).to_string();
+    let exec = start(&client, &sm, &input).await;
+    let done = eventually(std::time::Duration::from_secs(30), || async {
+        let d = client
+            .describe_execution()
+            .execution_arn(&exec)
+            .send()
+            .await
+            .ok()?;
+        (d.status() != &aws_sdk_sfn::types::ExecutionStatus::Running).then_some(d)
+    })
+    .await;
+    assert_eq!(
+        done.status(),
+        &aws_sdk_sfn::types::ExecutionStatus::Succeeded
+    );
+    let runs = client
+        .list_map_runs()
+        .execution_arn(&exec)
+        .send()
+        .await
+        .expect("ListMapRuns");
+    assert_eq!(runs.map_runs().len(), 1);
+    let listed = &runs.map_runs()[0];
+    assert!(
+        listed.map_run_arn().contains(":mapRun:fan/doubling:"),
+        "{listed:?}"
+    );
+    assert!(
+        listed
+            .state_machine_arn()
+            .ends_with(":stateMachine:fan/doubling")
+    );
+    assert!(listed.stop_date().is_some());
+    // The final record is written as the run ends; give the writer a moment.
+    let run = eventually(std::time::Duration::from_secs(10), || async {
+        let d = client
+            .describe_map_run()
+            .map_run_arn(listed.map_run_arn())
+            .send()
+            .await
+            .ok()?;
+        (d.status() == &aws_sdk_sfn::types::MapRunStatus::Succeeded).then_some(d)
+    })
+    .await;
+    assert_eq!(run.execution_arn(), exec);
+    assert_eq!(run.max_concurrency(), 7);
+    assert_eq!(run.tolerated_failure_percentage(), 10.0);
+    let items = run.item_counts().expect("item counts");
+    assert_eq!(
+        (items.total(), items.succeeded(), items.failed()),
+        (40, 40, 0)
+    );
+    let missing = client
+        .describe_map_run()
+        .map_run_arn(format!("{}-nope", listed.map_run_arn()))
+        .send()
+        .await
+        .expect_err("no such Map Run");
+    assert!(
+        format!("{missing:?}").contains("ResourceNotFound"),
+        "{missing:?}"
+    );
+    let history = crate::support::history(&client, &exec).await;
+    let kinds: Vec<&str> = history.iter().map(|e| e.r#type().as_str()).collect();
+    assert!(
+        kinds.contains(&"MapRunStarted") && kinds.contains(&"MapRunSucceeded"),
+        "{kinds:?}"
+    );
+    assert!(
+        !kinds.iter().any(|k| k.starts_with("Pass")),
+        "children are not in the parent: {kinds:?}"
+    );
+}

@@ -80,6 +80,11 @@ pub struct MapRunProgress<'a> {
     pub running: u64,
     pub succeeded: u64,
     pub failed: u64,
+    /// `MaxConcurrency` as given (0 when absent).
+    pub max_concurrency: u64,
+    /// `ToleratedFailurePercentage` and `ToleratedFailureCount` (0 when absent).
+    pub tolerated_failure_percentage: f64,
+    pub tolerated_failure_count: u64,
 }
 
 /// The prefix AWS puts before `StateEntered`/`StateExited` for a state type.

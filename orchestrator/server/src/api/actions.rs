@@ -33,6 +33,8 @@ pub const ACTIONS: &[&str] = &[
     "StopExecution",
     "RedriveExecution",
     "DescribeStateMachineForExecution",
+    "DescribeMapRun",
+    "ListMapRuns",
     "CreateActivity",
     "DeleteActivity",
     "DescribeActivity",
@@ -61,6 +63,8 @@ pub async fn dispatch(svc: &Arc<Service>, caller: &Caller, action: &str, input: 
         "StopExecution" => stop_execution(svc, &input).await,
         "RedriveExecution" => redrive_execution(svc, &input).await,
         "DescribeStateMachineForExecution" => machine_for_execution(svc, &input).await,
+        "DescribeMapRun" => describe_map_run(svc, &input).await,
+        "ListMapRuns" => list_map_runs(svc, &input).await,
         "CreateActivity" => create_activity(svc, caller, &input).await,
         "DeleteActivity" => delete_activity(svc, &input).await,
         "DescribeActivity" => describe_activity(svc, &input).await,
@@ -436,6 +440,76 @@ async fn describe_execution(svc: &Arc<Service>, input: &Value) -> Reply {
     }
     put_outcome(&mut out, &e);
     Ok(out)
+}
+
+async fn describe_map_run(svc: &Arc<Service>, input: &Value) -> Reply {
+    let arn = required(input, "mapRunArn")?;
+    let run = svc
+        .map_runs
+        .describe(svc.store.as_ref(), arn)
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                "ResourceNotFound",
+                format!("Map Run Does Not Exist: '{arn}'"),
+            )
+        })?;
+    // sluice counts children: with an ItemBatcher a child holds a batch of items.
+    let total = run
+        .total
+        .unwrap_or(run.running + run.succeeded + run.failed);
+    let counts = json!({
+        "pending": (total - run.running - run.succeeded - run.failed).max(0),
+        "running": run.running,
+        "succeeded": run.succeeded,
+        "failed": run.failed,
+        "timedOut": 0,
+        "aborted": 0,
+        "total": total,
+        "resultsWritten": 0,
+        "failuresNotRedrivable": 0,
+        "pendingRedrive": 0,
+    });
+    let mut out = json!({
+        "mapRunArn": run.arn,
+        "executionArn": run.execution_arn,
+        "status": run.status,
+        "startDate": run.start,
+        "maxConcurrency": run.max_concurrency,
+        "toleratedFailurePercentage": run.tolerated_failure_percentage,
+        "toleratedFailureCount": run.tolerated_failure_count,
+        "itemCounts": counts.clone(),
+        "executionCounts": counts,
+        "redriveCount": 0,
+    });
+    if let Some(stop) = run.stop {
+        out["stopDate"] = json!(stop);
+    }
+    Ok(out)
+}
+
+async fn list_map_runs(svc: &Arc<Service>, input: &Value) -> Reply {
+    let execution_arn = required(input, "executionArn")?;
+    execution(svc, execution_arn).await?;
+    let (limit, _) = page(input)?;
+    let runs = svc.map_runs.list(svc.store.as_ref(), execution_arn).await?;
+    let items: Vec<Value> = runs
+        .into_iter()
+        .take(limit)
+        .map(|run| {
+            let mut item = json!({
+                "executionArn": run.execution_arn,
+                "mapRunArn": run.arn,
+                "stateMachineArn": run.state_machine_arn,
+                "startDate": run.start,
+            });
+            if let Some(stop) = run.stop {
+                item["stopDate"] = json!(stop);
+            }
+            item
+        })
+        .collect();
+    Ok(json!({"mapRuns": items}))
 }
 
 async fn list_executions(svc: &Arc<Service>, input: &Value) -> Reply {

@@ -27,6 +27,7 @@ pub(crate) struct Buffer<'a> {
     /// Events of this step the history already has (written before a crash), by content.
     written: Mutex<Written>,
     committer: &'a Committer,
+    map_runs: &'a super::map_runs::MapRunBook,
     arn: &'a str,
     version: i64,
 }
@@ -69,6 +70,10 @@ impl EventSink for Buffer<'_> {
                 *events = back;
             }
         }
+    }
+
+    fn map_run(&self, progress: &events::MapRunProgress<'_>) {
+        self.map_runs.report(self.arn, progress);
     }
 }
 
@@ -301,6 +306,7 @@ impl Service {
                 events: Mutex::new(Vec::new()),
                 written: Mutex::new(written),
                 committer: &self.committer,
+                map_runs: &self.map_runs,
                 arn,
                 version: cursor.version,
             };

@@ -6,6 +6,7 @@ mod batches;
 mod committer;
 mod driver;
 mod jobs;
+mod map_runs;
 mod task_writer;
 pub mod tasks;
 
@@ -109,6 +110,8 @@ pub struct Service {
     /// Compiled definitions, shared by the executions that run them.
     pub(crate) plans: Plans,
     committer: Committer,
+    /// Map Runs of the executions driven here.
+    pub(crate) map_runs: map_runs::MapRunBook,
     drivers: Mutex<HashMap<String, AbortHandle>>,
     maintenance: Mutex<Option<AbortHandle>>,
     /// Set by [`Service::shut_down`]: tasks abandoned then are resumed by the next server.
@@ -186,6 +189,7 @@ impl Service {
         engine.limits = config.limits.clone();
         // The writer task lives as long as a Committer exists, i.e. as long as the service.
         let committer = Committer::start(store.clone());
+        let map_runs = map_runs::MapRunBook::start(store.clone());
         Arc::new(Service {
             store,
             registry,
@@ -195,6 +199,7 @@ impl Service {
             token_key,
             plans: Plans::default(),
             committer,
+            map_runs,
             drivers: Mutex::new(HashMap::new()),
             maintenance: Mutex::new(None),
             shutting_down,

@@ -24,6 +24,11 @@ const SQLITE: &[Script] = &[
         "transitions and settings",
         include_str!("migrations/sqlite/0002_transitions_and_settings.sql"),
     ),
+    (
+        3,
+        "map runs",
+        include_str!("migrations/sqlite/0003_map_runs.sql"),
+    ),
 ];
 
 const POSTGRES: &[Script] = &[
@@ -36,6 +41,11 @@ const POSTGRES: &[Script] = &[
         2,
         "transitions and settings",
         include_str!("migrations/postgres/0002_transitions_and_settings.sql"),
+    ),
+    (
+        3,
+        "map runs",
+        include_str!("migrations/postgres/0003_map_runs.sql"),
     ),
 ];
 

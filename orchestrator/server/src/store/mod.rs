@@ -61,6 +61,27 @@ pub struct StateMachineRecord {
     pub revision: i64,
 }
 
+/// A Distributed Map's run, as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MapRunRecord {
+    pub arn: String,
+    pub execution_arn: String,
+    /// The children's state machine: `…:stateMachine:<machine>/<label>`.
+    pub state_machine_arn: String,
+    /// `RUNNING`, `SUCCEEDED`, `FAILED` or `ABORTED`.
+    pub status: String,
+    pub start: f64,
+    pub stop: Option<f64>,
+    pub max_concurrency: i64,
+    pub tolerated_failure_percentage: f64,
+    pub tolerated_failure_count: i64,
+    /// Children in all, once the reader has been read to the end.
+    pub total: Option<i64>,
+    pub running: i64,
+    pub succeeded: i64,
+    pub failed: i64,
+}
+
 /// An execution and its outcome.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExecutionRecord {
@@ -347,6 +368,14 @@ pub trait Store: Send + Sync {
     /// The deployment-wide setting `key`: the stored value if there is one, else `value`,
     /// which is stored. Atomic: replicas racing to set the same key all get the winner's.
     async fn setting_or_insert(&self, key: &str, value: &str) -> Result<String>;
+
+    // ---- map runs
+    /// Writes a Map Run's current state (insert or replace).
+    async fn put_map_run(&self, run: &MapRunRecord) -> Result<()>;
+    /// One Map Run.
+    async fn get_map_run(&self, arn: &str) -> Result<Option<MapRunRecord>>;
+    /// The Map Runs an execution started, oldest first.
+    async fn list_map_runs(&self, execution_arn: &str) -> Result<Vec<MapRunRecord>>;
 
     // ---- timers
     /// The deadline of a durable timer: the stored one when `key` was set before (a replayed

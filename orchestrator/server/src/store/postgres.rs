@@ -653,6 +653,48 @@ impl Store for PostgresStore {
         Ok(done.rows_affected() == 1)
     }
 
+    async fn put_map_run(&self, run: &MapRunRecord) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO map_runs (arn, execution_arn, state_machine_arn, status, start, stop, max_concurrency, tolerated_failure_percentage, tolerated_failure_count, total, running, succeeded, failed)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+             ON CONFLICT (arn) DO UPDATE SET status = excluded.status, stop = excluded.stop, max_concurrency = excluded.max_concurrency, tolerated_failure_percentage = excluded.tolerated_failure_percentage, tolerated_failure_count = excluded.tolerated_failure_count, total = excluded.total, running = excluded.running, succeeded = excluded.succeeded, failed = excluded.failed",
+        )
+        .bind(&run.arn)
+        .bind(&run.execution_arn)
+        .bind(&run.state_machine_arn)
+        .bind(&run.status)
+        .bind(run.start)
+        .bind(run.stop)
+        .bind(run.max_concurrency)
+        .bind(run.tolerated_failure_percentage)
+        .bind(run.tolerated_failure_count)
+        .bind(run.total)
+        .bind(run.running)
+        .bind(run.succeeded)
+        .bind(run.failed)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn get_map_run(&self, arn: &str) -> Result<Option<MapRunRecord>> {
+        let row = sqlx::query("SELECT arn, execution_arn, state_machine_arn, status, start, stop, max_concurrency, tolerated_failure_percentage, tolerated_failure_count, total, running, succeeded, failed FROM map_runs WHERE arn = $1")
+            .bind(arn)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| map_run_row(&r)).transpose()
+    }
+
+    async fn list_map_runs(&self, execution_arn: &str) -> Result<Vec<MapRunRecord>> {
+        let rows = sqlx::query(
+            "SELECT arn, execution_arn, state_machine_arn, status, start, stop, max_concurrency, tolerated_failure_percentage, tolerated_failure_count, total, running, succeeded, failed FROM map_runs WHERE execution_arn = $1 ORDER BY start, arn",
+        )
+        .bind(execution_arn)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(map_run_row).collect()
+    }
+
     async fn setting_or_insert(&self, key: &str, value: &str) -> Result<String> {
         // The no-op update makes RETURNING give the stored row when the key exists.
         let row = sqlx::query(
@@ -959,5 +1001,24 @@ async fn why_not_open(conn: &mut PgConnection, token: &str) -> Result<StoreError
         StoreError::TaskEnded
     } else {
         StoreError::InvalidToken
+    })
+}
+
+/// A `map_runs` row.
+fn map_run_row(r: &sqlx::postgres::PgRow) -> Result<MapRunRecord> {
+    Ok(MapRunRecord {
+        arn: r.try_get("arn")?,
+        execution_arn: r.try_get("execution_arn")?,
+        state_machine_arn: r.try_get("state_machine_arn")?,
+        status: r.try_get("status")?,
+        start: r.try_get("start")?,
+        stop: r.try_get("stop")?,
+        max_concurrency: r.try_get("max_concurrency")?,
+        tolerated_failure_percentage: r.try_get("tolerated_failure_percentage")?,
+        tolerated_failure_count: r.try_get("tolerated_failure_count")?,
+        total: r.try_get("total")?,
+        running: r.try_get("running")?,
+        succeeded: r.try_get("succeeded")?,
+        failed: r.try_get("failed")?,
     })
 }

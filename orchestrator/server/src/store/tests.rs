@@ -209,6 +209,7 @@ pub(crate) async fn suite(store: &dyn Store) {
     concurrency(store, store).await;
     leases(store, store).await;
     settings_and_transitions(store, store).await;
+    map_runs(store).await;
 }
 
 /// Two stores over one database behave as one: what one replica writes the other sees, and
@@ -228,6 +229,54 @@ pub(crate) async fn shared_database(a: &dyn Store, b: &dyn Store) {
     leases(a, b).await;
     crossing_task_batches(a, b).await;
     settings_and_transitions(a, b).await;
+}
+
+/// A Map Run is written, updated in place and listed by its execution, oldest first.
+async fn map_runs(store: &dyn Store) {
+    let execution = format!("arn:aws:states:us-east-1:1:execution:m:{}", unique_suffix());
+    let mut run = MapRunRecord {
+        arn: format!(
+            "arn:aws:states:us-east-1:1:mapRun:m/Fan:{}",
+            unique_suffix()
+        ),
+        execution_arn: execution.clone(),
+        state_machine_arn: "arn:aws:states:us-east-1:1:stateMachine:m/Fan".into(),
+        status: "RUNNING".into(),
+        start: 10.0,
+        stop: None,
+        max_concurrency: 0,
+        tolerated_failure_percentage: 5.0,
+        tolerated_failure_count: 0,
+        total: None,
+        running: 3,
+        succeeded: 1,
+        failed: 0,
+    };
+    store.put_map_run(&run).await.expect("put");
+    assert_eq!(
+        store.get_map_run(&run.arn).await.expect("get"),
+        Some(run.clone())
+    );
+    run.status = "SUCCEEDED".into();
+    run.stop = Some(12.5);
+    run.total = Some(4);
+    run.running = 0;
+    run.succeeded = 4;
+    store.put_map_run(&run).await.expect("update");
+    let mut second = run.clone();
+    second.arn.push_str("-2");
+    second.start = 11.0;
+    store.put_map_run(&second).await.expect("second");
+    let listed = store.list_map_runs(&execution).await.expect("list");
+    assert_eq!(listed, vec![run.clone(), second]);
+    assert_eq!(store.get_map_run("arn:nope").await.expect("get"), None);
+    assert!(
+        store
+            .list_map_runs("arn:nope")
+            .await
+            .expect("list")
+            .is_empty()
+    );
 }
 
 /// A setting is written once (first writer wins, also between replicas racing), and a

@@ -238,6 +238,9 @@ impl Runner<'_> {
                     running: running as u64,
                     succeeded: finished.saturating_sub(failed) as u64,
                     failed: failed as u64,
+                    max_concurrency: max_concurrency.unwrap_or(0),
+                    tolerated_failure_percentage: tolerated_percentage.unwrap_or(0.0),
+                    tolerated_failure_count: tolerated_count.unwrap_or(0),
                 });
             }
         };
