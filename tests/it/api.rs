@@ -868,3 +868,55 @@ async fn distributed_map_runs_are_described() {
         "children are not in the parent: {kinds:?}"
     );
 }
+
+/// Stopping the parent aborts its Map Run: DescribeMapRun says ABORTED, with the counts
+/// reached before the stop.
+#[tokio::test]
+async fn stopping_the_parent_aborts_its_map_run() {
+    let server = Server::start("sqlite::memory:");
+    let client = server.client();
+    let def = json!({"StartAt": "Fan", "States": {"Fan": {"Type": "Map",
+        "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+            "StartAt": "Slow", "States": {"Slow": {"Type": "Wait", "Seconds": 1, "End": true}}},
+        "MaxConcurrency": 1, "End": true}}});
+    let sm = create(&client, "slowfan", def).await;
+    let input = json!((0..100).collect::<Vec<_>>()).to_string();
+    let exec = start(&client, &sm, &input).await;
+    let run_arn = eventually(Duration::from_secs(30), || async {
+        let runs = client
+            .list_map_runs()
+            .execution_arn(&exec)
+            .send()
+            .await
+            .ok()?;
+        runs.map_runs().first().map(|r| r.map_run_arn().to_string())
+    })
+    .await;
+    let running = client
+        .describe_map_run()
+        .map_run_arn(&run_arn)
+        .send()
+        .await
+        .expect("DescribeMapRun");
+    assert_eq!(running.status(), &aws_sdk_sfn::types::MapRunStatus::Running);
+    client
+        .stop_execution()
+        .execution_arn(&exec)
+        .send()
+        .await
+        .expect("StopExecution");
+    let aborted = eventually(Duration::from_secs(10), || async {
+        let d = client
+            .describe_map_run()
+            .map_run_arn(&run_arn)
+            .send()
+            .await
+            .ok()?;
+        (d.status() == &aws_sdk_sfn::types::MapRunStatus::Aborted).then_some(d)
+    })
+    .await;
+    assert!(aborted.stop_date().is_some());
+    let items = aborted.item_counts().expect("counts");
+    assert!(items.succeeded() < 100, "{items:?}");
+}

@@ -73,6 +73,14 @@ impl MapRunBook {
         let record = &mut entry.record;
         let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
         record.status = progress.status.as_str().to_string();
+        // An abort report carries no counts: the last ones stand.
+        if progress.status == MapRunStatus::Aborted {
+            record.stop = Some(now);
+            record.running = 0;
+            let _ = self.writes.send(record.clone());
+            live.remove(progress.map_run_arn);
+            return;
+        }
         record.max_concurrency = count(progress.max_concurrency);
         record.tolerated_failure_percentage = progress.tolerated_failure_percentage;
         record.tolerated_failure_count = count(progress.tolerated_failure_count);

@@ -7,6 +7,7 @@ use super::*;
 use crate::engine::context::{ChildSeeds, now_iso8601};
 use crate::engine::events::{MapRunProgress, MapRunStatus};
 use crate::lang::distributed::{self, Batcher, IterationRecord};
+use std::sync::atomic::AtomicBool;
 
 /// Where a Map's children come from.
 enum Feed<'a, 'r> {
@@ -20,6 +21,20 @@ enum Feed<'a, 'r> {
 
 /// Children of a Distributed Map in flight when `MaxConcurrency` is 0 or absent.
 const DISTRIBUTED_CONCURRENCY: usize = 10_000;
+
+/// Reports a Map Run as ABORTED if it is dropped before reporting its end.
+struct AbortReport<'a, F: Fn(MapRunStatus, Option<usize>, usize, usize, usize)> {
+    report: &'a F,
+    ended: &'a AtomicBool,
+}
+
+impl<F: Fn(MapRunStatus, Option<usize>, usize, usize, usize)> Drop for AbortReport<'_, F> {
+    fn drop(&mut self) {
+        if !self.ended.load(Ordering::Relaxed) {
+            (self.report)(MapRunStatus::Aborted, None, 0, 0, 0);
+        }
+    }
+}
 
 /// What an iteration hands back: its outcome, and for a result writer its input and times.
 type Finished = (Result<Value, Failure>, Option<(Value, String, String)>);
@@ -224,11 +239,15 @@ impl Runner<'_> {
         let map_run_arn = spec
             .distributed
             .then(|| self.map_run_arn(state, spec, &run_id));
+        let ended = AtomicBool::new(false);
         let progress = |status: MapRunStatus,
                         total: Option<usize>,
                         running: usize,
                         finished: usize,
                         failed: usize| {
+            if status != MapRunStatus::Running {
+                ended.store(true, Ordering::Relaxed);
+            }
             if let (Some(arn), Some(sink)) = (map_run_arn.as_deref(), self.events) {
                 sink.map_run(&MapRunProgress {
                     map_run_arn: arn,
@@ -245,6 +264,12 @@ impl Runner<'_> {
             }
         };
         progress(MapRunStatus::Running, known_total, 0, 0, 0);
+        // A Map Run that is dropped before it ends (its execution stopped, its driver gone)
+        // reports ABORTED.
+        let _aborted = AbortReport {
+            report: &progress,
+            ended: &ended,
+        };
         let seeds = self.rng.children();
         // Iterations in flight, yielded in item order; memory grows with the concurrency and
         // the reader's page, not with the item count.
