@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use sluice_engine::engine::events::{Event, EventSink, MapRunProgress, MapRunStatus};
+use sluice_engine::engine::events::{Event, EventSink, MapRunProgress, MapRunStatus, MapRunUpdate};
 
 /// Draws Map Run progress on stderr; history events are not shown.
 pub struct MapRunBars {
@@ -44,7 +44,7 @@ impl MapRunBars {
 impl EventSink for MapRunBars {
     fn emit(&self, _event: Event) {}
 
-    fn map_run(&self, progress: &MapRunProgress<'_>) {
+    fn map_run(&self, progress: &MapRunProgress<'_>) -> Option<MapRunUpdate> {
         let bar = self.bar(progress);
         if let Some(total) = progress.total {
             bar.set_length(total);
@@ -64,5 +64,6 @@ impl EventSink for MapRunBars {
                 .unwrap_or_else(|p| p.into_inner())
                 .remove(progress.map_run_arn);
         }
+        None
     }
 }

@@ -920,3 +920,83 @@ async fn stopping_the_parent_aborts_its_map_run() {
     let items = aborted.item_counts().expect("counts");
     assert!(items.succeeded() < 100, "{items:?}");
 }
+
+/// UpdateMapRun changes a running Map Run at once: raising MaxConcurrency from 1 to 100 lets
+/// 100 one-second children finish in seconds instead of 100.
+#[tokio::test]
+async fn update_map_run_raises_concurrency() {
+    let server = Server::start("sqlite::memory:");
+    let client = server.client();
+    let def = json!({"StartAt": "Fan", "States": {"Fan": {"Type": "Map",
+        "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+            "StartAt": "Slow", "States": {"Slow": {"Type": "Wait", "Seconds": 1, "End": true}}},
+        "MaxConcurrency": 1, "End": true}}});
+    let sm = create(&client, "tuned", def).await;
+    let input = json!((0..100).collect::<Vec<_>>()).to_string();
+    let exec = start(&client, &sm, &input).await;
+    let run_arn = eventually(Duration::from_secs(30), || async {
+        let runs = client
+            .list_map_runs()
+            .execution_arn(&exec)
+            .send()
+            .await
+            .ok()?;
+        runs.map_runs().first().map(|r| r.map_run_arn().to_string())
+    })
+    .await;
+    client
+        .update_map_run()
+        .map_run_arn(&run_arn)
+        .max_concurrency(100)
+        .tolerated_failure_count(3)
+        .send()
+        .await
+        .expect("UpdateMapRun");
+    let now = client
+        .describe_map_run()
+        .map_run_arn(&run_arn)
+        .send()
+        .await
+        .expect("describe");
+    assert_eq!(
+        (now.max_concurrency(), now.tolerated_failure_count()),
+        (100, 3)
+    );
+    let started = std::time::Instant::now();
+    let done = eventually(Duration::from_secs(60), || async {
+        let d = client
+            .describe_execution()
+            .execution_arn(&exec)
+            .send()
+            .await
+            .ok()?;
+        (d.status() != &ExecutionStatus::Running).then_some(d)
+    })
+    .await;
+    assert_eq!(done.status(), &ExecutionStatus::Succeeded);
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+    let err = client
+        .update_map_run()
+        .map_run_arn(&run_arn)
+        .max_concurrency(5)
+        .send()
+        .await
+        .expect_err("a finished Map Run cannot be updated");
+    assert!(
+        format!("{err:?}").contains("only a RUNNING Map Run"),
+        "{err:?}"
+    );
+    let err = client
+        .update_map_run()
+        .map_run_arn(format!("{run_arn}-nope"))
+        .max_concurrency(5)
+        .send()
+        .await
+        .expect_err("no such Map Run");
+    assert!(format!("{err:?}").contains("ResourceNotFound"), "{err:?}");
+}

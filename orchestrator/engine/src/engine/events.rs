@@ -44,7 +44,18 @@ pub trait EventSink: Send + Sync {
 
     /// How a Distributed Map's run is going: called when it starts, as each child finishes
     /// and when it ends. Not a history event; a progress display or a Map Run record uses it.
-    fn map_run(&self, _progress: &MapRunProgress<'_>) {}
+    /// What it returns changes the running Map Run at once (`UpdateMapRun`).
+    fn map_run(&self, _progress: &MapRunProgress<'_>) -> Option<MapRunUpdate> {
+        None
+    }
+}
+
+/// New settings for a running Map Run (`UpdateMapRun`); `None` keeps a setting.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct MapRunUpdate {
+    pub max_concurrency: Option<u64>,
+    pub tolerated_failure_percentage: Option<f64>,
+    pub tolerated_failure_count: Option<u64>,
 }
 
 /// A Map Run's lifecycle, as `DescribeMapRun` names it.

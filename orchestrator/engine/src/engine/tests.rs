@@ -432,9 +432,10 @@ async fn distributed_map_history_is_a_map_run() {
                 .expect("held briefly")
                 .push((event.kind, details));
         }
-        fn map_run(&self, p: &events::MapRunProgress<'_>) {
+        fn map_run(&self, p: &events::MapRunProgress<'_>) -> Option<events::MapRunUpdate> {
             let report = (p.status, p.total, p.succeeded, p.failed);
             self.1.lock().expect("held briefly").push(report);
+            None
         }
     }
     let engine = Engine::default();

@@ -35,6 +35,7 @@ pub const ACTIONS: &[&str] = &[
     "DescribeStateMachineForExecution",
     "DescribeMapRun",
     "ListMapRuns",
+    "UpdateMapRun",
     "CreateActivity",
     "DeleteActivity",
     "DescribeActivity",
@@ -65,6 +66,7 @@ pub async fn dispatch(svc: &Arc<Service>, caller: &Caller, action: &str, input: 
         "DescribeStateMachineForExecution" => machine_for_execution(svc, &input).await,
         "DescribeMapRun" => describe_map_run(svc, &input).await,
         "ListMapRuns" => list_map_runs(svc, &input).await,
+        "UpdateMapRun" => update_map_run(svc, &input).await,
         "CreateActivity" => create_activity(svc, caller, &input).await,
         "DeleteActivity" => delete_activity(svc, &input).await,
         "DescribeActivity" => describe_activity(svc, &input).await,
@@ -486,6 +488,44 @@ async fn describe_map_run(svc: &Arc<Service>, input: &Value) -> Reply {
         out["stopDate"] = json!(stop);
     }
     Ok(out)
+}
+
+async fn update_map_run(svc: &Arc<Service>, input: &Value) -> Reply {
+    use crate::service::UpdateMapRunError as E;
+    let arn = required(input, "mapRunArn")?;
+    let count = |field: &str| -> Result<Option<u64>, ApiError> {
+        match input.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => v.as_u64().map(Some).ok_or_else(|| {
+                ApiError::validation(format!("{field} must be a whole number of 0 or more"))
+            }),
+        }
+    };
+    let percentage = match input.get("toleratedFailurePercentage") {
+        None | Some(Value::Null) => None,
+        Some(v) => match v.as_f64() {
+            Some(p) if (0.0..=100.0).contains(&p) => Some(p),
+            _ => {
+                return Err(ApiError::validation(
+                    "toleratedFailurePercentage must be a number from 0 to 100",
+                ));
+            }
+        },
+    };
+    let update = sluice_engine::engine::events::MapRunUpdate {
+        max_concurrency: count("maxConcurrency")?,
+        tolerated_failure_percentage: percentage,
+        tolerated_failure_count: count("toleratedFailureCount")?,
+    };
+    match svc.map_runs.update(svc.store.as_ref(), arn, update).await {
+        Ok(()) => Ok(json!({})),
+        Err(E::NotFound(_)) => Err(ApiError::new(
+            "ResourceNotFound",
+            format!("Map Run Does Not Exist: '{arn}'"),
+        )),
+        Err(E::Store(e)) => Err(e.into()),
+        Err(e) => Err(ApiError::validation(e.to_string())),
+    }
 }
 
 async fn list_map_runs(svc: &Arc<Service>, input: &Value) -> Reply {

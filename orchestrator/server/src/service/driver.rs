@@ -72,8 +72,8 @@ impl EventSink for Buffer<'_> {
         }
     }
 
-    fn map_run(&self, progress: &events::MapRunProgress<'_>) {
-        self.map_runs.report(self.arn, progress);
+    fn map_run(&self, progress: &events::MapRunProgress<'_>) -> Option<events::MapRunUpdate> {
+        self.map_runs.report(self.arn, progress)
     }
 }
 

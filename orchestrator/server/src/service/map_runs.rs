@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use sluice_engine::engine::events::{MapRunProgress, MapRunStatus};
+use sluice_engine::engine::events::{MapRunProgress, MapRunStatus, MapRunUpdate};
 use tokio::sync::mpsc;
 
 use crate::store::{MapRunRecord, Store, StoreError};
@@ -26,6 +26,23 @@ pub(crate) struct MapRunBook {
 struct Live {
     record: MapRunRecord,
     written: Option<Instant>,
+    /// Settings from UpdateMapRun, handed to the run with its next report.
+    update: Option<MapRunUpdate>,
+}
+
+/// Why UpdateMapRun could not change a Map Run.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum UpdateError {
+    #[error("Map Run Does Not Exist: '{0}'")]
+    NotFound(String),
+    #[error("Map Run '{0}' is {1}; only a RUNNING Map Run can be updated")]
+    NotRunning(String, String),
+    #[error(
+        "Map Run '{0}' runs on another replica; send UpdateMapRun to the replica driving its execution"
+    )]
+    Elsewhere(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 impl MapRunBook {
@@ -46,8 +63,13 @@ impl MapRunBook {
         }
     }
 
-    /// Takes one progress report of a Map Run started by `execution_arn`.
-    pub(crate) fn report(&self, execution_arn: &str, progress: &MapRunProgress<'_>) {
+    /// Takes one progress report of a Map Run started by `execution_arn`; returns the
+    /// settings UpdateMapRun asked for since the last report.
+    pub(crate) fn report(
+        &self,
+        execution_arn: &str,
+        progress: &MapRunProgress<'_>,
+    ) -> Option<MapRunUpdate> {
         let now = crate::time::now();
         let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
         let entry = live
@@ -69,6 +91,7 @@ impl MapRunBook {
                     failed: 0,
                 },
                 written: None,
+                update: None,
             });
         let record = &mut entry.record;
         let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
@@ -79,7 +102,7 @@ impl MapRunBook {
             record.running = 0;
             let _ = self.writes.send(record.clone());
             live.remove(progress.map_run_arn);
-            return;
+            return None;
         }
         record.max_concurrency = count(progress.max_concurrency);
         record.tolerated_failure_percentage = progress.tolerated_failure_percentage;
@@ -99,8 +122,46 @@ impl MapRunBook {
             // The writer only stops with the book, so a send cannot fail while we hold it.
             let _ = self.writes.send(entry.record.clone());
         }
+        let update = entry.update.take();
         if ended {
             live.remove(progress.map_run_arn);
+        }
+        update
+    }
+
+    /// UpdateMapRun: new concurrency or tolerance for a running Map Run, taken by the run
+    /// with its next report (at once when children are finishing).
+    pub(crate) async fn update(
+        &self,
+        store: &dyn Store,
+        arn: &str,
+        update: MapRunUpdate,
+    ) -> Result<(), UpdateError> {
+        {
+            let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(entry) = live.get_mut(arn) {
+                let pending = entry.update.get_or_insert_with(MapRunUpdate::default);
+                let record = &mut entry.record;
+                if let Some(n) = update.max_concurrency {
+                    pending.max_concurrency = Some(n);
+                    record.max_concurrency = i64::try_from(n).unwrap_or(i64::MAX);
+                }
+                if let Some(p) = update.tolerated_failure_percentage {
+                    pending.tolerated_failure_percentage = Some(p);
+                    record.tolerated_failure_percentage = p;
+                }
+                if let Some(c) = update.tolerated_failure_count {
+                    pending.tolerated_failure_count = Some(c);
+                    record.tolerated_failure_count = i64::try_from(c).unwrap_or(i64::MAX);
+                }
+                let _ = self.writes.send(record.clone());
+                return Ok(());
+            }
+        }
+        match store.get_map_run(arn).await? {
+            None => Err(UpdateError::NotFound(arn.to_string())),
+            Some(run) if run.status == "RUNNING" => Err(UpdateError::Elsewhere(arn.to_string())),
+            Some(run) => Err(UpdateError::NotRunning(arn.to_string(), run.status)),
         }
     }
 

@@ -7,6 +7,7 @@ mod committer;
 mod driver;
 mod jobs;
 mod map_runs;
+pub(crate) use map_runs::UpdateError as UpdateMapRunError;
 mod task_writer;
 pub mod tasks;
 

@@ -22,6 +22,22 @@ enum Feed<'a, 'r> {
 /// Children of a Distributed Map in flight when `MaxConcurrency` is 0 or absent.
 const DISTRIBUTED_CONCURRENCY: usize = 10_000;
 
+/// A Map's concurrency and failure tolerance, as given and as UpdateMapRun changes them.
+#[derive(Debug, Clone, Copy)]
+struct Tuning {
+    max_concurrency: Option<u64>,
+    /// Children in flight at most.
+    limit: usize,
+    tolerated_count: Option<u64>,
+    tolerated_percentage: Option<f64>,
+}
+
+impl Tuning {
+    fn tolerant(&self) -> bool {
+        self.tolerated_count.is_some() || self.tolerated_percentage.is_some()
+    }
+}
+
 /// Reports a Map Run as ABORTED if it is dropped before reporting its end.
 struct AbortReport<'a, F: Fn(MapRunStatus, Option<usize>, usize, usize, usize)> {
     report: &'a F,
@@ -222,9 +238,19 @@ impl Runner<'_> {
                 )
             }
         });
+        // What UpdateMapRun may change while the run goes on.
+        let tuning = std::sync::Mutex::new(Tuning {
+            max_concurrency,
+            limit,
+            tolerated_count,
+            tolerated_percentage,
+        });
+        let tuned = || *tuning.lock().unwrap_or_else(|p| p.into_inner());
         let over_threshold = |failures: usize, total: Option<usize>| {
-            let over_count = tolerated_count.is_some_and(|c| failures as u64 > c);
-            let over_pct = tolerated_percentage
+            let t = tuned();
+            let over_count = t.tolerated_count.is_some_and(|c| failures as u64 > c);
+            let over_pct = t
+                .tolerated_percentage
                 .zip(total)
                 .is_some_and(|(p, t)| (failures as f64) * 100.0 / (t.max(1) as f64) > p);
             over_count || over_pct
@@ -249,7 +275,8 @@ impl Runner<'_> {
                 ended.store(true, Ordering::Relaxed);
             }
             if let (Some(arn), Some(sink)) = (map_run_arn.as_deref(), self.events) {
-                sink.map_run(&MapRunProgress {
+                let t = tuned();
+                let update = sink.map_run(&MapRunProgress {
                     map_run_arn: arn,
                     state: &state.name,
                     status,
@@ -257,10 +284,27 @@ impl Runner<'_> {
                     running: running as u64,
                     succeeded: finished.saturating_sub(failed) as u64,
                     failed: failed as u64,
-                    max_concurrency: max_concurrency.unwrap_or(0),
-                    tolerated_failure_percentage: tolerated_percentage.unwrap_or(0.0),
-                    tolerated_failure_count: tolerated_count.unwrap_or(0),
+                    max_concurrency: t.max_concurrency.unwrap_or(0),
+                    tolerated_failure_percentage: t.tolerated_percentage.unwrap_or(0.0),
+                    tolerated_failure_count: t.tolerated_count.unwrap_or(0),
                 });
+                if let Some(update) = update {
+                    let mut t = tuning.lock().unwrap_or_else(|p| p.into_inner());
+                    if let Some(n) = update.max_concurrency {
+                        t.max_concurrency = Some(n);
+                        t.limit = if n == 0 {
+                            DISTRIBUTED_CONCURRENCY
+                        } else {
+                            usize::try_from(n).unwrap_or(usize::MAX)
+                        };
+                    }
+                    if let Some(p) = update.tolerated_failure_percentage {
+                        t.tolerated_percentage = Some(p);
+                    }
+                    if let Some(c) = update.tolerated_failure_count {
+                        t.tolerated_count = Some(c);
+                    }
+                }
             }
         };
         progress(MapRunStatus::Running, known_total, 0, 0, 0);
@@ -279,7 +323,7 @@ impl Runner<'_> {
         let (mut failures, mut finished, mut dispatched, mut item_index) = (0usize, 0, 0, 0);
         let mut total = known_total;
         loop {
-            while total.is_none_or(|t| dispatched < t) && running.len() < limit {
+            while total.is_none_or(|t| dispatched < t) && running.len() < tuned().limit {
                 let next = self
                     .next_child(
                         state,
@@ -356,7 +400,7 @@ impl Runner<'_> {
                         results.push(v);
                     }
                 }
-                Err(f) if !tolerant => {
+                Err(f) if !tolerant && !tuned().tolerant() => {
                     progress(MapRunStatus::Failed, total, 0, finished, failures + 1);
                     return Err(self.map_failed(spec, f));
                 }
