@@ -45,6 +45,9 @@ enum Command {
     /// Register and list state machines on a running server.
     #[command(subcommand, name = "state-machines")]
     StateMachines(remote::StateMachinesCommand),
+    /// Follow and tune the Map Runs of Distributed Maps on a running server.
+    #[command(subcommand, name = "map-runs")]
+    MapRuns(remote::MapRunsCommand),
 }
 
 #[derive(clap::Args)]
@@ -280,6 +283,7 @@ fn main() -> ExitCode {
         Command::Worker(args) => worker(args),
         Command::Executions(cmd) => remote::executions(cmd),
         Command::StateMachines(cmd) => remote::state_machines(cmd),
+        Command::MapRuns(cmd) => remote::map_runs(cmd),
     };
     match result {
         Ok(code) => code,

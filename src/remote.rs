@@ -116,21 +116,138 @@ pub enum StateMachinesCommand {
     },
 }
 
-fn call(endpoint: &Endpoint, action: &str, request: Value) -> Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    // Signed with the environment's AWS key (or a placeholder a server without --auth takes).
+/// A client of the server, signed with the environment's AWS key (or a placeholder a server
+/// without --auth takes).
+fn client(endpoint: &Endpoint) -> Client {
     let aws = crate::config::Aws::from_env();
-    let client = Client::new(&endpoint.endpoint).signed(Signer {
+    Client::new(&endpoint.endpoint).signed(Signer {
         access_key_id: aws.access_key_id.unwrap_or_else(|| "sluice".into()),
         secret_access_key: aws.secret_access_key.unwrap_or_else(|| "sluice".into()),
         session_token: aws.session_token,
         region: aws.region,
-    });
-    let reply = runtime.block_on(client.call(action, &request))?;
+    })
+}
+
+fn call(endpoint: &Endpoint, action: &str, request: Value) -> Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let reply = runtime.block_on(client(endpoint).call(action, &request))?;
     println!("{}", serde_json::to_string_pretty(&reply)?);
     Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Subcommand)]
+pub enum MapRunsCommand {
+    /// List the Map Runs of an execution.
+    List {
+        execution_arn: String,
+        #[command(flatten)]
+        endpoint: Endpoint,
+    },
+    /// Show one Map Run: status and counts.
+    Describe {
+        arn: String,
+        #[command(flatten)]
+        endpoint: Endpoint,
+    },
+    /// Follow a Map Run until it ends: a live bar of children done, failures and rate.
+    Watch {
+        arn: String,
+        #[command(flatten)]
+        endpoint: Endpoint,
+    },
+    /// Change a running Map Run's concurrency or tolerated failures.
+    Update {
+        arn: String,
+        #[arg(long)]
+        max_concurrency: Option<u64>,
+        #[arg(long)]
+        tolerated_failure_percentage: Option<f64>,
+        #[arg(long)]
+        tolerated_failure_count: Option<u64>,
+        #[command(flatten)]
+        endpoint: Endpoint,
+    },
+}
+
+/// `sluice map-runs …`.
+pub fn map_runs(cmd: MapRunsCommand) -> Result<ExitCode> {
+    match cmd {
+        MapRunsCommand::List {
+            execution_arn,
+            endpoint,
+        } => call(
+            &endpoint,
+            "ListMapRuns",
+            json!({"executionArn": execution_arn}),
+        ),
+        MapRunsCommand::Describe { arn, endpoint } => {
+            call(&endpoint, "DescribeMapRun", json!({"mapRunArn": arn}))
+        }
+        MapRunsCommand::Watch { arn, endpoint } => watch(&endpoint, &arn),
+        MapRunsCommand::Update {
+            arn,
+            max_concurrency,
+            tolerated_failure_percentage,
+            tolerated_failure_count,
+            endpoint,
+        } => {
+            let mut req = json!({"mapRunArn": arn});
+            if let Some(n) = max_concurrency {
+                req["maxConcurrency"] = json!(n);
+            }
+            if let Some(p) = tolerated_failure_percentage {
+                req["toleratedFailurePercentage"] = json!(p);
+            }
+            if let Some(c) = tolerated_failure_count {
+                req["toleratedFailureCount"] = json!(c);
+            }
+            call(&endpoint, "UpdateMapRun", req)
+        }
+    }
+}
+
+/// Polls DescribeMapRun twice a second, drawing the counts, until the run ends; prints the
+/// final description and exits 0 only if the run succeeded.
+fn watch(endpoint: &Endpoint, arn: &str) -> Result<ExitCode> {
+    use indicatif::{ProgressBar, ProgressStyle};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let client = client(endpoint);
+    let bar = ProgressBar::no_length();
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{prefix} [{bar:30}] {human_pos}/{human_len} {msg} ({per_sec}, {elapsed})",
+        )
+        .context("progress template")?
+        .progress_chars("=> "),
+    );
+    bar.set_prefix("Map Run");
+    let last = runtime.block_on(async {
+        loop {
+            let run = client
+                .call("DescribeMapRun", &json!({"mapRunArn": arn}))
+                .await?;
+            let counts = &run["itemCounts"];
+            let n = |field: &str| counts[field].as_u64().unwrap_or(0);
+            bar.set_length(n("total"));
+            bar.set_position(n("succeeded") + n("failed"));
+            bar.set_message(format!("{} failed, {} running", n("failed"), n("running")));
+            if run["status"] != "RUNNING" {
+                bar.finish();
+                return anyhow::Ok(run);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+    })?;
+    println!("{}", serde_json::to_string_pretty(&last)?);
+    Ok(if last["status"] == "SUCCEEDED" {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 /// `sluice executions …`.

@@ -377,3 +377,97 @@ fn run_reads_integrations_from_the_config_file() {
         "{err}"
     );
 }
+
+/// `sluice map-runs`: list an execution's Map Runs, update one, and watch it to its end (the
+/// final description on stdout, exit 0 because it succeeded).
+#[test]
+fn map_runs_commands_follow_a_distributed_map() {
+    let server = crate::support::Server::start("sqlite::memory:");
+    let endpoint = server.endpoint.clone();
+    let def = dir_file(
+        "map-runs",
+        "fan.json",
+        &json!({"StartAt": "Fan", "States": {"Fan": {"Type": "Map",
+            "ItemProcessor": {
+                "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+                "StartAt": "Slow", "States": {"Slow": {"Type": "Wait", "Seconds": 1, "End": true}}},
+            "MaxConcurrency": 2, "End": true}}})
+        .to_string(),
+    );
+    let json_of = |out: Output| -> Value {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("JSON")
+    };
+    let created = json_of(sluice(&[
+        "state-machines",
+        "create",
+        "--name",
+        "fan",
+        &def,
+        "--endpoint",
+        &endpoint,
+    ]));
+    let sm = created["stateMachineArn"]
+        .as_str()
+        .expect("arn")
+        .to_string();
+    let input = json!((0..12).collect::<Vec<_>>()).to_string();
+    let started = json_of(sluice(&[
+        "executions",
+        "start",
+        "--state-machine",
+        &sm,
+        "--input",
+        &input,
+        "--endpoint",
+        &endpoint,
+    ]));
+    let exec = started["executionArn"].as_str().expect("arn").to_string();
+    let mut run_arn = None;
+    for _ in 0..100 {
+        let listed = json_of(sluice(&[
+            "map-runs",
+            "list",
+            &exec,
+            "--endpoint",
+            &endpoint,
+        ]));
+        if let Some(arn) = listed["mapRuns"][0]["mapRunArn"].as_str() {
+            run_arn = Some(arn.to_string());
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let run_arn = run_arn.expect("the Map Run is listed");
+    json_of(sluice(&[
+        "map-runs",
+        "update",
+        &run_arn,
+        "--max-concurrency",
+        "12",
+        "--endpoint",
+        &endpoint,
+    ]));
+    let last = json_of(sluice(&[
+        "map-runs",
+        "watch",
+        &run_arn,
+        "--endpoint",
+        &endpoint,
+    ]));
+    assert_eq!(last["status"], "SUCCEEDED");
+    assert_eq!(last["itemCounts"]["succeeded"], 12);
+    assert_eq!(last["maxConcurrency"], 12);
+}
+
+/// Writes `text` to a file in a fresh test directory; its path.
+fn dir_file(dir: &str, name: &str, text: &str) -> String {
+    let dir = crate::support::temp_dir(dir);
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("test file");
+    path.display().to_string()
+}
