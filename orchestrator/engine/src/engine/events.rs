@@ -96,6 +96,17 @@ pub struct MapRunProgress<'a> {
     /// `ToleratedFailurePercentage` and `ToleratedFailureCount` (0 when absent).
     pub tolerated_failure_percentage: f64,
     pub tolerated_failure_count: u64,
+    /// The items: the counts above are children, and with an ItemBatcher a child is a batch.
+    pub items: ItemCounts,
+}
+
+/// Items of a Map Run by outcome.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ItemCounts {
+    /// Once the reader has been read to the end.
+    pub total: Option<u64>,
+    pub succeeded: u64,
+    pub failed: u64,
 }
 
 /// The prefix AWS puts before `StateEntered`/`StateExited` for a state type.

@@ -491,6 +491,40 @@ async fn distributed_map_history_is_a_map_run() {
     }
 }
 
+/// With an ItemBatcher a Map Run's children are batches: the report counts both.
+#[tokio::test]
+async fn map_run_reports_count_items_and_children() {
+    #[derive(Default)]
+    struct Last(std::sync::Mutex<Option<(Option<u64>, u64, events::ItemCounts)>>);
+    impl events::EventSink for Last {
+        fn emit(&self, _: events::Event) {}
+        fn map_run(&self, p: &events::MapRunProgress<'_>) -> Option<events::MapRunUpdate> {
+            *self.0.lock().expect("held briefly") = Some((p.total, p.succeeded, p.items));
+            None
+        }
+    }
+    let def = distributed(json!({"ItemBatcher": {"MaxItemsPerBatch": 3}}));
+    let m = machine(def);
+    let request = RunRequest::new("t", json!((0..10).collect::<Vec<_>>()));
+    let info = request.execution_info("e".into());
+    let sink = Last::default();
+    let out = Engine::default()
+        .run_observed(&m, &info, &Rng::new(1), Some(&sink))
+        .await;
+    assert!(matches!(out, Outcome::Succeeded(_)), "{out:?}");
+    let last = sink
+        .0
+        .into_inner()
+        .expect("not poisoned")
+        .expect("a report");
+    let items = events::ItemCounts {
+        total: Some(10),
+        succeeded: 10,
+        failed: 0,
+    };
+    assert_eq!(last, (Some(4), 4, items));
+}
+
 #[tokio::test]
 async fn history_events_follow_aws_vocabulary() {
     let engine = engine_with(Scripted(|r: &TaskRequest| Ok(r.input.clone())));

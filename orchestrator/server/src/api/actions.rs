@@ -456,22 +456,36 @@ async fn describe_map_run(svc: &Arc<Service>, input: &Value) -> Reply {
                 format!("Map Run Does Not Exist: '{arn}'"),
             )
         })?;
-    // sluice counts children: with an ItemBatcher a child holds a batch of items.
-    let total = run
-        .total
-        .unwrap_or(run.running + run.succeeded + run.failed);
-    let counts = json!({
-        "pending": (total - run.running - run.succeeded - run.failed).max(0),
-        "running": run.running,
-        "succeeded": run.succeeded,
-        "failed": run.failed,
-        "timedOut": 0,
-        "aborted": 0,
-        "total": total,
-        "resultsWritten": 0,
-        "failuresNotRedrivable": 0,
-        "pendingRedrive": 0,
-    });
+    // Children and items differ with an ItemBatcher (a child holds a batch).
+    let counts = |total: Option<i64>, running: i64, succeeded: i64, failed: i64| {
+        let total = total.unwrap_or(running + succeeded + failed);
+        json!({
+            "pending": (total - running - succeeded - failed).max(0),
+            "running": running,
+            "succeeded": succeeded,
+            "failed": failed,
+            "timedOut": 0,
+            "aborted": 0,
+            "total": total,
+            "resultsWritten": 0,
+            "failuresNotRedrivable": 0,
+            "pendingRedrive": 0,
+        })
+    };
+    let executions = counts(run.total, run.running, run.succeeded, run.failed);
+    // A running child holds at least one item (exactly one without an ItemBatcher).
+    let items_running = match run.items_total {
+        Some(t) => run
+            .running
+            .min((t - run.items_succeeded - run.items_failed).max(0)),
+        None => run.running,
+    };
+    let items = counts(
+        run.items_total,
+        items_running,
+        run.items_succeeded,
+        run.items_failed,
+    );
     let mut out = json!({
         "mapRunArn": run.arn,
         "executionArn": run.execution_arn,
@@ -480,8 +494,8 @@ async fn describe_map_run(svc: &Arc<Service>, input: &Value) -> Reply {
         "maxConcurrency": run.max_concurrency,
         "toleratedFailurePercentage": run.tolerated_failure_percentage,
         "toleratedFailureCount": run.tolerated_failure_count,
-        "itemCounts": counts.clone(),
-        "executionCounts": counts,
+        "itemCounts": items,
+        "executionCounts": executions,
         "redriveCount": 0,
     });
     if let Some(stop) = run.stop {

@@ -89,6 +89,9 @@ impl MapRunBook {
                     running: 0,
                     succeeded: 0,
                     failed: 0,
+                    items_total: None,
+                    items_succeeded: 0,
+                    items_failed: 0,
                 },
                 written: None,
                 update: None,
@@ -111,6 +114,9 @@ impl MapRunBook {
         record.running = count(progress.running);
         record.succeeded = count(progress.succeeded);
         record.failed = count(progress.failed);
+        record.items_total = progress.items.total.map(count);
+        record.items_succeeded = count(progress.items.succeeded);
+        record.items_failed = count(progress.items.failed);
         let ended = progress.status != MapRunStatus::Running;
         if ended {
             record.stop = Some(now);

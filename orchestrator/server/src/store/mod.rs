@@ -80,6 +80,10 @@ pub struct MapRunRecord {
     pub running: i64,
     pub succeeded: i64,
     pub failed: i64,
+    /// Items (with an ItemBatcher a child holds several).
+    pub items_total: Option<i64>,
+    pub items_succeeded: i64,
+    pub items_failed: i64,
 }
 
 /// An execution and its outcome.

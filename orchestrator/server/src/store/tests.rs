@@ -251,6 +251,9 @@ async fn map_runs(store: &dyn Store) {
         running: 3,
         succeeded: 1,
         failed: 0,
+        items_total: None,
+        items_succeeded: 10,
+        items_failed: 0,
     };
     store.put_map_run(&run).await.expect("put");
     assert_eq!(
@@ -262,6 +265,8 @@ async fn map_runs(store: &dyn Store) {
     run.total = Some(4);
     run.running = 0;
     run.succeeded = 4;
+    run.items_total = Some(40);
+    run.items_succeeded = 40;
     store.put_map_run(&run).await.expect("update");
     let mut second = run.clone();
     second.arn.push_str("-2");

@@ -5,9 +5,9 @@
 use super::distributed::ItemSource;
 use super::*;
 use crate::engine::context::{ChildSeeds, now_iso8601};
-use crate::engine::events::{MapRunProgress, MapRunStatus};
+use crate::engine::events::{ItemCounts, MapRunProgress, MapRunStatus};
 use crate::lang::distributed::{self, Batcher, IterationRecord};
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
 
 /// Where a Map's children come from.
 enum Feed<'a, 'r> {
@@ -53,7 +53,12 @@ impl<F: Fn(MapRunStatus, Option<usize>, usize, usize, usize)> Drop for AbortRepo
 }
 
 /// What an iteration hands back: its outcome, and for a result writer its input and times.
-type Finished = (Result<Value, Failure>, Option<(Value, String, String)>);
+/// And how many items the child held (a batch holds several).
+type Finished = (
+    Result<Value, Failure>,
+    Option<(Value, String, String)>,
+    usize,
+);
 
 impl Runner<'_> {
     pub(super) async fn map(
@@ -266,6 +271,12 @@ impl Runner<'_> {
             .distributed
             .then(|| self.map_run_arn(state, spec, &run_id));
         let ended = AtomicBool::new(false);
+        // Items (not children: a batch holds several) for the report; MAX while unknown.
+        let items_total = AtomicUsize::new(match &feed {
+            Feed::Reader(..) => usize::MAX,
+            _ => items.len(),
+        });
+        let (items_succeeded, items_failed) = (AtomicUsize::new(0), AtomicUsize::new(0));
         let progress = |status: MapRunStatus,
                         total: Option<usize>,
                         running: usize,
@@ -287,6 +298,14 @@ impl Runner<'_> {
                     max_concurrency: t.max_concurrency.unwrap_or(0),
                     tolerated_failure_percentage: t.tolerated_percentage.unwrap_or(0.0),
                     tolerated_failure_count: t.tolerated_count.unwrap_or(0),
+                    items: ItemCounts {
+                        total: match items_total.load(Ordering::Relaxed) {
+                            usize::MAX => None,
+                            n => Some(n as u64),
+                        },
+                        succeeded: items_succeeded.load(Ordering::Relaxed) as u64,
+                        failed: items_failed.load(Ordering::Relaxed) as u64,
+                    },
                 });
                 if let Some(update) = update {
                     let mut t = tuning.lock().unwrap_or_else(|p| p.into_inner());
@@ -351,6 +370,9 @@ impl Runner<'_> {
                     }
                     Ok(None) => {
                         total = Some(dispatched);
+                        if matches!(feed, Feed::Reader(..)) {
+                            items_total.store(item_index, Ordering::Relaxed);
+                        }
                         if over_threshold(failures, total) {
                             progress(MapRunStatus::Failed, total, 0, finished, failures);
                             return Err(self.map_failed(spec, exceeded()));
@@ -362,7 +384,7 @@ impl Runner<'_> {
                     }
                 }
             }
-            let Some((outcome, timing)) = running.next().await else {
+            let Some((outcome, timing, child_items)) = running.next().await else {
                 break;
             };
             if let Some((child_input, start, stop)) = timing {
@@ -387,6 +409,12 @@ impl Runner<'_> {
             }
             finished += 1;
             let failed_now = usize::from(outcome.is_err());
+            let counter = if outcome.is_ok() {
+                &items_succeeded
+            } else {
+                &items_failed
+            };
+            counter.fetch_add(child_items, Ordering::Relaxed);
             progress(
                 MapRunStatus::Running,
                 total,
@@ -528,9 +556,13 @@ impl Runner<'_> {
         if !spec.distributed {
             self.emit(|| iteration("MapIterationStarted"));
         }
+        let items = match (&prepared, &spec.batcher) {
+            (Ok(batch), Some(_)) => batch["Items"].as_array().map_or(1, Vec::len),
+            _ => 1,
+        };
         let item_input = match prepared {
             Ok(v) => v,
-            Err(f) => return (Err(f), None),
+            Err(f) => return (Err(f), None, items),
         };
         // A result writer records each child's input and times.
         let started = recording.then(|| (item_input.clone(), now_iso8601()));
@@ -547,7 +579,7 @@ impl Runner<'_> {
             .await;
         if spec.distributed {
             let timing = started.map(|(input, start)| (input, start, now_iso8601()));
-            return (outcome, timing);
+            return (outcome, timing, items);
         }
         self.emit(|| {
             let (kind, details) = if outcome.is_ok() {
@@ -560,7 +592,7 @@ impl Runner<'_> {
             e
         });
         let timing = started.map(|(input, start)| (input, start, now_iso8601()));
-        (outcome, timing)
+        (outcome, timing, items)
     }
 
     #[allow(clippy::too_many_arguments)]
