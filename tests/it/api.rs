@@ -875,24 +875,7 @@ async fn distributed_map_runs_are_described() {
 async fn stopping_the_parent_aborts_its_map_run() {
     let server = Server::start("sqlite::memory:");
     let client = server.client();
-    let def = json!({"StartAt": "Fan", "States": {"Fan": {"Type": "Map",
-        "ItemProcessor": {
-            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
-            "StartAt": "Slow", "States": {"Slow": {"Type": "Wait", "Seconds": 1, "End": true}}},
-        "MaxConcurrency": 1, "End": true}}});
-    let sm = create(&client, "slowfan", def).await;
-    let input = json!((0..100).collect::<Vec<_>>()).to_string();
-    let exec = start(&client, &sm, &input).await;
-    let run_arn = eventually(Duration::from_secs(30), || async {
-        let runs = client
-            .list_map_runs()
-            .execution_arn(&exec)
-            .send()
-            .await
-            .ok()?;
-        runs.map_runs().first().map(|r| r.map_run_arn().to_string())
-    })
-    .await;
+    let (exec, run_arn) = slow_map_run(&client, "slowfan").await;
     let running = client
         .describe_map_run()
         .map_run_arn(&run_arn)
@@ -927,24 +910,7 @@ async fn stopping_the_parent_aborts_its_map_run() {
 async fn update_map_run_raises_concurrency() {
     let server = Server::start("sqlite::memory:");
     let client = server.client();
-    let def = json!({"StartAt": "Fan", "States": {"Fan": {"Type": "Map",
-        "ItemProcessor": {
-            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
-            "StartAt": "Slow", "States": {"Slow": {"Type": "Wait", "Seconds": 1, "End": true}}},
-        "MaxConcurrency": 1, "End": true}}});
-    let sm = create(&client, "tuned", def).await;
-    let input = json!((0..100).collect::<Vec<_>>()).to_string();
-    let exec = start(&client, &sm, &input).await;
-    let run_arn = eventually(Duration::from_secs(30), || async {
-        let runs = client
-            .list_map_runs()
-            .execution_arn(&exec)
-            .send()
-            .await
-            .ok()?;
-        runs.map_runs().first().map(|r| r.map_run_arn().to_string())
-    })
-    .await;
+    let (exec, run_arn) = slow_map_run(&client, "tuned").await;
     client
         .update_map_run()
         .map_run_arn(&run_arn)
@@ -999,4 +965,28 @@ async fn update_map_run_raises_concurrency() {
         .await
         .expect_err("no such Map Run");
     assert!(format!("{err:?}").contains("ResourceNotFound"), "{err:?}");
+}
+
+/// Starts a Distributed Map of 100 one-second children, one at a time, on machine `name`:
+/// the execution's ARN and its Map Run's, once listed.
+async fn slow_map_run(client: &aws_sdk_sfn::Client, name: &str) -> (String, String) {
+    let def = json!({"StartAt": "Fan", "States": {"Fan": {"Type": "Map",
+        "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+            "StartAt": "Slow", "States": {"Slow": {"Type": "Wait", "Seconds": 1, "End": true}}},
+        "MaxConcurrency": 1, "End": true}}});
+    let sm = create(client, name, def).await;
+    let input = json!((0..100).collect::<Vec<_>>()).to_string();
+    let exec = start(client, &sm, &input).await;
+    let run_arn = eventually(Duration::from_secs(30), || async {
+        let runs = client
+            .list_map_runs()
+            .execution_arn(&exec)
+            .send()
+            .await
+            .ok()?;
+        runs.map_runs().first().map(|r| r.map_run_arn().to_string())
+    })
+    .await;
+    (exec, run_arn)
 }
