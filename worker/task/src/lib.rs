@@ -12,6 +12,11 @@ use serde_json::Value;
 
 pub use resource::{Pattern, Resource, Target};
 
+/// The getObject parameter with which a Distributed Map's ItemReader asks the S3 integration
+/// for a Parquet object's rows as JSON lines (`"PARQUET"`): the integration has the Parquet
+/// reader, the engine does not. sluice's own; AWS's reader decodes Parquet itself.
+pub const ITEM_READER_DECODE: &str = "SluiceDecode";
+
 /// The error of a Task whose `Resource` no handler serves.
 pub const NO_HANDLER: &str = "Sluice.NoTaskHandler";
 

@@ -823,6 +823,34 @@ async fn distributed_map_reads_objects_in_chunks() {
     }
 }
 
+/// A PARQUET reader asks its handler for the rows as JSON lines (the S3 integration decodes
+/// Parquet) and reads them whole, never in byte ranges.
+#[tokio::test]
+async fn distributed_map_reads_parquet_through_its_handler() {
+    let handler = Scripted(|r: &TaskRequest| {
+        assert_eq!(
+            r.input[sluice_task::ITEM_READER_DECODE],
+            "PARQUET",
+            "{}",
+            r.input
+        );
+        assert!(r.input.get("Range").is_none(), "{}", r.input);
+        Ok(json!({"Body": "{\"id\":1}\n{\"id\":2}\n"}))
+    });
+    let engine = engine_with(handler);
+    let def = distributed(json!({
+        "ItemReader": {
+            "Resource": "arn:aws:states:::s3:getObject",
+            "Parameters": {"Bucket": "b", "Key": "rows.parquet"},
+            "ReaderConfig": {"InputType": "PARQUET"}
+        }
+    }));
+    assert_eq!(
+        run_with(&engine, def, json!({})).await,
+        Outcome::Succeeded(json!([{"id": 1}, {"id": 2}]))
+    );
+}
+
 /// A child task that notes how many listing pages the reader had fetched when it ran.
 struct PageProbe {
     s3: Arc<FakeS3>,

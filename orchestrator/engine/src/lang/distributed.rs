@@ -157,20 +157,17 @@ impl BodyItems {
             Some(InputType::Json) => {
                 Source::Values(json_items(&body, reader.items_pointer.as_deref())?.into_iter())
             }
-            Some(InputType::Jsonl) => Source::Jsonl {
+            // A Parquet object reaches the engine as JSON lines (the S3 integration decodes it).
+            Some(InputType::Jsonl | InputType::Parquet) => Source::Jsonl {
                 body,
                 at: 0,
                 line: lines_before,
             },
             Some(InputType::Csv) => csv_source(body, header, reader.csv_delimiter)?,
-            Some(other) => {
-                return Err(ReadError(format!(
-                    "sluice does not read InputType {} yet",
-                    match other {
-                        InputType::Parquet => "PARQUET",
-                        _ => "MANIFEST",
-                    }
-                )));
+            Some(InputType::Manifest) => {
+                return Err(ReadError(
+                    "sluice does not read InputType MANIFEST yet".into(),
+                ));
             }
             None => {
                 return Err(ReadError(

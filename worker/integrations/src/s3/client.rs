@@ -274,6 +274,28 @@ async fn get_object(buckets: &Buckets, params: &Value, shape: Shape) -> Result<V
     };
     let meta = got.meta.clone();
     let returned = got.range.clone();
+    // A Distributed Map reading Parquet asks for the rows as JSON lines: the engine, which
+    // has no Parquet reader, then reads them like a JSONL object.
+    if shape == Shape::ItemReader
+        && params
+            .get(sluice_task::ITEM_READER_DECODE)
+            .and_then(Value::as_str)
+            == Some("PARQUET")
+    {
+        let bytes = got.bytes().await.map_err(|e| failed(bucket, key, e))?;
+        let body = parquet_rows(bytes).map_err(|e| {
+            S3Failure::new(
+                "InvalidObjectState",
+                format!("s3://{bucket}/{key} is not a readable Parquet file: {e}"),
+            )
+        })?;
+        return Ok(json!({
+            "Body": body,
+            "ContentLength": meta.size,
+            "ETag": quoted(meta.e_tag.as_deref()),
+            "LastModified": json!(meta.last_modified.timestamp()),
+        }));
+    }
     let mut bytes = got
         .bytes()
         .await
@@ -309,6 +331,25 @@ async fn get_object(buckets: &Buckets, params: &Value, shape: Shape) -> Result<V
         out["ContentRange"] = json!(format!("bytes {}-{last}/{}", returned.start, meta.size));
     }
     Ok(out)
+}
+
+/// A Parquet file's rows as JSON lines, one object per row keyed by column name.
+fn parquet_rows<R>(bytes: R) -> Result<String, Box<dyn std::error::Error>>
+where
+    R: datafusion::parquet::file::reader::ChunkReader + 'static,
+{
+    use datafusion::arrow::json::LineDelimitedWriter;
+    use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let rows = ParquetRecordBatchReaderBuilder::try_new(bytes)?.build()?;
+    let mut out = Vec::new();
+    {
+        let mut writer = LineDelimitedWriter::new(&mut out);
+        for batch in rows {
+            writer.write(&batch?)?;
+        }
+        writer.finish()?;
+    }
+    Ok(String::from_utf8(out)?)
 }
 
 /// `bytes=FIRST-LAST` as the half-open range object_store takes.
@@ -462,6 +503,53 @@ mod tests {
         assert_eq!(empty["Body"], "");
         assert!(got("bytes=6-9", "t").await.is_err());
         assert!(got("lines=1-2", "t").await.is_err());
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    /// A Parquet object's rows come back as JSON lines when the ItemReader asks for them.
+    #[tokio::test]
+    async fn parquet_rows_for_the_item_reader() {
+        use datafusion::arrow::array::{Int64Array, StringArray};
+        use datafusion::arrow::datatypes::{DataType, Field, Schema};
+        use datafusion::arrow::record_batch::RecordBatch;
+        use datafusion::parquet::arrow::ArrowWriter;
+        let root = std::env::temp_dir().join(format!("sluice-s3-parquet-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("b")).expect("bucket");
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("name", DataType::Utf8, true),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(Int64Array::from(vec![1, 2])),
+                Arc::new(StringArray::from(vec![Some("é"), None])),
+            ],
+        )
+        .expect("batch");
+        let file = std::fs::File::create(root.join("b/rows.parquet")).expect("file");
+        let mut writer = ArrowWriter::try_new(file, schema, None).expect("writer");
+        writer.write(&batch).expect("write");
+        writer.close().expect("close");
+        let buckets = Buckets::local(&root);
+        let get = Action::GetObject(Shape::ItemReader);
+        let params = json!({"Bucket": "b", "Key": "rows.parquet", "SluiceDecode": "PARQUET"});
+        let got = get.run(&buckets, &params).await.expect("decoded");
+        let lines: Vec<Value> = got["Body"]
+            .as_str()
+            .expect("text")
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("a JSON line"))
+            .collect();
+        assert_eq!(lines, vec![json!({"id": 1, "name": "é"}), json!({"id": 2})]);
+        std::fs::write(root.join("b/bad.parquet"), "not parquet").expect("bad file");
+        let bad = json!({"Bucket": "b", "Key": "bad.parquet", "SluiceDecode": "PARQUET"});
+        let err = get.run(&buckets, &bad).await.expect_err("not Parquet");
+        assert!(
+            format!("{err:?}").contains("not a readable Parquet file"),
+            "{err:?}"
+        );
         let _ = std::fs::remove_dir_all(&root);
     }
 }

@@ -291,6 +291,11 @@ impl Runner<'_> {
         };
         let chunked = distributed::reads_in_chunks(reader.input_type);
         let mut params = object.params.clone();
+        if reader.input_type == Some(InputType::Parquet)
+            && let Some(p) = params.as_object_mut()
+        {
+            p.insert(sluice_task::ITEM_READER_DECODE.into(), json!("PARQUET"));
+        }
         if chunked && let Some(p) = params.as_object_mut() {
             let last = object.offset + self.limits.read_chunk_bytes.max(1) - 1;
             p.insert(
