@@ -471,3 +471,58 @@ fn dir_file(dir: &str, name: &str, text: &str) -> String {
     std::fs::write(&path, text).expect("test file");
     path.display().to_string()
 }
+
+/// `sluice run` reads an S3 Inventory manifest from a directory standing in for S3: its gzip
+/// CSV data files (written here with the gzip tool) become one item per listed object.
+#[test]
+fn run_reads_an_inventory_manifest() {
+    let dir = crate::support::temp_dir("inventory");
+    let data = dir.join("buckets/inventory/photos/all/data");
+    std::fs::create_dir_all(&data).expect("data dir");
+    std::fs::write(
+        data.join("part-1.csv"),
+        "\"photos\",\"cats/1.jpg\",\"10\"\n\"photos\",\"cats/2.jpg\",\"20\"\n",
+    )
+    .expect("data file");
+    let gzip = Command::new("gzip")
+        .arg(data.join("part-1.csv"))
+        .status()
+        .expect("gzip runs");
+    assert!(gzip.success());
+    std::fs::write(
+        dir.join("buckets/inventory/photos/all/manifest.json"),
+        json!({"sourceBucket": "photos", "destinationBucket": "arn:aws:s3:::inventory",
+            "version": "2016-11-30", "fileFormat": "CSV", "fileSchema": "Bucket, Key, Size",
+            "files": [{"key": "photos/all/data/part-1.csv.gz", "size": 1, "MD5checksum": "x"}]})
+        .to_string(),
+    )
+    .expect("manifest");
+    let def = dir.join("inventory.json");
+    std::fs::write(
+        &def,
+        json!({"StartAt": "Each", "States": {"Each": {"Type": "Map",
+            "ItemReader": {"Resource": "arn:aws:states:::s3:getObject",
+                "ReaderConfig": {"InputType": "MANIFEST"},
+                "Parameters": {"Bucket": "inventory", "Key": "photos/all/manifest.json"}},
+            "ItemProcessor": {
+                "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+                "StartAt": "Key", "States": {"Key": {"Type": "Pass",
+                    "Parameters": {"key.$": "$.Key", "size.$": "$.Size"}, "End": true}}},
+            "End": true}}})
+        .to_string(),
+    )
+    .expect("definition");
+    let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["run", &def.display().to_string(), "--json"])
+        .env("SLUICE_S3_DIR", dir.join("buckets"))
+        .output()
+        .expect("sluice runs");
+    let result: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(
+        result,
+        json!({"status": "SUCCEEDED", "output": [
+            {"key": "cats/1.jpg", "size": "10"}, {"key": "cats/2.jpg", "size": "20"}]}),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -851,6 +851,42 @@ async fn distributed_map_reads_parquet_through_its_handler() {
     );
 }
 
+/// A MANIFEST reader reads an S3 Inventory manifest, then each of its gzip CSV data files
+/// (decoded by the handler) with the manifest's fileSchema as the header.
+#[tokio::test]
+async fn distributed_map_reads_an_inventory_manifest() {
+    let handler = Scripted(|r: &TaskRequest| match r.input["Key"].as_str() {
+        Some("inv/manifest.json") => Ok(json!({"Body": json!({
+            "sourceBucket": "photos", "destinationBucket": "arn:aws:s3:::inventory",
+            "fileFormat": "CSV", "fileSchema": "Bucket, Key, Size",
+            "files": [{"key": "inv/data/1.csv.gz"}, {"key": "inv/data/2.csv.gz"}]}).to_string()})),
+        Some(key) if key.starts_with("inv/data/") => {
+            assert_eq!(r.input["Bucket"], "inventory");
+            assert_eq!(r.input[sluice_task::ITEM_READER_DECODE], "GZIP");
+            let n = &key[9..10];
+            Ok(
+                json!({"Body": format!("\"photos\",\"{n}a.jpg\",\"1\"\n\"photos\",\"{n}b.jpg\",\"2\"\n")}),
+            )
+        }
+        other => Err(TaskFailure::new("S3.NoSuchKey", format!("{other:?}"))),
+    });
+    let engine = engine_with(handler);
+    let def = distributed(json!({
+        "ItemReader": {
+            "Resource": "arn:aws:states:::s3:getObject",
+            "Parameters": {"Bucket": "inventory", "Key": "inv/manifest.json"},
+            "ReaderConfig": {"InputType": "MANIFEST"}
+        },
+        "ItemSelector": {"key.$": "$$.Map.Item.Value.Key"}
+    }));
+    assert_eq!(
+        run_with(&engine, def, json!({})).await,
+        Outcome::Succeeded(
+            json!([{"key": "1a.jpg"}, {"key": "1b.jpg"}, {"key": "2a.jpg"}, {"key": "2b.jpg"}])
+        )
+    );
+}
+
 /// A child task that notes how many listing pages the reader had fetched when it ran.
 struct PageProbe {
     s3: Arc<FakeS3>,

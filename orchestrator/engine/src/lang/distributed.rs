@@ -153,7 +153,19 @@ impl BodyItems {
         header: &CsvHeader,
         lines_before: usize,
     ) -> Result<BodyItems, ReadError> {
-        let source = match reader.input_type {
+        BodyItems::of_type(body, reader.input_type, reader, header, lines_before)
+    }
+
+    /// One chunk read as `input_type` (a manifest's data files are CSV or Parquet whatever
+    /// the reader's own type).
+    pub fn of_type(
+        body: String,
+        input_type: Option<InputType>,
+        reader: &ItemReader,
+        header: &CsvHeader,
+        lines_before: usize,
+    ) -> Result<BodyItems, ReadError> {
+        let source = match input_type {
             Some(InputType::Json) => {
                 Source::Values(json_items(&body, reader.items_pointer.as_deref())?.into_iter())
             }
@@ -166,7 +178,7 @@ impl BodyItems {
             Some(InputType::Csv) => csv_source(body, header, reader.csv_delimiter)?,
             Some(InputType::Manifest) => {
                 return Err(ReadError(
-                    "sluice does not read InputType MANIFEST yet".into(),
+                    "a manifest is read with inventory_manifest, not as items".into(),
                 ));
             }
             None => {
@@ -187,6 +199,72 @@ impl BodyItems {
             _ => None,
         }
     }
+}
+
+/// An S3 Inventory `manifest.json`: where its data files are and how to read them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Inventory {
+    /// The bucket holding the data files (from `destinationBucket`).
+    pub bucket: String,
+    /// `CSV` (gzip-compressed, no header) or `Parquet` data files.
+    pub format: InputType,
+    /// Column names, from `fileSchema` (CSV only).
+    pub columns: Vec<String>,
+    /// Data file keys, in the manifest's order.
+    pub files: Vec<String>,
+}
+
+/// Reads an S3 Inventory manifest (`sourceBucket`, `destinationBucket`, `fileFormat`,
+/// `fileSchema`, `files[].key`), as Step Functions' MANIFEST reader takes it.
+pub fn inventory_manifest(text: &str) -> Result<Inventory, ReadError> {
+    let manifest: Value = serde_json::from_str(text)
+        .map_err(|e| ReadError(format!("the manifest is not valid JSON: {e}")))?;
+    let field = |name: &str| {
+        manifest.get(name).and_then(Value::as_str).ok_or_else(|| {
+            ReadError(format!(
+                "the manifest has no {name}; sluice reads S3 Inventory manifests (manifest.json)"
+            ))
+        })
+    };
+    let destination = field("destinationBucket")?;
+    // The destination is written as a bucket ARN (arn:aws:s3:::name).
+    let bucket = destination
+        .rsplit_once(":::")
+        .map_or(destination, |(_, name)| name)
+        .to_string();
+    let (format, columns) = match field("fileFormat")? {
+        "CSV" => {
+            let columns: Vec<String> = field("fileSchema")?
+                .split(',')
+                .map(|c| c.trim().to_string())
+                .collect();
+            (InputType::Csv, columns)
+        }
+        "Parquet" => (InputType::Parquet, Vec::new()),
+        other => {
+            return Err(ReadError(format!(
+                "the manifest's fileFormat {other:?} is not read (CSV or Parquet)"
+            )));
+        }
+    };
+    let files = manifest
+        .get("files")
+        .and_then(Value::as_array)
+        .ok_or_else(|| ReadError("the manifest has no files array".into()))?
+        .iter()
+        .map(|f| {
+            f.get("key")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .ok_or_else(|| ReadError("a manifest file entry has no key".into()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Inventory {
+        bucket,
+        format,
+        columns,
+        files,
+    })
 }
 
 /// Can the input type be read a byte range at a time (records are lines)?
@@ -731,5 +809,21 @@ mod tests {
         assert_eq!(&csv[..complete_records(csv, true)], "a,b\n1,\"x\ny\"\n");
         assert_eq!(content_range("bytes 0-99/1000"), Some((0, 99, 1000)));
         assert_eq!(content_range("bytes */0"), None);
+    }
+
+    /// An S3 Inventory manifest gives its data files, their format and the CSV columns.
+    #[test]
+    fn inventory_manifests() {
+        let text = r#"{"sourceBucket": "photos", "destinationBucket": "arn:aws:s3:::inventory",
+            "version": "2016-11-30", "fileFormat": "CSV", "fileSchema": "Bucket, Key, Size",
+            "files": [{"key": "photos/all/data/a.csv.gz", "size": 10, "MD5checksum": "x"}]}"#;
+        let inventory = inventory_manifest(text).expect("a manifest");
+        assert_eq!(inventory.bucket, "inventory");
+        assert_eq!(inventory.format, InputType::Csv);
+        assert_eq!(inventory.columns, ["Bucket", "Key", "Size"]);
+        assert_eq!(inventory.files, ["photos/all/data/a.csv.gz"]);
+        let orc = text.replace("\"CSV\"", "\"ORC\"");
+        assert!(inventory_manifest(&orc).expect_err("ORC").0.contains("ORC"));
+        assert!(inventory_manifest("{}").is_err());
     }
 }

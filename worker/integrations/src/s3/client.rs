@@ -274,19 +274,28 @@ async fn get_object(buckets: &Buckets, params: &Value, shape: Shape) -> Result<V
     };
     let meta = got.meta.clone();
     let returned = got.range.clone();
-    // A Distributed Map reading Parquet asks for the rows as JSON lines: the engine, which
-    // has no Parquet reader, then reads them like a JSONL object.
-    if shape == Shape::ItemReader
-        && params
+    // A Distributed Map's reader may ask for the object decoded: Parquet rows as JSON lines
+    // (the engine has no Parquet reader), or a gzip-compressed file's text (S3 Inventory
+    // writes its CSV data files so).
+    let decode = match shape {
+        Shape::ItemReader => params
             .get(sluice_task::ITEM_READER_DECODE)
-            .and_then(Value::as_str)
-            == Some("PARQUET")
-    {
+            .and_then(Value::as_str),
+        Shape::Sdk => None,
+    };
+    if let Some(decode) = decode {
         let bytes = got.bytes().await.map_err(|e| failed(bucket, key, e))?;
-        let body = parquet_rows(bytes).map_err(|e| {
+        let body = match decode {
+            "PARQUET" => parquet_rows(bytes).map_err(|e| format!("a readable Parquet file: {e}")),
+            "GZIP" => gunzip(&bytes).map_err(|e| format!("gzip-compressed text: {e}")),
+            other => Err(format!(
+                "something sluice decodes ({other:?} is not PARQUET or GZIP)"
+            )),
+        }
+        .map_err(|what| {
             S3Failure::new(
                 "InvalidObjectState",
-                format!("s3://{bucket}/{key} is not a readable Parquet file: {e}"),
+                format!("s3://{bucket}/{key} is not {what}"),
             )
         })?;
         return Ok(json!({
@@ -331,6 +340,14 @@ async fn get_object(buckets: &Buckets, params: &Value, shape: Shape) -> Result<V
         out["ContentRange"] = json!(format!("bytes {}-{last}/{}", returned.start, meta.size));
     }
     Ok(out)
+}
+
+/// A gzip-compressed object's text.
+fn gunzip(bytes: &[u8]) -> Result<String, std::io::Error> {
+    use std::io::Read;
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(bytes).read_to_string(&mut text)?;
+    Ok(text)
 }
 
 /// A Parquet file's rows as JSON lines, one object per row keyed by column name.
@@ -550,6 +567,13 @@ mod tests {
             format!("{err:?}").contains("not a readable Parquet file"),
             "{err:?}"
         );
+        // A gzip-compressed CSV file, as S3 Inventory writes its data files.
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, b"\"photos\",\"a.jpg\",\"5\"\n").expect("gzip");
+        std::fs::write(root.join("b/inv.csv.gz"), gz.finish().expect("gzip")).expect("file");
+        let params = json!({"Bucket": "b", "Key": "inv.csv.gz", "SluiceDecode": "GZIP"});
+        let got = get.run(&buckets, &params).await.expect("gunzipped");
+        assert_eq!(got["Body"], "\"photos\",\"a.jpg\",\"5\"\n");
         let _ = std::fs::remove_dir_all(&root);
     }
 }

@@ -28,6 +28,8 @@ pub(super) struct ItemSource<'r> {
     objects: VecDeque<Value>,
     /// The object being read, a chunk at a time.
     object: Option<ObjectRead>,
+    /// Objects to read after it (a manifest's data files).
+    queue: VecDeque<ObjectRead>,
     /// Items of the chunk being handed out, with the object's key for messages.
     body: Option<(Option<String>, BodyItems)>,
 }
@@ -47,10 +49,17 @@ struct ObjectRead {
     /// The CSV header once read (later chunks have none).
     names: Option<Vec<String>>,
     lines: usize,
+    /// How its records are read: the reader's type, or a manifest data file's.
+    input_type: Option<InputType>,
+    /// The CSV header before one is read: the reader's, or a manifest's `fileSchema`.
+    header: CsvHeader,
+    /// Asks the S3 integration to decode the object first (`PARQUET`, `GZIP`); such an
+    /// object is fetched whole.
+    decode: Option<&'static str>,
 }
 
 impl ObjectRead {
-    fn new(resource: String, params: Value, key: Option<String>) -> Self {
+    fn new(resource: String, params: Value, key: Option<String>, reader: &ItemReader) -> Self {
         ObjectRead {
             resource,
             params,
@@ -60,6 +69,9 @@ impl ObjectRead {
             carry: String::new(),
             names: None,
             lines: 0,
+            input_type: reader.input_type,
+            header: reader.csv_header.clone(),
+            decode: (reader.input_type == Some(InputType::Parquet)).then_some("PARQUET"),
         }
     }
 }
@@ -170,6 +182,7 @@ impl Runner<'_> {
             listed_all: false,
             objects: VecDeque::new(),
             object: None,
+            queue: VecDeque::new(),
             body: None,
         })
     }
@@ -215,15 +228,27 @@ impl Runner<'_> {
                     continue;
                 }
             }
+            if let Some(next) = source.queue.pop_front() {
+                source.object = Some(next);
+                continue;
+            }
             if !reader.lists() {
                 if source.fetched {
                     return None;
                 }
                 source.fetched = true;
+                if reader.input_type == Some(InputType::Manifest) {
+                    match self.read_manifest(state, reader, &source.params).await {
+                        Ok(files) => source.queue = files,
+                        Err(f) => return Some(Err(f)),
+                    }
+                    continue;
+                }
                 source.object = Some(ObjectRead::new(
                     reader.resource.clone(),
                     source.params.clone(),
                     None,
+                    reader,
                 ));
                 continue;
             }
@@ -238,6 +263,7 @@ impl Runner<'_> {
                     reader.get_object_resource(),
                     get,
                     Some(key.to_string()),
+                    reader,
                 ));
                 continue;
             }
@@ -289,12 +315,10 @@ impl Runner<'_> {
             };
             Failure::new(errors::ITEM_READER_FAILED, cause)
         };
-        let chunked = distributed::reads_in_chunks(reader.input_type);
+        let chunked = distributed::reads_in_chunks(object.input_type) && object.decode.is_none();
         let mut params = object.params.clone();
-        if reader.input_type == Some(InputType::Parquet)
-            && let Some(p) = params.as_object_mut()
-        {
-            p.insert(sluice_task::ITEM_READER_DECODE.into(), json!("PARQUET"));
+        if let (Some(decode), Some(p)) = (object.decode, params.as_object_mut()) {
+            p.insert(sluice_task::ITEM_READER_DECODE.into(), json!(decode));
         }
         if chunked && let Some(p) = params.as_object_mut() {
             let last = object.offset + self.limits.read_chunk_bytes.max(1) - 1;
@@ -329,21 +353,62 @@ impl Runner<'_> {
         drop(body);
         if !object.done {
             let whole =
-                distributed::complete_records(&text, reader.input_type == Some(InputType::Csv));
+                distributed::complete_records(&text, object.input_type == Some(InputType::Csv));
             object.carry = text.split_off(whole);
         }
         let header = match &object.names {
             Some(names) => CsvHeader::Given(names.clone()),
-            None => reader.csv_header.clone(),
+            None => object.header.clone(),
         };
         let lines_before = object.lines;
         object.lines += text.matches('\n').count();
-        let items =
-            BodyItems::chunk(text, reader, &header, lines_before).map_err(|e| failed(e.0))?;
+        let items = BodyItems::of_type(text, object.input_type, reader, &header, lines_before)
+            .map_err(|e| failed(e.0))?;
         if object.names.is_none() {
             object.names = items.csv_names().map(<[String]>::to_vec);
         }
         Ok(items)
+    }
+
+    /// Reads an S3 Inventory manifest and returns its data files to read in turn: gzip CSV
+    /// with the manifest's `fileSchema` as header, or Parquet.
+    async fn read_manifest(
+        &self,
+        state: &State,
+        reader: &ItemReader,
+        params: &Value,
+    ) -> Result<VecDeque<ObjectRead>, Failure> {
+        let failed = |cause: String| Failure::new(errors::ITEM_READER_FAILED, cause);
+        let fetched = self
+            .call(
+                state,
+                &reader.resource,
+                params.clone(),
+                errors::ITEM_READER_FAILED,
+            )
+            .await?;
+        let text = fetched.get("Body").and_then(Value::as_str).unwrap_or("");
+        let inventory = distributed::inventory_manifest(text).map_err(|e| failed(e.0))?;
+        let (input_type, decode) = match inventory.format {
+            InputType::Parquet => (InputType::Parquet, "PARQUET"),
+            _ => (InputType::Csv, "GZIP"),
+        };
+        Ok(inventory
+            .files
+            .iter()
+            .map(|key| {
+                let mut object = ObjectRead::new(
+                    reader.get_object_resource(),
+                    json!({"Bucket": inventory.bucket, "Key": key}),
+                    Some(key.clone()),
+                    reader,
+                );
+                object.input_type = Some(input_type);
+                object.header = CsvHeader::Given(inventory.columns.clone());
+                object.decode = Some(decode);
+                object
+            })
+            .collect())
     }
 
     /// The ResultWriter's destination, when it exports to a resource: evaluated once, before
