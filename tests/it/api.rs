@@ -857,6 +857,17 @@ async fn distributed_map_runs_are_described() {
         format!("{missing:?}").contains("ResourceNotFound"),
         "{missing:?}"
     );
+    // Children are not executions yet: listing them says so instead of listing nothing.
+    let children = client
+        .list_executions()
+        .map_run_arn(listed.map_run_arn())
+        .send()
+        .await
+        .expect_err("children are not executions yet");
+    assert!(
+        format!("{children:?}").contains("DescribeMapRun"),
+        "{children:?}"
+    );
     let history = crate::support::history(&client, &exec).await;
     let kinds: Vec<&str> = history.iter().map(|e| e.r#type().as_str()).collect();
     assert!(

@@ -567,6 +567,20 @@ async fn list_map_runs(svc: &Arc<Service>, input: &Value) -> Reply {
 }
 
 async fn list_executions(svc: &Arc<Service>, input: &Value) -> Reply {
+    if let Some(map_run) = optional(input, "mapRunArn") {
+        svc.map_runs
+            .describe(svc.store.as_ref(), map_run)
+            .await?
+            .ok_or_else(|| {
+                ApiError::new(
+                    "ResourceNotFound",
+                    format!("Map Run Does Not Exist: '{map_run}'"),
+                )
+            })?;
+        return Err(ApiError::validation(
+            "sluice does not keep a Map Run's children as executions yet (they run inside the parent's step); DescribeMapRun gives their counts",
+        ));
+    }
     let sm_arn = required(input, "stateMachineArn")?;
     machine(svc, sm_arn).await?;
     let (limit, token) = page(input)?;
