@@ -17,7 +17,7 @@ const WRITE_EVERY: Duration = Duration::from_secs(1);
 
 /// Live Map Runs and their writer.
 pub(crate) struct MapRunBook {
-    live: Mutex<HashMap<String, Live>>,
+    live: Arc<Mutex<HashMap<String, Live>>>,
     writes: mpsc::UnboundedSender<MapRunRecord>,
     /// The writer task; it ends when the book (and with it the sender) is dropped.
     _writer: tokio::task::JoinHandle<()>,
@@ -28,6 +28,9 @@ struct Live {
     written: Option<Instant>,
     /// Settings from UpdateMapRun, handed to the run with its next report.
     update: Option<MapRunUpdate>,
+    /// The run has ended; the entry stays until its final record is in the store, so no
+    /// reader sees the stale RUNNING row in between.
+    ended: bool,
 }
 
 /// Why UpdateMapRun could not change a Map Run.
@@ -49,15 +52,25 @@ impl MapRunBook {
     /// A book writing to `store`.
     pub(crate) fn start(store: Arc<dyn Store>) -> MapRunBook {
         let (writes, mut pending) = mpsc::unbounded_channel::<MapRunRecord>();
+        let live: Arc<Mutex<HashMap<String, Live>>> = Arc::default();
+        let book = Arc::clone(&live);
         let writer = tokio::spawn(async move {
             while let Some(record) = pending.recv().await {
                 if let Err(e) = store.put_map_run(&record).await {
+                    // The entry stays in memory, so this replica still answers for the run.
                     tracing::warn!(map_run = %record.arn, error = %e, "a Map Run could not be recorded");
+                    continue;
+                }
+                if record.status != MapRunStatus::Running.as_str() {
+                    let mut live = book.lock().unwrap_or_else(|p| p.into_inner());
+                    if live.get(&record.arn).is_some_and(|l| l.ended) {
+                        live.remove(&record.arn);
+                    }
                 }
             }
         });
         MapRunBook {
-            live: Mutex::new(HashMap::new()),
+            live,
             writes,
             _writer: writer,
         }
@@ -95,6 +108,7 @@ impl MapRunBook {
                 },
                 written: None,
                 update: None,
+                ended: false,
             });
         let record = &mut entry.record;
         let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
@@ -103,8 +117,8 @@ impl MapRunBook {
         if progress.status == MapRunStatus::Aborted {
             record.stop = Some(now);
             record.running = 0;
-            let _ = self.writes.send(record.clone());
-            live.remove(progress.map_run_arn);
+            entry.ended = true;
+            let _ = self.writes.send(entry.record.clone());
             return None;
         }
         record.max_concurrency = count(progress.max_concurrency);
@@ -128,11 +142,8 @@ impl MapRunBook {
             // The writer only stops with the book, so a send cannot fail while we hold it.
             let _ = self.writes.send(entry.record.clone());
         }
-        let update = entry.update.take();
-        if ended {
-            live.remove(progress.map_run_arn);
-        }
-        update
+        entry.ended = ended;
+        entry.update.take()
     }
 
     /// UpdateMapRun: new concurrency or tolerance for a running Map Run, taken by the run
@@ -146,6 +157,10 @@ impl MapRunBook {
         {
             let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(entry) = live.get_mut(arn) {
+                if entry.ended {
+                    let status = entry.record.status.clone();
+                    return Err(UpdateError::NotRunning(arn.to_string(), status));
+                }
                 let pending = entry.update.get_or_insert_with(MapRunUpdate::default);
                 let record = &mut entry.record;
                 if let Some(n) = update.max_concurrency {
