@@ -788,9 +788,10 @@ async fn distributed_map_runs_are_described() {
     let client = server.client();
     let def = json!({"StartAt": "Fan", "States": {"Fan": {"Type": "Map",
         "ItemProcessor": {
-            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
             "StartAt": "Double", "States": {"Double": {"Type": "Pass",
-                "Parameters": {"n.$": "States.MathAdd($, $)"}, "End": true}}},
+                "Parameters": {"n.$": "States.MathAdd($, $)", "me.$": "$$.Execution.Id"},
+                "End": true}}},
         "Label": "doubling", "MaxConcurrency": 7, "ToleratedFailurePercentage": 10,
         "End": true}}});
     let sm = create(&client, "fan", def).await;
@@ -857,16 +858,66 @@ async fn distributed_map_runs_are_described() {
         format!("{missing:?}").contains("ResourceNotFound"),
         "{missing:?}"
     );
-    // Children are not executions yet: listing them says so instead of listing nothing.
-    let children = client
-        .list_executions()
-        .map_run_arn(listed.map_run_arn())
+    // STANDARD children are executions of their own, listed under their Map Run.
+    let mut children = Vec::new();
+    let mut token = None;
+    loop {
+        let page = client
+            .list_executions()
+            .map_run_arn(listed.map_run_arn())
+            .max_results(15)
+            .set_next_token(token)
+            .send()
+            .await
+            .expect("ListExecutions --map-run-arn");
+        children.extend(page.executions().iter().cloned());
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            break;
+        }
+    }
+    assert_eq!(children.len(), 40);
+    assert!(children.iter().all(|c| {
+        c.map_run_arn() == Some(listed.map_run_arn())
+            && c.state_machine_arn()
+                .ends_with(":stateMachine:fan/doubling")
+            && c.status() == &aws_sdk_sfn::types::ExecutionStatus::Succeeded
+    }));
+    let child = client
+        .describe_execution()
+        .execution_arn(children[0].execution_arn())
         .send()
         .await
-        .expect_err("children are not executions yet");
+        .expect("a child is described");
+    assert_eq!(child.map_run_arn(), Some(listed.map_run_arn()));
+    let output: serde_json::Value =
+        serde_json::from_str(child.output().expect("output")).expect("json");
+    let item: i64 = child.input().expect("input").parse().expect("a number");
+    assert_eq!(
+        output,
+        json!({"n": 2 * item, "me": children[0].execution_arn()}),
+        "a child sees its own $$.Execution"
+    );
+    let child_history = crate::support::history(&client, children[0].execution_arn()).await;
+    let child_kinds: Vec<&str> = child_history.iter().map(|e| e.r#type().as_str()).collect();
+    assert_eq!(
+        child_kinds,
+        [
+            "ExecutionStarted",
+            "PassStateEntered",
+            "PassStateExited",
+            "ExecutionSucceeded"
+        ]
+    );
+    let redrive = client
+        .redrive_execution()
+        .execution_arn(children[0].execution_arn())
+        .send()
+        .await
+        .expect_err("a child is redriven with its parent");
     assert!(
-        format!("{children:?}").contains("DescribeMapRun"),
-        "{children:?}"
+        format!("{redrive:?}").contains("ExecutionNotRedrivable"),
+        "{redrive:?}"
     );
     let history = crate::support::history(&client, &exec).await;
     let kinds: Vec<&str> = history.iter().map(|e| e.r#type().as_str()).collect();

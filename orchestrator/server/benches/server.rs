@@ -112,6 +112,7 @@ async fn durable_transitions(label: &str) {
             role_arn: ROLE.into(),
             kind: sluice_server::lifecycle::MachineType::Standard,
             redrive_count: 0,
+            map_run_arn: None,
         };
         arns.push(record.arn.clone());
         service.start_standard(record, 0).await.expect("started");

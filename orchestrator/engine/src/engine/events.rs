@@ -98,6 +98,8 @@ pub struct MapRunProgress<'a> {
     pub tolerated_failure_count: u64,
     /// The items: the counts above are children, and with an ItemBatcher a child is a batch.
     pub items: ItemCounts,
+    /// How often the run was redriven.
+    pub redrive_count: u64,
 }
 
 /// Items of a Map Run by outcome.

@@ -2,6 +2,7 @@
 //! `sluice run` and Express executions use it; durable Standard executions will reuse the same
 //! state semantics with a store behind them.
 
+pub mod children;
 mod context;
 pub mod events;
 mod exec;
@@ -143,6 +144,8 @@ pub struct StepRequest<'a> {
     pub events: Option<&'a dyn events::EventSink>,
     /// Durable waits; `None` sleeps in memory.
     pub timers: Option<&'a dyn Timers>,
+    /// Where a Distributed Map's STANDARD children are kept; `None` keeps them in memory.
+    pub children: Option<&'a dyn children::ChildLedger>,
     /// Transitions the execution made before this step; the step adds its own. A durable
     /// driver keeps the count with its checkpoint, so `Limits::max_transitions` holds across
     /// checkpoints and restarts as it does in one in-memory run.
@@ -208,6 +211,7 @@ impl Engine {
             transitions: request.transitions,
             events: request.events,
             timers: request.timers,
+            children: request.children,
         };
         let Some(state) = request.machine.graph.states.get(request.state) else {
             return StepOutcome::Failed(Failure::new(
@@ -262,6 +266,7 @@ impl Engine {
             transitions: &transitions,
             events,
             timers: None,
+            children: None,
         };
         let mut vars = Vars::default();
         let run = runner.run(&mut vars);

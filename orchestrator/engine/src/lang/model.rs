@@ -311,6 +311,9 @@ pub struct MapSpec {
     pub tolerated_failure_percentage: Option<Field>,
     pub tolerated_failure_count: Option<Field>,
     pub distributed: bool,
+    /// `ProcessorConfig.ExecutionType` is `EXPRESS`: a Distributed Map's children run in
+    /// memory and are not kept as executions.
+    pub express_children: bool,
     pub handlers: Handlers,
 }
 
@@ -885,6 +888,11 @@ impl Scope<'_> {
             .and_then(|c| c.get("Mode"))
             .and_then(Value::as_str)
             == Some("DISTRIBUTED");
+        let express_children = proc_obj
+            .get("ProcessorConfig")
+            .and_then(|c| c.get("ExecutionType"))
+            .and_then(Value::as_str)
+            == Some("EXPRESS");
         let processor = compile_graph(proc_obj, &proc_ptr, self.default_language, self.depth + 1)?;
         let items = match language {
             QueryLanguage::JsonPath => Items::Path(selector(
@@ -943,6 +951,7 @@ impl Scope<'_> {
                 language,
             )?,
             distributed,
+            express_children,
             handlers: self.handlers(obj, pointer, language)?,
         })
     }

@@ -355,6 +355,7 @@ async fn start_execution(svc: &Arc<Service>, input: &Value, sync: bool) -> Reply
         role_arn: sm.role_arn.clone(),
         kind: sm.kind,
         redrive_count: 0,
+        map_run_arn: None,
     };
     if express {
         if sync {
@@ -435,10 +436,17 @@ async fn describe_execution(svc: &Arc<Service>, input: &Value) -> Reply {
         "input": e.input,
         "inputDetails": {"included": true},
         "redriveCount": e.redrive_count,
-        "redriveStatus": if e.kind == MachineType::Standard && e.status.is_redrivable() { "REDRIVABLE" } else { "NOT_REDRIVABLE" },
+        "redriveStatus": match (e.kind == MachineType::Standard && e.status.is_redrivable(), &e.map_run_arn) {
+            (true, Some(_)) => "REDRIVABLE_BY_MAP_RUN",
+            (true, None) => "REDRIVABLE",
+            (false, _) => "NOT_REDRIVABLE",
+        },
     });
     if let Some(stop) = e.stop {
         out["stopDate"] = json!(stop);
+    }
+    if let Some(run) = &e.map_run_arn {
+        out["mapRunArn"] = json!(run);
     }
     put_outcome(&mut out, &e);
     Ok(out)
@@ -496,7 +504,7 @@ async fn describe_map_run(svc: &Arc<Service>, input: &Value) -> Reply {
         "toleratedFailureCount": run.tolerated_failure_count,
         "itemCounts": items,
         "executionCounts": executions,
-        "redriveCount": 0,
+        "redriveCount": run.redrive_count,
     });
     if let Some(stop) = run.stop {
         out["stopDate"] = json!(stop);
@@ -567,22 +575,32 @@ async fn list_map_runs(svc: &Arc<Service>, input: &Value) -> Reply {
 }
 
 async fn list_executions(svc: &Arc<Service>, input: &Value) -> Reply {
-    if let Some(map_run) = optional(input, "mapRunArn") {
-        svc.map_runs
-            .describe(svc.store.as_ref(), map_run)
-            .await?
-            .ok_or_else(|| {
-                ApiError::new(
-                    "ResourceNotFound",
-                    format!("Map Run Does Not Exist: '{map_run}'"),
-                )
-            })?;
-        return Err(ApiError::validation(
-            "sluice does not keep a Map Run's children as executions yet (they run inside the parent's step); DescribeMapRun gives their counts",
-        ));
-    }
-    let sm_arn = required(input, "stateMachineArn")?;
-    machine(svc, sm_arn).await?;
+    // Either a state machine's executions or a Map Run's children, as on AWS.
+    let map_run = optional(input, "mapRunArn");
+    let sm_arn = match (map_run, optional(input, "stateMachineArn")) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::validation(
+                "Only one of stateMachineArn and mapRunArn may be given",
+            ));
+        }
+        (Some(run), None) => {
+            svc.map_runs
+                .describe(svc.store.as_ref(), run)
+                .await?
+                .ok_or_else(|| {
+                    ApiError::new(
+                        "ResourceNotFound",
+                        format!("Map Run Does Not Exist: '{run}'"),
+                    )
+                })?;
+            None
+        }
+        (None, _) => {
+            let sm_arn = required(input, "stateMachineArn")?;
+            machine(svc, sm_arn).await?;
+            Some(sm_arn)
+        }
+    };
     let (limit, token) = page(input)?;
     let status = match optional(input, "statusFilter") {
         None => None,
@@ -609,7 +627,8 @@ async fn list_executions(svc: &Arc<Service>, input: &Value) -> Reply {
     let rows = svc
         .store
         .list_executions(&ExecutionFilter {
-            state_machine_arn: Some(sm_arn.to_string()),
+            state_machine_arn: sm_arn.map(str::to_string),
+            map_run_arn: map_run.map(str::to_string),
             status,
             after,
             limit: limit + 1,
@@ -623,6 +642,9 @@ async fn list_executions(svc: &Arc<Service>, input: &Value) -> Reply {
                 "name": e.name, "status": e.status.as_str(), "startDate": e.start, "redriveCount": e.redrive_count});
             if let Some(stop) = e.stop {
                 item["stopDate"] = json!(stop);
+            }
+            if let Some(run) = &e.map_run_arn {
+                item["mapRunArn"] = json!(run);
             }
             item
         })
@@ -707,6 +729,15 @@ async fn redrive_execution(svc: &Arc<Service>, input: &Value) -> Reply {
             format!(
                 "Execution is not redrivable: '{}' is {} ({})",
                 e.arn, e.status, e.kind
+            ),
+        ));
+    }
+    if let Some(run) = &e.map_run_arn {
+        return Err(ApiError::new(
+            "ExecutionNotRedrivable",
+            format!(
+                "Execution is not redrivable: '{}' is a child of the Map Run '{run}'; redrive its parent execution",
+                e.arn
             ),
         ));
     }

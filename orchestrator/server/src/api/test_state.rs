@@ -111,6 +111,7 @@ pub async fn test_state(svc: &Arc<Service>, input: &Value) -> Result<Value, ApiE
             vars: &mut vars,
             events: None,
             timers: None,
+            children: None,
             transitions: &Default::default(),
         })
         .await;

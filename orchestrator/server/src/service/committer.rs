@@ -15,6 +15,8 @@ enum Work {
     Transition(Transition),
     /// An execution that already ended (Express), with its events.
     Finished(ExecutionRecord, Vec<NewEvent>),
+    /// A Map Run's child that ended, with its events; replaces an earlier run of it.
+    Child(ExecutionRecord, Vec<NewEvent>),
 }
 
 /// Hands transitions to the writer task and waits for their outcome.
@@ -39,6 +41,8 @@ impl Committer {
                 let mut t_replies = Vec::new();
                 let mut finished = Vec::new();
                 let mut f_replies = Vec::new();
+                let mut children = Vec::new();
+                let mut c_replies = Vec::new();
                 for (work, reply) in batch {
                     match work {
                         Work::Transition(t) => {
@@ -49,6 +53,19 @@ impl Committer {
                             finished.push((e, events));
                             f_replies.push(reply);
                         }
+                        Work::Child(e, events) => {
+                            children.push((e, events));
+                            c_replies.push(reply);
+                        }
+                    }
+                }
+                if !children.is_empty() {
+                    let outcome = store
+                        .record_children(&children)
+                        .await
+                        .map_err(|e| e.to_string());
+                    for reply in c_replies {
+                        let _ = reply.send(outcome.clone().map_err(backend));
                     }
                 }
                 if !finished.is_empty() {
@@ -95,7 +112,7 @@ impl Committer {
             .try_send((Work::Transition(transition), reply))
             .map_err(|e| match e.into_inner().0 {
                 Work::Transition(t) => t.events,
-                Work::Finished(_, events) => events,
+                Work::Finished(_, events) | Work::Child(_, events) => events,
             })
     }
 
@@ -108,6 +125,18 @@ impl Committer {
         let (reply, answer) = oneshot::channel();
         self.queue
             .send((Work::Finished(execution, events), reply))
+            .await
+            .map_err(|_| StoreError::Backend(sqlx::Error::PoolClosed))?;
+        answer
+            .await
+            .map_err(|_| StoreError::Backend(sqlx::Error::PoolClosed))?
+    }
+
+    /// Record a Map Run's child that ended, batched with other writes.
+    pub async fn record_child(&self, child: ExecutionRecord, events: Vec<NewEvent>) -> Result<()> {
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .send((Work::Child(child, events), reply))
             .await
             .map_err(|_| StoreError::Backend(sqlx::Error::PoolClosed))?;
         answer

@@ -312,6 +312,10 @@ impl Service {
             };
             let mut vars = Vars::from_json(stored_json(&cursor.vars, "variables")?);
             let state_input = stored_json(&cursor.input, "state input")?;
+            let children = super::children::StoredChildren {
+                store: self.store.as_ref(),
+                committer: &self.committer,
+            };
             let timers = StepTimers {
                 store: self.store.as_ref(),
                 arn,
@@ -328,6 +332,7 @@ impl Service {
                 vars: &mut vars,
                 events: Some(&buffer),
                 timers: Some(&timers),
+                children: Some(&children),
                 transitions: &transitions,
             });
             let outcome = match deadline {

@@ -105,6 +105,7 @@ impl MapRunBook {
                     items_total: None,
                     items_succeeded: 0,
                     items_failed: 0,
+                    redrive_count: 0,
                 },
                 written: None,
                 update: None,
@@ -121,6 +122,7 @@ impl MapRunBook {
             let _ = self.writes.send(entry.record.clone());
             return None;
         }
+        record.redrive_count = count(progress.redrive_count);
         record.max_concurrency = count(progress.max_concurrency);
         record.tolerated_failure_percentage = progress.tolerated_failure_percentage;
         record.tolerated_failure_count = count(progress.tolerated_failure_count);

@@ -3,6 +3,7 @@
 //! activity workers and callbacks.
 
 mod batches;
+mod children;
 mod committer;
 mod driver;
 mod jobs;

@@ -29,6 +29,11 @@ const SQLITE: &[Script] = &[
         "map runs",
         include_str!("migrations/sqlite/0003_map_runs.sql"),
     ),
+    (
+        4,
+        "map run children",
+        include_str!("migrations/sqlite/0004_map_run_children.sql"),
+    ),
 ];
 
 const POSTGRES: &[Script] = &[
@@ -46,6 +51,11 @@ const POSTGRES: &[Script] = &[
         3,
         "map runs",
         include_str!("migrations/postgres/0003_map_runs.sql"),
+    ),
+    (
+        4,
+        "map run children",
+        include_str!("migrations/postgres/0004_map_run_children.sql"),
     ),
 ];
 

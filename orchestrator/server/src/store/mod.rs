@@ -84,6 +84,8 @@ pub struct MapRunRecord {
     pub items_total: Option<i64>,
     pub items_succeeded: i64,
     pub items_failed: i64,
+    /// How often the run was redriven.
+    pub redrive_count: i64,
 }
 
 /// An execution and its outcome.
@@ -105,6 +107,8 @@ pub struct ExecutionRecord {
     pub role_arn: String,
     pub kind: MachineType,
     pub redrive_count: i64,
+    /// The Map Run this execution is a child of.
+    pub map_run_arn: Option<String>,
 }
 
 /// Where a running execution stands: the next top-level state and its input.
@@ -237,6 +241,8 @@ pub enum TaskWrite {
 #[derive(Debug, Clone, Default)]
 pub struct ExecutionFilter {
     pub state_machine_arn: Option<String>,
+    /// Children of this Map Run.
+    pub map_run_arn: Option<String>,
     pub status: Option<ExecutionStatus>,
     /// Return executions that sort after this ARN (newest first by start time, then ARN).
     pub after: Option<(f64, String)>,
@@ -367,6 +373,13 @@ pub trait Store: Send + Sync {
         }
         Ok(())
     }
+
+    /// Record children of Map Runs that ended, each row with its events. A child that ran
+    /// again (a redrive) replaces its earlier row and history.
+    async fn record_children(&self, batch: &[(ExecutionRecord, Vec<NewEvent>)]) -> Result<()>;
+
+    /// The children of a Map Run that ended: name and status.
+    async fn ended_children(&self, map_run_arn: &str) -> Result<Vec<(String, ExecutionStatus)>>;
 
     // ---- settings
     /// The deployment-wide setting `key`: the stored value if there is one, else `value`,

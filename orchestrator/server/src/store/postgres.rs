@@ -252,6 +252,7 @@ fn execution(row: &PgRow) -> sqlx::Result<ExecutionRecord> {
         role_arn: row.try_get("role_arn")?,
         kind: row.try_get("kind")?,
         redrive_count: row.try_get("redrive_count")?,
+        map_run_arn: row.try_get("map_run_arn")?,
     })
 }
 
@@ -541,6 +542,7 @@ impl Store for PostgresStore {
              WHERE ($1::text IS NULL OR state_machine_arn = $1)
                AND ($2::text IS NULL OR status = $2)
                AND ($3::float8 IS NULL OR start < $3 OR (start = $3 AND arn > $4))
+               AND ($6::text IS NULL OR map_run_arn = $6)
              ORDER BY start DESC, arn LIMIT $5",
         )
         .bind(f.state_machine_arn.as_deref())
@@ -548,9 +550,65 @@ impl Store for PostgresStore {
         .bind(after_start)
         .bind(after_arn)
         .bind(sql_limit(f.limit))
+        .bind(f.map_run_arn.as_deref())
         .fetch_all(&self.pool)
         .await?;
         all(&rows, execution)
+    }
+
+    async fn record_children(&self, batch: &[(ExecutionRecord, Vec<NewEvent>)]) -> Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await?;
+        for (e, evs) in batch {
+            sqlx::query(
+                "INSERT INTO executions (arn, state_machine_arn, name, status, input, output, error, cause, start, stop, definition, role_arn, kind, redrive_count, map_run_arn, next_event_id)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+                 ON CONFLICT (arn) DO UPDATE SET status = excluded.status, input = excluded.input, output = excluded.output, error = excluded.error, cause = excluded.cause, start = excluded.start, stop = excluded.stop, redrive_count = excluded.redrive_count, next_event_id = excluded.next_event_id",
+            )
+            .bind(&e.arn)
+            .bind(&e.state_machine_arn)
+            .bind(&e.name)
+            .bind(e.status)
+            .bind(&e.input)
+            .bind(&e.output)
+            .bind(&e.error)
+            .bind(&e.cause)
+            .bind(e.start)
+            .bind(e.stop)
+            .bind(&e.definition)
+            .bind(&e.role_arn)
+            .bind(e.kind)
+            .bind(e.redrive_count)
+            .bind(&e.map_run_arn)
+            .bind(1 + evs.len() as i64)
+            .execute(&mut *tx)
+            .await?;
+        }
+        // A child that ran again gets the history of its last run.
+        let arns: Vec<&str> = batch.iter().map(|(e, _)| e.arn.as_str()).collect();
+        sqlx::query("DELETE FROM events WHERE execution_arn = ANY($1)")
+            .bind(&arns)
+            .execute(&mut *tx)
+            .await?;
+        let mut events = EventRows::default();
+        for (e, evs) in batch {
+            events.push(&e.arn, 1, evs);
+        }
+        events.insert(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn ended_children(&self, map_run_arn: &str) -> Result<Vec<(String, ExecutionStatus)>> {
+        let rows = sqlx::query("SELECT name, status FROM executions WHERE map_run_arn = $1")
+            .bind(map_run_arn)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("name")?, r.try_get("status")?)))
+            .collect()
     }
 
     async fn get_cursor(&self, arn: &str) -> Result<Option<Cursor>> {
@@ -655,9 +713,9 @@ impl Store for PostgresStore {
 
     async fn put_map_run(&self, run: &MapRunRecord) -> Result<()> {
         sqlx::query(
-            "INSERT INTO map_runs (arn, execution_arn, state_machine_arn, status, start, stop, max_concurrency, tolerated_failure_percentage, tolerated_failure_count, total, running, succeeded, failed, items_total, items_succeeded, items_failed)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
-             ON CONFLICT (arn) DO UPDATE SET status = excluded.status, stop = excluded.stop, max_concurrency = excluded.max_concurrency, tolerated_failure_percentage = excluded.tolerated_failure_percentage, tolerated_failure_count = excluded.tolerated_failure_count, total = excluded.total, running = excluded.running, succeeded = excluded.succeeded, failed = excluded.failed, items_total = excluded.items_total, items_succeeded = excluded.items_succeeded, items_failed = excluded.items_failed",
+            "INSERT INTO map_runs (arn, execution_arn, state_machine_arn, status, start, stop, max_concurrency, tolerated_failure_percentage, tolerated_failure_count, total, running, succeeded, failed, items_total, items_succeeded, items_failed, redrive_count)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+             ON CONFLICT (arn) DO UPDATE SET status = excluded.status, redrive_count = excluded.redrive_count, stop = excluded.stop, max_concurrency = excluded.max_concurrency, tolerated_failure_percentage = excluded.tolerated_failure_percentage, tolerated_failure_count = excluded.tolerated_failure_count, total = excluded.total, running = excluded.running, succeeded = excluded.succeeded, failed = excluded.failed, items_total = excluded.items_total, items_succeeded = excluded.items_succeeded, items_failed = excluded.items_failed",
         )
         .bind(&run.arn)
         .bind(&run.execution_arn)
@@ -675,13 +733,14 @@ impl Store for PostgresStore {
         .bind(run.items_total)
         .bind(run.items_succeeded)
         .bind(run.items_failed)
+        .bind(run.redrive_count)
         .execute(&self.pool)
         .await?;
         Ok(())
     }
 
     async fn get_map_run(&self, arn: &str) -> Result<Option<MapRunRecord>> {
-        let row = sqlx::query("SELECT arn, execution_arn, state_machine_arn, status, start, stop, max_concurrency, tolerated_failure_percentage, tolerated_failure_count, total, running, succeeded, failed, items_total, items_succeeded, items_failed FROM map_runs WHERE arn = $1")
+        let row = sqlx::query("SELECT arn, execution_arn, state_machine_arn, status, start, stop, max_concurrency, tolerated_failure_percentage, tolerated_failure_count, total, running, succeeded, failed, items_total, items_succeeded, items_failed, redrive_count FROM map_runs WHERE arn = $1")
             .bind(arn)
             .fetch_optional(&self.pool)
             .await?;
@@ -690,7 +749,7 @@ impl Store for PostgresStore {
 
     async fn list_map_runs(&self, execution_arn: &str) -> Result<Vec<MapRunRecord>> {
         let rows = sqlx::query(
-            "SELECT arn, execution_arn, state_machine_arn, status, start, stop, max_concurrency, tolerated_failure_percentage, tolerated_failure_count, total, running, succeeded, failed, items_total, items_succeeded, items_failed FROM map_runs WHERE execution_arn = $1 ORDER BY start, arn",
+            "SELECT arn, execution_arn, state_machine_arn, status, start, stop, max_concurrency, tolerated_failure_percentage, tolerated_failure_count, total, running, succeeded, failed, items_total, items_succeeded, items_failed, redrive_count FROM map_runs WHERE execution_arn = $1 ORDER BY start, arn",
         )
         .bind(execution_arn)
         .fetch_all(&self.pool)
@@ -1026,5 +1085,6 @@ fn map_run_row(r: &sqlx::postgres::PgRow) -> Result<MapRunRecord> {
         items_total: r.try_get("items_total")?,
         items_succeeded: r.try_get("items_succeeded")?,
         items_failed: r.try_get("items_failed")?,
+        redrive_count: r.try_get("redrive_count")?,
     })
 }

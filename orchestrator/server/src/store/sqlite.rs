@@ -103,6 +103,7 @@ fn execution(row: &SqliteRow) -> ExecutionRecord {
         role_arn: row.get("role_arn"),
         kind: row.get("kind"),
         redrive_count: row.get("redrive_count"),
+        map_run_arn: row.get("map_run_arn"),
     }
 }
 
@@ -350,6 +351,65 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn record_children(&self, batch: &[(ExecutionRecord, Vec<NewEvent>)]) -> Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await?;
+        for chunk in batch.chunks(CHUNK / 16) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO executions (arn, state_machine_arn, name, status, input, output, error, cause, start, stop, definition, role_arn, kind, redrive_count, map_run_arn, next_event_id) ",
+            );
+            q.push_values(chunk, |mut row, (e, events)| {
+                row.push_bind(&e.arn)
+                    .push_bind(&e.state_machine_arn)
+                    .push_bind(&e.name)
+                    .push_bind(e.status)
+                    .push_bind(&e.input)
+                    .push_bind(&e.output)
+                    .push_bind(&e.error)
+                    .push_bind(&e.cause)
+                    .push_bind(e.start)
+                    .push_bind(e.stop)
+                    .push_bind(&e.definition)
+                    .push_bind(&e.role_arn)
+                    .push_bind(e.kind)
+                    .push_bind(e.redrive_count)
+                    .push_bind(&e.map_run_arn)
+                    .push_bind(1 + events.len() as i64);
+            });
+            q.push(
+                " ON CONFLICT (arn) DO UPDATE SET status = excluded.status, input = excluded.input, output = excluded.output, error = excluded.error, cause = excluded.cause, start = excluded.start, stop = excluded.stop, redrive_count = excluded.redrive_count, next_event_id = excluded.next_event_id",
+            );
+            q.build().execute(&mut *tx).await?;
+        }
+        // A child that ran again gets the history of its last run.
+        for (e, _) in batch.iter().filter(|(e, _)| e.redrive_count > 0) {
+            sqlx::query("DELETE FROM events WHERE execution_arn = ?")
+                .bind(&e.arn)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let events: Vec<(&str, i64, &NewEvent)> = batch
+            .iter()
+            .flat_map(|(e, evs)| (1..).zip(evs).map(move |(id, ev)| (e.arn.as_str(), id, ev)))
+            .collect();
+        insert_event_rows(&mut tx, &events, true).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn ended_children(&self, map_run_arn: &str) -> Result<Vec<(String, ExecutionStatus)>> {
+        let rows = sqlx::query("SELECT name, status FROM executions WHERE map_run_arn = ?")
+            .bind(map_run_arn)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get("name"), r.get("status")))
+            .collect())
+    }
+
     async fn get_execution(&self, arn: &str) -> Result<Option<ExecutionRecord>> {
         let row = sqlx::query("SELECT * FROM executions WHERE arn = ?")
             .bind(arn)
@@ -366,12 +426,15 @@ impl Store for SqliteStore {
         let rows = sqlx::query(
             "SELECT * FROM executions
              WHERE (? IS NULL OR state_machine_arn = ?)
+               AND (? IS NULL OR map_run_arn = ?)
                AND (? IS NULL OR status = ?)
                AND (? IS NULL OR start < ? OR (start = ? AND arn > ?))
              ORDER BY start DESC, arn LIMIT ?",
         )
         .bind(&f.state_machine_arn)
         .bind(&f.state_machine_arn)
+        .bind(&f.map_run_arn)
+        .bind(&f.map_run_arn)
         .bind(f.status)
         .bind(f.status)
         .bind(after_start)
@@ -765,9 +828,9 @@ impl Store for SqliteStore {
 
     async fn put_map_run(&self, run: &MapRunRecord) -> Result<()> {
         sqlx::query(
-            "INSERT INTO map_runs (arn, execution_arn, state_machine_arn, status, start, stop, max_concurrency, tolerated_failure_percentage, tolerated_failure_count, total, running, succeeded, failed, items_total, items_succeeded, items_failed)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-             ON CONFLICT (arn) DO UPDATE SET status = excluded.status, stop = excluded.stop, max_concurrency = excluded.max_concurrency, tolerated_failure_percentage = excluded.tolerated_failure_percentage, tolerated_failure_count = excluded.tolerated_failure_count, total = excluded.total, running = excluded.running, succeeded = excluded.succeeded, failed = excluded.failed, items_total = excluded.items_total, items_succeeded = excluded.items_succeeded, items_failed = excluded.items_failed",
+            "INSERT INTO map_runs (arn, execution_arn, state_machine_arn, status, start, stop, max_concurrency, tolerated_failure_percentage, tolerated_failure_count, total, running, succeeded, failed, items_total, items_succeeded, items_failed, redrive_count)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (arn) DO UPDATE SET status = excluded.status, redrive_count = excluded.redrive_count, stop = excluded.stop, max_concurrency = excluded.max_concurrency, tolerated_failure_percentage = excluded.tolerated_failure_percentage, tolerated_failure_count = excluded.tolerated_failure_count, total = excluded.total, running = excluded.running, succeeded = excluded.succeeded, failed = excluded.failed, items_total = excluded.items_total, items_succeeded = excluded.items_succeeded, items_failed = excluded.items_failed",
         )
         .bind(&run.arn)
         .bind(&run.execution_arn)
@@ -785,13 +848,14 @@ impl Store for SqliteStore {
         .bind(run.items_total)
         .bind(run.items_succeeded)
         .bind(run.items_failed)
+        .bind(run.redrive_count)
         .execute(&self.pool)
         .await?;
         Ok(())
     }
 
     async fn get_map_run(&self, arn: &str) -> Result<Option<MapRunRecord>> {
-        let row = sqlx::query("SELECT arn, execution_arn, state_machine_arn, status, start, stop, max_concurrency, tolerated_failure_percentage, tolerated_failure_count, total, running, succeeded, failed, items_total, items_succeeded, items_failed FROM map_runs WHERE arn = ?")
+        let row = sqlx::query("SELECT arn, execution_arn, state_machine_arn, status, start, stop, max_concurrency, tolerated_failure_percentage, tolerated_failure_count, total, running, succeeded, failed, items_total, items_succeeded, items_failed, redrive_count FROM map_runs WHERE arn = ?")
             .bind(arn)
             .fetch_optional(&self.pool)
             .await?;
@@ -800,7 +864,7 @@ impl Store for SqliteStore {
 
     async fn list_map_runs(&self, execution_arn: &str) -> Result<Vec<MapRunRecord>> {
         let rows = sqlx::query(
-            "SELECT arn, execution_arn, state_machine_arn, status, start, stop, max_concurrency, tolerated_failure_percentage, tolerated_failure_count, total, running, succeeded, failed, items_total, items_succeeded, items_failed FROM map_runs WHERE execution_arn = ? ORDER BY start, arn",
+            "SELECT arn, execution_arn, state_machine_arn, status, start, stop, max_concurrency, tolerated_failure_percentage, tolerated_failure_count, total, running, succeeded, failed, items_total, items_succeeded, items_failed, redrive_count FROM map_runs WHERE execution_arn = ? ORDER BY start, arn",
         )
         .bind(execution_arn)
         .fetch_all(&self.pool)
@@ -856,5 +920,6 @@ fn map_run_row(r: &sqlx::sqlite::SqliteRow) -> Result<MapRunRecord> {
         items_total: r.try_get("items_total")?,
         items_succeeded: r.try_get("items_succeeded")?,
         items_failed: r.try_get("items_failed")?,
+        redrive_count: r.try_get("redrive_count")?,
     })
 }

@@ -45,6 +45,7 @@ fn execution(sm: &StateMachineRecord, name: &str, start: f64) -> ExecutionRecord
         role_arn: sm.role_arn.clone(),
         kind: sm.kind,
         redrive_count: 0,
+        map_run_arn: None,
     }
 }
 
@@ -210,6 +211,7 @@ pub(crate) async fn suite(store: &dyn Store) {
     leases(store, store).await;
     settings_and_transitions(store, store).await;
     map_runs(store).await;
+    map_run_children(store).await;
 }
 
 /// Two stores over one database behave as one: what one replica writes the other sees, and
@@ -254,6 +256,7 @@ async fn map_runs(store: &dyn Store) {
         items_total: None,
         items_succeeded: 10,
         items_failed: 0,
+        redrive_count: 0,
     };
     store.put_map_run(&run).await.expect("put");
     assert_eq!(
@@ -282,6 +285,92 @@ async fn map_runs(store: &dyn Store) {
             .expect("list")
             .is_empty()
     );
+}
+
+/// Children of a Map Run are executions with their history, listed by their Map Run; a child
+/// that runs again replaces its row and history.
+async fn map_run_children(store: &dyn Store) {
+    let run_arn = format!(
+        "arn:aws:states:us-east-1:1:mapRun:m/Fan:{}",
+        unique_suffix()
+    );
+    let machine = "arn:aws:states:us-east-1:1:stateMachine:m/Fan";
+    let event = |kind: &str| NewEvent {
+        timestamp: 1.0,
+        kind: kind.into(),
+        details: None,
+    };
+    let child = |n: usize, status: ExecutionStatus| ExecutionRecord {
+        arn: format!("{}-{n}", run_arn.replace(":mapRun:", ":execution:")),
+        state_machine_arn: machine.into(),
+        name: format!("{}-{n}", run_arn.rsplit(':').next().unwrap_or("")),
+        status,
+        input: "{}".into(),
+        output: (status == ExecutionStatus::Succeeded).then(|| "1".to_string()),
+        error: (status == ExecutionStatus::Failed).then(|| "E".to_string()),
+        cause: None,
+        start: 5.0 + n as f64,
+        stop: Some(9.0),
+        definition: String::new(),
+        role_arn: "r".into(),
+        kind: MachineType::Standard,
+        redrive_count: 0,
+        map_run_arn: Some(run_arn.clone()),
+    };
+    let batch: Vec<_> = (0..3)
+        .map(|n| {
+            let status = if n == 1 {
+                ExecutionStatus::Failed
+            } else {
+                ExecutionStatus::Succeeded
+            };
+            (
+                child(n, status),
+                vec![event("ExecutionStarted"), event("X")],
+            )
+        })
+        .collect();
+    store.record_children(&batch).await.expect("record");
+    let mut ended = store.ended_children(&run_arn).await.expect("ended");
+    ended.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(ended.len(), 3);
+    assert_eq!(ended[1].1, ExecutionStatus::Failed);
+    let listed = store
+        .list_executions(&ExecutionFilter {
+            state_machine_arn: None,
+            map_run_arn: Some(run_arn.clone()),
+            status: None,
+            after: None,
+            limit: 10,
+        })
+        .await
+        .expect("list");
+    assert_eq!(listed.len(), 3);
+    assert!(
+        listed
+            .iter()
+            .all(|e| e.map_run_arn.as_deref() == Some(run_arn.as_str()))
+    );
+    // The failed child runs again and succeeds: one row, the new history.
+    let mut again = child(1, ExecutionStatus::Succeeded);
+    again.redrive_count = 1;
+    store
+        .record_children(&[(
+            again.clone(),
+            vec![event("ExecutionStarted"), event("Y"), event("Z")],
+        )])
+        .await
+        .expect("rerun");
+    assert_eq!(
+        store.get_execution(&again.arn).await.expect("get"),
+        Some(again.clone())
+    );
+    let history = store
+        .history(&again.arn, None, false, 10)
+        .await
+        .expect("history");
+    let kinds: Vec<&str> = history.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds, ["ExecutionStarted", "Y", "Z"]);
 }
 
 /// A setting is written once (first writer wins, also between replicas racing), and a
@@ -840,6 +929,7 @@ async fn listing_executions(store: &dyn Store) {
                 let page = store
                     .list_executions(&ExecutionFilter {
                         state_machine_arn: Some(sm.arn.clone()),
+                        map_run_arn: None,
                         status: status.map(|s| s.parse().expect("an execution status")),
                         after: after.clone(),
                         limit: 2,

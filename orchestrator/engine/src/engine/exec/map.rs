@@ -4,10 +4,12 @@
 // The parent module holds the imports the interpreter's parts share.
 use super::distributed::ItemSource;
 use super::*;
+use crate::engine::children::{ChildExecution, ChildLedger, MapRunKey, OpenedRun, child_info};
 use crate::engine::context::{ChildSeeds, now_iso8601};
 use crate::engine::events::{ItemCounts, MapRunProgress, MapRunStatus};
 use crate::lang::distributed::{self, Batcher, IterationRecord};
 use std::sync::atomic::{AtomicBool, AtomicUsize};
+use std::time::SystemTime;
 
 /// Where a Map's children come from.
 enum Feed<'a, 'r> {
@@ -17,6 +19,44 @@ enum Feed<'a, 'r> {
     Prepared(std::vec::IntoIter<Value>),
     /// An ItemReader, pulled as iterations need items (and batched as they arrive).
     Reader(Box<ItemSource<'r>>, Option<Batcher>),
+}
+
+/// Where a Map Run's children are kept, and what the ledger knew of them when it opened.
+struct ChildRun<'a> {
+    map_run_arn: &'a str,
+    ledger: Option<&'a dyn ChildLedger>,
+    opened: Option<&'a OpenedRun>,
+}
+
+/// A child's history as it happens, for the ledger.
+#[derive(Default)]
+struct History(std::sync::Mutex<Vec<(SystemTime, Event)>>);
+
+impl History {
+    fn into_events(self) -> Vec<(SystemTime, Event)> {
+        self.0.into_inner().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl EventSink for History {
+    fn emit(&self, event: Event) {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((SystemTime::now(), event));
+    }
+}
+
+/// A child the ledger could not keep or give back fails, naming it.
+fn unrecorded(child_arn: &str, error: &str) -> Failure {
+    Failure::new(
+        errors::RUNTIME,
+        format!("The Map Run's child execution '{child_arn}' could not be recorded: {error}"),
+    )
+}
+
+fn iso8601(at: SystemTime) -> String {
+    chrono::DateTime::<chrono::Utc>::from(at).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 /// Children of a Distributed Map in flight when `MaxConcurrency` is 0 or absent.
@@ -211,10 +251,32 @@ impl Runner<'_> {
             }
         };
         let recording = spec.writer.is_some();
-        let run_id = if recording || spec.distributed {
+        let mut run_id = if recording || spec.distributed {
             self.run_id()
         } else {
             String::new()
+        };
+        // A durable host may continue an earlier run of this Map: the same run after a
+        // crash, a failed one when the execution is redriven.
+        let ledger = self
+            .children
+            .filter(|_| spec.distributed && !spec.express_children);
+        let opened = match ledger {
+            Some(ledger) => {
+                let fresh = self.map_run_arn(state, spec, &run_id);
+                let key = MapRunKey {
+                    execution: self.info,
+                    map_run_arn: &fresh,
+                };
+                let opened = ledger.open(&key).await.map_err(|e| {
+                    runtime(&state.name, format!("the Map Run could not be opened: {e}"))
+                })?;
+                if let Some((_, id)) = opened.map_run_arn.rsplit_once(':') {
+                    run_id = id.to_string();
+                }
+                Some(opened)
+            }
+            None => None,
         };
         let mut sink = match &spec.writer {
             Some(writer) => self.open_writer(state, spec, writer, &run_id, input, states, vars)?,
@@ -228,20 +290,22 @@ impl Runner<'_> {
         };
         // Source: AWS's history shows a Distributed Map as a Map Run (its children have
         // their own executions); an inline Map's iterations are events of the execution.
-        self.emit(|| {
-            if spec.distributed {
-                Event::new(
-                    "MapRunStarted",
-                    "mapRunStartedEventDetails",
-                    json!({"mapRunArn": self.map_run_arn(state, spec, &run_id)}),
-                )
-            } else {
-                Event::new(
-                    "MapStateStarted",
-                    "mapStateStartedEventDetails",
-                    json!({"length": known_total.unwrap_or(0)}),
-                )
-            }
+        self.emit(|| match &opened {
+            Some(o) if o.redriven => Event::new(
+                "MapRunRedriven",
+                "mapRunRedrivenEventDetails",
+                json!({"mapRunArn": o.map_run_arn, "redriveCount": o.redrive_count}),
+            ),
+            _ if spec.distributed => Event::new(
+                "MapRunStarted",
+                "mapRunStartedEventDetails",
+                json!({"mapRunArn": self.map_run_arn(state, spec, &run_id)}),
+            ),
+            _ => Event::new(
+                "MapStateStarted",
+                "mapStateStartedEventDetails",
+                json!({"length": known_total.unwrap_or(0)}),
+            ),
         });
         // What UpdateMapRun may change while the run goes on.
         let tuning = std::sync::Mutex::new(Tuning {
@@ -306,6 +370,7 @@ impl Runner<'_> {
                         succeeded: items_succeeded.load(Ordering::Relaxed) as u64,
                         failed: items_failed.load(Ordering::Relaxed) as u64,
                     },
+                    redrive_count: opened.as_ref().map_or(0, |o| o.redrive_count),
                 });
                 if let Some(update) = update {
                     let mut t = tuning.lock().unwrap_or_else(|p| p.into_inner());
@@ -334,6 +399,11 @@ impl Runner<'_> {
             ended: &ended,
         };
         let seeds = self.rng.children();
+        let children = ChildRun {
+            map_run_arn: map_run_arn.as_deref().unwrap_or(""),
+            ledger,
+            opened: opened.as_ref(),
+        };
         // Iterations in flight, yielded in item order; memory grows with the concurrency and
         // the reader's page, not with the item count.
         let mut running = futures::stream::FuturesOrdered::new();
@@ -365,6 +435,7 @@ impl Runner<'_> {
                             parent.clone(),
                             &seeds,
                             recording,
+                            &children,
                         ));
                         dispatched += 1;
                     }
@@ -545,6 +616,7 @@ impl Runner<'_> {
         parent: Arc<Vars>,
         seeds: &ChildSeeds,
         recording: bool,
+        children: &ChildRun<'_>,
     ) -> Finished {
         let iteration = |kind: &str| {
             Event::new(
@@ -564,23 +636,20 @@ impl Runner<'_> {
             Ok(v) => v,
             Err(f) => return (Err(f), None, items),
         };
+        if spec.distributed {
+            let (outcome, timing) = self
+                .map_run_child(spec, children, index, item_input, parent, seeds, recording)
+                .await;
+            return (outcome, timing, items);
+        }
         // A result writer records each child's input and times.
         let started = recording.then(|| (item_input.clone(), now_iso8601()));
         let mut scope = Vars::child_of(parent);
         let rng = seeds.rng(index);
-        let mut child = self.with_rng(&rng);
-        if spec.distributed {
-            // A child of a Map Run is its own execution: its states' events are not the
-            // parent's (and a million children do not write millions of parent events).
-            child.events = None;
-        }
+        let child = self.with_rng(&rng);
         let outcome = child
             .run_graph(&spec.processor, item_input, &mut scope)
             .await;
-        if spec.distributed {
-            let timing = started.map(|(input, start)| (input, start, now_iso8601()));
-            return (outcome, timing, items);
-        }
         self.emit(|| {
             let (kind, details) = if outcome.is_ok() {
                 ("MapIterationSucceeded", "mapIterationSucceededEventDetails")
@@ -593,6 +662,83 @@ impl Runner<'_> {
         });
         let timing = started.map(|(input, start)| (input, start, now_iso8601()));
         (outcome, timing, items)
+    }
+
+    /// One child of a Map Run: an execution of its own (`$$.Execution` is the child's),
+    /// kept by the ledger when there is one, and taken from it when it ended before.
+    #[allow(clippy::too_many_arguments)]
+    async fn map_run_child(
+        &self,
+        spec: &MapSpec,
+        run: &ChildRun<'_>,
+        index: usize,
+        input: Value,
+        parent: Arc<Vars>,
+        seeds: &ChildSeeds,
+        recording: bool,
+    ) -> (Result<Value, Failure>, Option<(Value, String, String)>) {
+        let ended = run.opened.and_then(|o| o.ended.get(index));
+        let input = Arc::new(input);
+        let mut info = child_info(self.info, run.map_run_arn, index, Arc::clone(&input));
+        if ended.is_some() {
+            // A child that runs again is redriven with its Map Run.
+            info.redrive_count = run.opened.map_or(0, |o| o.redrive_count);
+        }
+        if let (Some(ledger), Some(opened)) = (run.ledger, run.opened) {
+            // After a crash every ended child stands; a redrive runs the failed ones again.
+            let stands = ended.is_some_and(|succeeded| succeeded || !opened.redriven);
+            if stands {
+                match ledger.finished(&info.arn).await {
+                    Ok(Some(child)) => {
+                        let timing = recording
+                            .then(|| ((*input).clone(), iso8601(child.start), iso8601(child.stop)));
+                        return (child.outcome, timing);
+                    }
+                    Ok(None) => {}
+                    Err(e) => return (Err(unrecorded(&info.arn, &e)), None),
+                }
+            }
+        }
+        let (start, start_text) = (SystemTime::now(), now_iso8601());
+        let rng = seeds.rng(index);
+        // A child's transitions are its own, as its history is.
+        let transitions = AtomicU64::new(0);
+        let history = run.ledger.map(|_| History::default());
+        let child = Runner {
+            machine: self.machine,
+            info: &info,
+            tasks: self.tasks,
+            rng: &rng,
+            limits: self.limits,
+            transitions: &transitions,
+            // A child's states' events are its own, not the parent's (and a million children
+            // do not write millions of parent events).
+            events: history.as_ref().map(|h| h as &dyn EventSink),
+            timers: self.timers,
+            children: self.children,
+        };
+        let mut scope = Vars::child_of(parent);
+        let outcome = child
+            .run_graph(&spec.processor, (*input).clone(), &mut scope)
+            .await;
+        let timing = recording.then(|| ((*input).clone(), start_text, now_iso8601()));
+        if let (Some(ledger), Some(history)) = (run.ledger, history) {
+            let record = ChildExecution {
+                info: Arc::new(info),
+                map_run_arn: run.map_run_arn.to_string(),
+                index,
+                outcome: outcome.clone(),
+                start,
+                stop: SystemTime::now(),
+                events: history.into_events(),
+                rerun: ended.is_some(),
+            };
+            let arn = record.info.arn.clone();
+            if let Err(e) = ledger.record(record).await {
+                return (Err(unrecorded(&arn, &e)), timing);
+            }
+        }
+        (outcome, timing)
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -19,6 +19,7 @@ use futures::StreamExt;
 use futures::future::BoxFuture;
 use serde_json::{Map, Value, json};
 
+use super::children::ChildLedger;
 use super::context::{ExecutionInfo, PathEnv, Rng, StateCtx};
 use super::events::{self, Event, EventSink};
 use super::task::{Dispatcher, Pattern, TaskFailure, TaskProgress, TaskRequest};
@@ -137,6 +138,8 @@ pub struct Runner<'a> {
     pub events: Option<&'a dyn EventSink>,
     /// How Waits and retry back-offs wait; `None` sleeps in memory.
     pub timers: Option<&'a dyn Timers>,
+    /// Where a Distributed Map's STANDARD children are kept; `None` keeps them in memory.
+    pub children: Option<&'a dyn ChildLedger>,
 }
 
 /// Waiting that may outlive the process: a durable driver records each deadline so that a
@@ -162,6 +165,7 @@ impl<'a> Runner<'a> {
             transitions: self.transitions,
             events: self.events,
             timers: self.timers,
+            children: self.children,
         }
     }
 

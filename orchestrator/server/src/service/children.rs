@@ -1,0 +1,214 @@
+//! The ledger of Map Run children under `sluice serve`: each STANDARD child is kept as an
+//! execution of its own (row and history, linked to its Map Run), written by the group
+//! committer as it ends. A step replayed after a crash finds the children that ended and
+//! takes their outcomes instead of running them again; a redriven execution reopens its
+//! failed Map Run and runs only the children that did not succeed.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use serde_json::Value;
+use sluice_engine::engine::Failure;
+use sluice_engine::engine::children::{
+    ChildExecution, ChildLedger, EndedChildren, MapRunKey, OpenedRun, child_index,
+};
+use sluice_engine::engine::events::{self, Event};
+
+use super::Committer;
+use super::driver::{finish_event, started_event, stored_event};
+use crate::lifecycle::{ExecutionStatus, MachineType};
+use crate::store::{ExecutionRecord, Finish, NewEvent, Store, StoreError};
+
+/// Children of the Map Runs of one execution's step.
+pub(crate) struct StoredChildren<'a> {
+    pub store: &'a dyn Store,
+    pub committer: &'a Committer,
+}
+
+impl ChildLedger for StoredChildren<'_> {
+    fn open<'a>(&'a self, fresh: &'a MapRunKey<'a>) -> BoxFuture<'a, Result<OpenedRun, String>> {
+        async move { self.open_run(fresh).await.map_err(|e| e.to_string()) }.boxed()
+    }
+
+    fn finished<'a>(
+        &'a self,
+        child_arn: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ChildExecution>, String>> {
+        async move {
+            let Some(e) = self
+                .store
+                .get_execution(child_arn)
+                .await
+                .map_err(|e| e.to_string())?
+            else {
+                return Ok(None);
+            };
+            Ok(Some(child_of(e)?))
+        }
+        .boxed()
+    }
+
+    fn record(&self, child: ChildExecution) -> BoxFuture<'_, Result<(), String>> {
+        async move {
+            let (record, events) = stored_child(&child);
+            self.committer
+                .record_child(record, events)
+                .await
+                .map_err(|e| e.to_string())
+        }
+        .boxed()
+    }
+}
+
+impl StoredChildren<'_> {
+    async fn open_run(&self, fresh: &MapRunKey<'_>) -> Result<OpenedRun, StoreError> {
+        let mut opened = OpenedRun {
+            map_run_arn: fresh.map_run_arn.to_string(),
+            redriven: false,
+            redrive_count: 0,
+            ended: EndedChildren::default(),
+        };
+        // A replay of the step that started the run draws the same id: the run goes on.
+        if let Some(run) = self.store.get_map_run(fresh.map_run_arn).await? {
+            opened.redrive_count = u64::try_from(run.redrive_count).unwrap_or(0);
+        } else if fresh.execution.redrive_count > 0 {
+            // A redriven execution draws a new id; the run it continues is the latest of the
+            // same Map state (same `<machine>/<label>` prefix) that did not succeed.
+            let prefix = fresh
+                .map_run_arn
+                .rsplit_once(':')
+                .map_or(fresh.map_run_arn, |(p, _)| p);
+            let earlier = self
+                .store
+                .list_map_runs(&fresh.execution.arn)
+                .await?
+                .into_iter()
+                .filter(|r| r.arn.rsplit_once(':').is_some_and(|(p, _)| p == prefix))
+                .max_by(|a, b| a.start.total_cmp(&b.start));
+            if let Some(run) = earlier.filter(|r| r.status != "SUCCEEDED") {
+                let count = u64::try_from(run.redrive_count).unwrap_or(0);
+                // A run already RUNNING was reopened by this redrive before a crash.
+                opened.redrive_count = if run.status == "RUNNING" {
+                    count
+                } else {
+                    count + 1
+                };
+                opened.map_run_arn = run.arn;
+                opened.redriven = true;
+            }
+        }
+        for (name, status) in self.store.ended_children(&opened.map_run_arn).await? {
+            if let Some(index) = child_index(&name) {
+                opened
+                    .ended
+                    .set(index, status == ExecutionStatus::Succeeded);
+            }
+        }
+        Ok(opened)
+    }
+}
+
+/// A stored child as the engine sees it.
+fn child_of(e: ExecutionRecord) -> Result<ChildExecution, String> {
+    let input: Value = serde_json::from_str(&e.input)
+        .map_err(|err| format!("the stored input of '{}' does not parse: {err}", e.arn))?;
+    let outcome = match (e.status, &e.output) {
+        (ExecutionStatus::Succeeded, Some(out)) => Ok(serde_json::from_str(out)
+            .map_err(|err| format!("the stored output of '{}' does not parse: {err}", e.arn))?),
+        _ => Err(Failure {
+            error: e.error.clone(),
+            cause: e.cause.clone(),
+        }),
+    };
+    let state_machine_name = e
+        .state_machine_arn
+        .split_once(":stateMachine:")
+        .map_or("", |(_, n)| n)
+        .to_string();
+    let index = child_index(&e.name).unwrap_or(0);
+    Ok(ChildExecution {
+        info: Arc::new(sluice_engine::engine::ExecutionInfo {
+            arn: e.arn,
+            name: e.name,
+            state_machine_arn: e.state_machine_arn,
+            state_machine_name,
+            role_arn: e.role_arn,
+            start_time: String::new(),
+            input: Arc::new(input),
+            redrive_count: u64::try_from(e.redrive_count).unwrap_or(0),
+        }),
+        map_run_arn: e.map_run_arn.unwrap_or_default(),
+        index,
+        outcome,
+        start: at(e.start),
+        stop: at(e.stop.unwrap_or(e.start)),
+        events: Vec::new(),
+        rerun: false,
+    })
+}
+
+/// A child's row and history (`ExecutionStarted`, its states' events, its end).
+fn stored_child(child: &ChildExecution) -> (ExecutionRecord, Vec<NewEvent>) {
+    let input = events::text(&child.info.input);
+    let stop = seconds(child.stop);
+    let finish = match &child.outcome {
+        Ok(v) => Finish {
+            status: ExecutionStatus::Succeeded,
+            output: Some(events::text(v)),
+            error: None,
+            cause: None,
+            stop,
+        },
+        Err(f) => Finish {
+            status: ExecutionStatus::Failed,
+            output: None,
+            error: f.error.clone(),
+            cause: f.cause.clone(),
+            stop,
+        },
+    };
+    let mut history = Vec::with_capacity(child.events.len() + 2);
+    let mut started = started_event(&input, &child.info.role_arn);
+    started.timestamp = seconds(child.start);
+    history.push(started);
+    history.extend(child.events.iter().map(|(at, e)| timed(*at, e)));
+    let mut end = finish_event(&finish);
+    end.timestamp = stop;
+    history.push(end);
+    let record = ExecutionRecord {
+        arn: child.info.arn.clone(),
+        state_machine_arn: child.info.state_machine_arn.clone(),
+        name: child.info.name.clone(),
+        status: finish.status,
+        input,
+        output: finish.output,
+        error: finish.error,
+        cause: finish.cause,
+        start: seconds(child.start),
+        stop: Some(stop),
+        // The children's definition is the parent's ItemProcessor, kept with the parent.
+        definition: String::new(),
+        role_arn: child.info.role_arn.clone(),
+        kind: MachineType::Standard,
+        redrive_count: i64::try_from(child.info.redrive_count).unwrap_or(i64::MAX),
+        map_run_arn: Some(child.map_run_arn.clone()),
+    };
+    (record, history)
+}
+
+fn timed(at: SystemTime, event: &Event) -> NewEvent {
+    let mut stored = stored_event(event.clone());
+    stored.timestamp = seconds(at);
+    stored
+}
+
+fn seconds(at: SystemTime) -> f64 {
+    at.duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+fn at(seconds: f64) -> SystemTime {
+    UNIX_EPOCH + std::time::Duration::from_secs_f64(seconds.max(0.0))
+}
