@@ -361,3 +361,128 @@ async fn map_iterations_keep_their_own_tasks_across_kill_9() {
     ]);
     assert_eq!(counts, expected);
 }
+
+/// `kill -9` in the middle of a Distributed Map of 10,000 STANDARD children with a
+/// ResultWriter: after the restart the Map Run finishes, every item's result is in the
+/// written files exactly once, and the children that had ended before the crash were not run
+/// again (their executions keep their first start).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn map_run_children_survive_kill_9() {
+    const ITEMS: usize = 10_000;
+    let dir = temp_dir("crash-map-run");
+    let s3 = dir.join("s3");
+    std::fs::create_dir_all(s3.join("results")).expect("bucket");
+    let s3_dir = s3.display().to_string();
+    let envs = [("SLUICE_S3_DIR", s3_dir.as_str())];
+    let store = format!("sqlite:{}", dir.join("sluice.db").display());
+    let server = Server::start_env(&store, &[], &envs);
+    let c = server.client();
+    let def = json!({"StartAt": "Fan", "States": {"Fan": {"Type": "Map",
+        "MaxConcurrency": 20,
+        "ItemSelector": {"i.$": "$$.Map.Item.Value"},
+        "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+            "StartAt": "Double", "States": {"Double": {"Type": "Pass",
+                "Parameters": {"i.$": "$.i", "double.$": "States.MathAdd($.i, $.i)"},
+                "End": true}}},
+        "ResultWriter": {"Resource": "arn:aws:states:::s3:putObject",
+            "Parameters": {"Bucket": "results", "Prefix": "doubles"}},
+        "End": true}}});
+    let sm = create(&c, "fanout", def).await;
+    let input = json!((0..ITEMS).collect::<Vec<_>>()).to_string();
+    let exec = start(&c, &sm, &input).await;
+    // Wait until a good share of the children ended, but not all.
+    let (run_arn, ended_before) = eventually(Duration::from_secs(120), || async {
+        let runs = c.list_map_runs().execution_arn(&exec).send().await.ok()?;
+        let arn = runs.map_runs().first()?.map_run_arn().to_string();
+        let d = c.describe_map_run().map_run_arn(&arn).send().await.ok()?;
+        let succeeded = d.execution_counts()?.succeeded();
+        (succeeded >= 1_000).then_some((arn, succeeded))
+    })
+    .await;
+    server.kill();
+    let restarted = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs_f64();
+    assert!(
+        ended_before < ITEMS as i64,
+        "the Map Run ended before the crash"
+    );
+    let server = Server::start_env(&store, &[], &envs);
+    let c = server.client();
+    let done = ended(&c, &exec).await;
+    assert_eq!(
+        done.status(),
+        &ExecutionStatus::Succeeded,
+        "{:?}",
+        done.cause()
+    );
+    let output: serde_json::Value =
+        serde_json::from_str(done.output().expect("output")).expect("JSON");
+    assert_eq!(
+        output["MapRunArn"],
+        json!(run_arn),
+        "the same Map Run went on"
+    );
+    // Every item's result is written exactly once.
+    let manifest_key = output["ResultWriterDetails"]["Key"]
+        .as_str()
+        .expect("manifest key");
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(s3.join("results").join(manifest_key)).expect("manifest"),
+    )
+    .expect("manifest JSON");
+    let mut doubles = Vec::new();
+    for file in manifest["ResultFiles"]["SUCCEEDED"]
+        .as_array()
+        .expect("files")
+    {
+        let key = file["Key"].as_str().expect("key");
+        let records: Vec<serde_json::Value> =
+            serde_json::from_slice(&std::fs::read(s3.join("results").join(key)).expect("file"))
+                .expect("records");
+        for r in records {
+            let out: serde_json::Value =
+                serde_json::from_str(r["Output"].as_str().expect("output")).expect("JSON");
+            doubles.push(out["double"].as_i64().expect("double"));
+        }
+    }
+    doubles.sort_unstable();
+    let expected: Vec<i64> = (0..ITEMS as i64).map(|i| 2 * i).collect();
+    assert!(doubles == expected, "{} results", doubles.len());
+    // Each child is one execution; those that ended before the crash kept their run.
+    let mut children = Vec::new();
+    let mut token = None;
+    loop {
+        let page = c
+            .list_executions()
+            .map_run_arn(&run_arn)
+            .max_results(1000)
+            .set_next_token(token)
+            .send()
+            .await
+            .expect("children");
+        children.extend(page.executions().iter().cloned());
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            break;
+        }
+    }
+    assert_eq!(children.len(), ITEMS);
+    let names: HashSet<&str> = children.iter().map(|e| e.name()).collect();
+    assert_eq!(names.len(), ITEMS);
+    assert!(
+        children
+            .iter()
+            .all(|e| e.status() == &ExecutionStatus::Succeeded)
+    );
+    let kept = children
+        .iter()
+        .filter(|e| e.start_date().as_secs_f64() < restarted)
+        .count();
+    assert!(
+        kept as i64 >= ended_before,
+        "{kept} children kept their first run; {ended_before} had ended before the crash"
+    );
+}
