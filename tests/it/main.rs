@@ -7,6 +7,7 @@ mod batch;
 mod cli;
 mod crash;
 mod lambda;
+mod map_runs;
 mod s3;
 mod support;
 mod worker;

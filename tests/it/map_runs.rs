@@ -1,0 +1,182 @@
+//! Map Runs under `sluice serve`: a failed Map Run redriven with its execution runs only the
+//! children that did not succeed.
+
+use std::time::Duration;
+
+use aws_sdk_sfn::types::ExecutionStatus;
+use serde_json::json;
+
+use crate::support::{Server, create, eventually, start, temp_dir};
+
+const ITEMS: usize = 20;
+
+/// Children read `inputs/<i>.json`; four objects are missing, so four children fail and the
+/// third failure is past `ToleratedFailureCount` 2. Once the objects exist, a redrive reopens
+/// the same Map Run: the failed children and those never started run again, the succeeded
+/// ones keep their first run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redriven_map_run_runs_only_what_did_not_succeed() {
+    let dir = temp_dir("redrive-map-run");
+    let inputs = dir.join("s3").join("data").join("inputs");
+    std::fs::create_dir_all(&inputs).expect("bucket");
+    let missing = [3usize, 7, 11, 15];
+    let write = |i: usize| {
+        std::fs::write(inputs.join(format!("{i}.json")), format!("{{\"v\": {i}}}")).expect("object")
+    };
+    for i in (0..ITEMS).filter(|i| !missing.contains(i)) {
+        write(i);
+    }
+    let s3_dir = dir.join("s3").display().to_string();
+    let server = Server::start_env(
+        "sqlite::memory:",
+        &[],
+        &[("SLUICE_S3_DIR", s3_dir.as_str())],
+    );
+    let c = server.client();
+    let def = json!({"StartAt": "Fan", "States": {"Fan": {"Type": "Map",
+        // One at a time, so which children ran before the failure is known.
+        "MaxConcurrency": 1,
+        "ToleratedFailureCount": 2,
+        "ItemSelector": {"i.$": "$$.Map.Item.Value"},
+        "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+            "StartAt": "Read", "States": {"Read": {"Type": "Task",
+                "Resource": "arn:aws:states:::aws-sdk:s3:getObject",
+                "Parameters": {"Bucket": "data", "Key.$": "States.Format('inputs/{}.json', $.i)"},
+                "ResultSelector": {"body.$": "States.StringToJson($.Body)"},
+                "End": true}}},
+        "End": true}}});
+    let sm = create(&c, "redrivable", def).await;
+    let input = json!((0..ITEMS).collect::<Vec<_>>()).to_string();
+    let exec = start(&c, &sm, &input).await;
+    let failed = ended(&c, &exec).await;
+    assert_eq!(failed.status(), &ExecutionStatus::Failed);
+    assert_eq!(
+        failed.error(),
+        Some("States.ExceedToleratedFailureThreshold")
+    );
+    let run_arn = c
+        .list_map_runs()
+        .execution_arn(&exec)
+        .send()
+        .await
+        .expect("ListMapRuns")
+        .map_runs()[0]
+        .map_run_arn()
+        .to_string();
+    let before = children(&c, &run_arn).await;
+    // Items 0..=11 ran (3, 7 and 11 failed); 12.. never started.
+    assert_eq!(before.len(), 12);
+    let failed_before: Vec<usize> = before
+        .iter()
+        .filter(|(_, e)| e.status() == &ExecutionStatus::Failed)
+        .map(|(i, _)| *i)
+        .collect();
+    assert_eq!(failed_before, [3, 7, 11]);
+
+    for i in missing {
+        write(i);
+    }
+    let redriven_at = now();
+    c.redrive_execution()
+        .execution_arn(&exec)
+        .send()
+        .await
+        .expect("RedriveExecution");
+    let done = eventually(Duration::from_secs(60), || async {
+        let d = c
+            .describe_execution()
+            .execution_arn(&exec)
+            .send()
+            .await
+            .ok()?;
+        (d.status() != &ExecutionStatus::Running && d.redrive_count() == Some(1)).then_some(d)
+    })
+    .await;
+    assert_eq!(
+        done.status(),
+        &ExecutionStatus::Succeeded,
+        "{:?}",
+        done.cause()
+    );
+    let output: serde_json::Value =
+        serde_json::from_str(done.output().expect("output")).expect("JSON");
+    let expected: Vec<serde_json::Value> = (0..ITEMS).map(|i| json!({"body": {"v": i}})).collect();
+    assert_eq!(output, json!(expected));
+
+    let after = children(&c, &run_arn).await;
+    assert_eq!(after.len(), ITEMS);
+    for (i, child) in &after {
+        assert_eq!(child.status(), &ExecutionStatus::Succeeded, "child {i}");
+        let reran = child.start_date().as_secs_f64() >= redriven_at;
+        let should = missing.contains(i) || *i > 11;
+        assert_eq!(reran, should, "child {i} ran again: {reran}");
+        let redrives = if failed_before.contains(i) { 1 } else { 0 };
+        assert_eq!(child.redrive_count(), Some(redrives), "child {i}");
+    }
+    let run = c
+        .describe_map_run()
+        .map_run_arn(&run_arn)
+        .send()
+        .await
+        .expect("DescribeMapRun");
+    assert_eq!(run.redrive_count(), Some(1));
+    assert_eq!(run.status(), &aws_sdk_sfn::types::MapRunStatus::Succeeded);
+    let history = crate::support::history(&c, &exec).await;
+    let redriven = history
+        .iter()
+        .find_map(|e| e.map_run_redriven_event_details())
+        .expect("MapRunRedriven in the parent's history");
+    assert_eq!(redriven.map_run_arn(), Some(run_arn.as_str()));
+    assert_eq!(redriven.redrive_count(), Some(1));
+}
+
+/// The children of a Map Run, by index.
+async fn children(
+    c: &aws_sdk_sfn::Client,
+    run_arn: &str,
+) -> Vec<(usize, aws_sdk_sfn::types::ExecutionListItem)> {
+    let page = c
+        .list_executions()
+        .map_run_arn(run_arn)
+        .max_results(1000)
+        .send()
+        .await
+        .expect("ListExecutions --map-run-arn");
+    let mut children: Vec<_> = page
+        .executions()
+        .iter()
+        .map(|e| {
+            let index = e.name().rsplit('-').next().and_then(|n| n.parse().ok());
+            (
+                index.expect("a child's name ends with its index"),
+                e.clone(),
+            )
+        })
+        .collect();
+    children.sort_by_key(|(i, _)| *i);
+    children
+}
+
+async fn ended(
+    c: &aws_sdk_sfn::Client,
+    arn: &str,
+) -> aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput {
+    eventually(Duration::from_secs(60), || async {
+        let d = c
+            .describe_execution()
+            .execution_arn(arn)
+            .send()
+            .await
+            .ok()?;
+        (d.status() != &ExecutionStatus::Running).then_some(d)
+    })
+    .await
+}
+
+fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs_f64()
+}
