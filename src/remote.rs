@@ -37,10 +37,13 @@ pub enum ExecutionsCommand {
         #[command(flatten)]
         endpoint: Endpoint,
     },
-    /// List the executions of a state machine.
+    /// List the executions of a state machine, or the children of a Map Run.
     List {
+        #[arg(long, required_unless_present = "map_run", conflicts_with = "map_run")]
+        state_machine: Option<String>,
+        /// A Map Run's ARN: list its children (STANDARD child executions).
         #[arg(long)]
-        state_machine: String,
+        map_run: Option<String>,
         /// RUNNING, SUCCEEDED, FAILED, TIMED_OUT or ABORTED.
         #[arg(long)]
         status: Option<String>,
@@ -69,6 +72,13 @@ pub enum ExecutionsCommand {
         error: Option<String>,
         #[arg(long)]
         cause: Option<String>,
+        #[command(flatten)]
+        endpoint: Endpoint,
+    },
+    /// Redrive a failed, aborted or timed-out execution from the state that failed
+    /// (a failed Map Run runs only its children that did not succeed).
+    Redrive {
+        arn: String,
         #[command(flatten)]
         endpoint: Endpoint,
     },
@@ -267,10 +277,14 @@ pub fn executions(cmd: ExecutionsCommand) -> Result<ExitCode> {
         }
         ExecutionsCommand::List {
             state_machine,
+            map_run,
             status,
             endpoint,
         } => {
-            let mut req = json!({"stateMachineArn": state_machine});
+            let mut req = match (state_machine, map_run) {
+                (_, Some(run)) => json!({"mapRunArn": run}),
+                (machine, None) => json!({"stateMachineArn": machine}),
+            };
             if let Some(s) = status {
                 req["statusFilter"] = json!(s);
             }
@@ -298,6 +312,9 @@ pub fn executions(cmd: ExecutionsCommand) -> Result<ExitCode> {
             "StopExecution",
             json!({"executionArn": arn, "error": error, "cause": cause}),
         ),
+        ExecutionsCommand::Redrive { arn, endpoint } => {
+            call(&endpoint, "RedriveExecution", json!({"executionArn": arn}))
+        }
         ExecutionsCommand::Approve {
             token,
             output,

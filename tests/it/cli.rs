@@ -379,7 +379,7 @@ fn run_reads_integrations_from_the_config_file() {
 }
 
 /// `sluice map-runs`: list an execution's Map Runs, update one, and watch it to its end (the
-/// final description on stdout, exit 0 because it succeeded).
+/// final description on stdout, exit 0 because it succeeded); then list its children.
 #[test]
 fn map_runs_commands_follow_a_distributed_map() {
     let server = crate::support::Server::start("sqlite::memory:");
@@ -389,7 +389,7 @@ fn map_runs_commands_follow_a_distributed_map() {
         "fan.json",
         &json!({"StartAt": "Fan", "States": {"Fan": {"Type": "Map",
             "ItemProcessor": {
-                "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+                "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
                 "StartAt": "Slow", "States": {"Slow": {"Type": "Wait", "Seconds": 1, "End": true}}},
             "MaxConcurrency": 2, "End": true}}})
         .to_string(),
@@ -462,6 +462,17 @@ fn map_runs_commands_follow_a_distributed_map() {
     assert_eq!(last["status"], "SUCCEEDED");
     assert_eq!(last["itemCounts"]["succeeded"], 12);
     assert_eq!(last["maxConcurrency"], 12);
+    let children = json_of(sluice(&[
+        "executions",
+        "list",
+        "--map-run",
+        &run_arn,
+        "--endpoint",
+        &endpoint,
+    ]));
+    let children = children["executions"].as_array().expect("executions");
+    assert_eq!(children.len(), 12);
+    assert!(children.iter().all(|c| c["mapRunArn"] == json!(run_arn)));
 }
 
 /// Writes `text` to a file in a fresh test directory; its path.

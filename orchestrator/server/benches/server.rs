@@ -11,7 +11,8 @@
 //! Standard, (3) the activity round trip (GetActivityTask → SendTaskSuccess → next state), and
 //! (4) task dispatch: no-op activity tasks fanned out by Map states, answered over HTTP by
 //! `sluice worker`'s polling loop (`sluice-echo`, official SDK client) and by bare unsigned
-//! JSON-protocol pollers (what the server sustains when its clients cost little). Everything
+//! JSON-protocol pollers (what the server sustains when its clients cost little), and (5) a
+//! Distributed Map's STANDARD children: each a durable execution with its history. Everything
 //! shares the machine's cores: on 2 cores the SDK client takes about half the CPU.
 
 use std::sync::Arc;
@@ -123,6 +124,59 @@ async fn durable_transitions(label: &str) {
     println!(
         "durable transitions [{label}]: {executions} executions x {states} states in {secs:.2} s = {:.0} transitions/s",
         transitions / secs
+    );
+}
+
+/// (5) STANDARD child executions per second: one Distributed Map over `items` numbers whose
+/// children (one Pass state each) are kept as executions with their history.
+async fn map_run_children(label: &str) {
+    let store = store(&format!("{label}-children")).await;
+    let service = Service::new(store.clone(), Config::default());
+    let items: usize = std::env::var("SLUICE_BENCH_CHILDREN")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(30_000);
+    let definition = json!({"StartAt": "Fan", "States": {"Fan": {"Type": "Map",
+        "MaxConcurrency": 2000,
+        "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+            "StartAt": "Done", "States": {"Done": {"Type": "Pass",
+                "Parameters": {"n.$": "States.MathAdd($, $)"}, "OutputPath": "$.n",
+                "End": true}}},
+        "ResultSelector": {"count.$": "States.ArrayLength($)"},
+        "End": true}}})
+    .to_string();
+    let record = ExecutionRecord {
+        arn: format!("arn:aws:states:us-east-1:123456789012:execution:fan:{label}"),
+        state_machine_arn: "arn:aws:states:us-east-1:123456789012:stateMachine:fan".into(),
+        name: label.to_string(),
+        status: ExecutionStatus::Running,
+        input: json!((0..items).collect::<Vec<_>>()).to_string(),
+        output: None,
+        error: None,
+        cause: None,
+        start: sluice_server::time::now(),
+        stop: None,
+        definition,
+        role_arn: ROLE.into(),
+        kind: sluice_server::lifecycle::MachineType::Standard,
+        redrive_count: 0,
+        map_run_arn: None,
+    };
+    let arn = record.arn.clone();
+    let started = Instant::now();
+    service.start_standard(record, 0).await.expect("started");
+    wait_all_done(store.as_ref(), std::slice::from_ref(&arn)).await;
+    let secs = started.elapsed().as_secs_f64();
+    let done = store
+        .get_execution(&arn)
+        .await
+        .expect("read")
+        .expect("exists");
+    assert_eq!(done.status, ExecutionStatus::Succeeded, "{:?}", done.cause);
+    println!(
+        "Map Run STANDARD children [{label}]: {items} child executions (row + 4 events each) in {secs:.2} s = {:.0} children/s",
+        items as f64 / secs
     );
 }
 
@@ -533,7 +587,8 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    // SLUICE_BENCH_ONLY=durable|http|activity|dispatch|dispatch-raw|client runs one measurement.
+    // SLUICE_BENCH_ONLY=durable|http|activity|dispatch|dispatch-raw|client|children runs one
+    // measurement.
     let only = std::env::var("SLUICE_BENCH_ONLY").ok();
     let wanted = |name: &str| only.as_deref().is_none_or(|o| o == name);
     runtime.block_on(async {
@@ -555,6 +610,9 @@ fn main() {
         if wanted("client") {
             client_floor(Pollers::Worker).await;
             client_floor(Pollers::Raw).await;
+        }
+        if wanted("children") {
+            map_run_children(label).await;
         }
     });
 }

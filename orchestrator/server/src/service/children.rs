@@ -74,20 +74,24 @@ impl StoredChildren<'_> {
         if let Some(run) = self.store.get_map_run(fresh.map_run_arn).await? {
             opened.redrive_count = u64::try_from(run.redrive_count).unwrap_or(0);
         } else if fresh.execution.redrive_count > 0 {
-            // A redriven execution draws a new id; the run it continues is the latest of the
-            // same Map state (same `<machine>/<label>` prefix) that did not succeed.
+            // A redriven execution draws a new id. The run it continues is the execution's
+            // latest Map Run, when that one belongs to this Map state (same
+            // `<machine>/<label>`) and did not succeed: the run that failed the execution.
+            // An older failed run (caught, and the loop went on) is not reopened.
             let prefix = fresh
                 .map_run_arn
                 .rsplit_once(':')
                 .map_or(fresh.map_run_arn, |(p, _)| p);
-            let earlier = self
+            let latest = self
                 .store
                 .list_map_runs(&fresh.execution.arn)
                 .await?
                 .into_iter()
-                .filter(|r| r.arn.rsplit_once(':').is_some_and(|(p, _)| p == prefix))
                 .max_by(|a, b| a.start.total_cmp(&b.start));
-            if let Some(run) = earlier.filter(|r| r.status != "SUCCEEDED") {
+            let same_state = |r: &crate::store::MapRunRecord| {
+                r.arn.rsplit_once(':').is_some_and(|(p, _)| p == prefix)
+            };
+            if let Some(run) = latest.filter(|r| same_state(r) && r.status != "SUCCEEDED") {
                 let count = u64::try_from(run.redrive_count).unwrap_or(0);
                 // A run already RUNNING was reopened by this redrive before a crash.
                 opened.redrive_count = if run.status == "RUNNING" {
