@@ -932,7 +932,7 @@ async fn distributed_map_runs_are_described() {
 }
 
 /// Stopping the parent aborts its Map Run: DescribeMapRun says ABORTED, with the counts
-/// reached before the stop.
+/// reached before the stop, and the child that was running is an ABORTED execution.
 #[tokio::test]
 async fn stopping_the_parent_aborts_its_map_run() {
     let server = Server::start("sqlite::memory:");
@@ -964,6 +964,32 @@ async fn stopping_the_parent_aborts_its_map_run() {
     assert!(aborted.stop_date().is_some());
     let items = aborted.item_counts().expect("counts");
     assert!(items.succeeded() < 100, "{items:?}");
+    // The child that was running is ABORTED with its parent; the ended ones keep their end.
+    let children = |status: ExecutionStatus| {
+        let client = client.clone();
+        let run_arn = run_arn.clone();
+        async move {
+            client
+                .list_executions()
+                .map_run_arn(run_arn)
+                .status_filter(status)
+                .send()
+                .await
+                .expect("ListExecutions --map-run-arn")
+                .executions()
+                .len()
+        }
+    };
+    let stopped = eventually(Duration::from_secs(10), || async {
+        let n = children(ExecutionStatus::Aborted).await;
+        (n > 0).then_some(n)
+    })
+    .await;
+    assert_eq!(stopped, 1, "MaxConcurrency 1: one child was running");
+    assert_eq!(
+        children(ExecutionStatus::Succeeded).await as i64,
+        items.succeeded()
+    );
 }
 
 /// UpdateMapRun changes a running Map Run at once: raising MaxConcurrency from 1 to 100 lets
@@ -1034,7 +1060,7 @@ async fn update_map_run_raises_concurrency() {
 async fn slow_map_run(client: &aws_sdk_sfn::Client, name: &str) -> (String, String) {
     let def = json!({"StartAt": "Fan", "States": {"Fan": {"Type": "Map",
         "ItemProcessor": {
-            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
             "StartAt": "Slow", "States": {"Slow": {"Type": "Wait", "Seconds": 1, "End": true}}},
         "MaxConcurrency": 1, "End": true}}});
     let sm = create(client, name, def).await;

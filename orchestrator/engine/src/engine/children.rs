@@ -29,6 +29,18 @@ pub trait ChildLedger: Send + Sync {
     /// Keeps a child that ended. The Map Run counts the child once this returns, so a
     /// restart finds every child whose result the Map Run used.
     fn record(&self, child: ChildExecution) -> BoxFuture<'_, Result<(), String>>;
+
+    /// Children still running when their Map Run was dropped (its execution stopped, or the
+    /// run failed): kept as ABORTED, without waiting. They run again when the run goes on.
+    fn abandon(&self, children: Vec<RunningChild>);
+}
+
+/// A child that started and has not ended.
+#[derive(Debug, Clone)]
+pub struct RunningChild {
+    pub info: Arc<ExecutionInfo>,
+    pub map_run_arn: String,
+    pub start: SystemTime,
 }
 
 /// The Map Run an entering Distributed Map would start.

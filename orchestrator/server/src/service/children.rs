@@ -12,7 +12,7 @@ use futures::future::BoxFuture;
 use serde_json::Value;
 use sluice_engine::engine::Failure;
 use sluice_engine::engine::children::{
-    ChildExecution, ChildLedger, EndedChildren, MapRunKey, OpenedRun, child_index,
+    ChildExecution, ChildLedger, EndedChildren, MapRunKey, OpenedRun, RunningChild, child_index,
 };
 use sluice_engine::engine::events::{self, Event};
 
@@ -48,6 +48,24 @@ impl ChildLedger for StoredChildren<'_> {
             Ok(Some(child_of(e)?))
         }
         .boxed()
+    }
+
+    fn abandon(&self, children: Vec<RunningChild>) {
+        let now = SystemTime::now();
+        let mut lost = 0;
+        for child in children {
+            let (record, events) = aborted_child(&child, now);
+            if !self.committer.try_record_child(record, events) {
+                lost += 1;
+            }
+        }
+        if lost > 0 {
+            // They stay unrecorded: a redrive runs them like children never started.
+            tracing::warn!(
+                children = lost,
+                "aborted children of a Map Run were not recorded (the write queue is full or closed)"
+            );
+        }
     }
 
     fn record(&self, child: ChildExecution) -> BoxFuture<'_, Result<(), String>> {
@@ -104,7 +122,8 @@ impl StoredChildren<'_> {
             }
         }
         for (name, status) in self.store.ended_children(&opened.map_run_arn).await? {
-            if let Some(index) = child_index(&name) {
+            // An aborted child did not end on its own: it runs again when the run goes on.
+            if let (Some(index), false) = (child_index(&name), status == ExecutionStatus::Aborted) {
                 opened
                     .ended
                     .set(index, status == ExecutionStatus::Succeeded);
@@ -200,6 +219,40 @@ fn stored_child(child: &ChildExecution) -> (ExecutionRecord, Vec<NewEvent>) {
         map_run_arn: Some(child.map_run_arn.clone()),
     };
     (record, history)
+}
+
+/// A child dropped with its Map Run: ABORTED, with `ExecutionStarted` and `ExecutionAborted`.
+fn aborted_child(child: &RunningChild, now: SystemTime) -> (ExecutionRecord, Vec<NewEvent>) {
+    let input = events::text(&child.info.input);
+    let finish = Finish {
+        status: ExecutionStatus::Aborted,
+        output: None,
+        error: None,
+        cause: None,
+        stop: seconds(now),
+    };
+    let mut started = started_event(&input, &child.info.role_arn);
+    started.timestamp = seconds(child.start);
+    let mut end = finish_event(&finish);
+    end.timestamp = finish.stop;
+    let record = ExecutionRecord {
+        arn: child.info.arn.clone(),
+        state_machine_arn: child.info.state_machine_arn.clone(),
+        name: child.info.name.clone(),
+        status: finish.status,
+        input,
+        output: None,
+        error: None,
+        cause: None,
+        start: seconds(child.start),
+        stop: Some(finish.stop),
+        definition: String::new(),
+        role_arn: child.info.role_arn.clone(),
+        kind: MachineType::Standard,
+        redrive_count: i64::try_from(child.info.redrive_count).unwrap_or(i64::MAX),
+        map_run_arn: Some(child.map_run_arn.clone()),
+    };
+    (record, vec![started, end])
 }
 
 fn timed(at: SystemTime, event: &Event) -> NewEvent {

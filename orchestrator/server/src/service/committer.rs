@@ -144,6 +144,14 @@ impl Committer {
             .map_err(|_| StoreError::Backend(sqlx::Error::PoolClosed))?
     }
 
+    /// Queue a Map Run's child without waiting (from a `Drop`); false when the queue is full.
+    pub fn try_record_child(&self, child: ExecutionRecord, events: Vec<NewEvent>) -> bool {
+        let (reply, _) = oneshot::channel();
+        self.queue
+            .try_send((Work::Child(child, events), reply))
+            .is_ok()
+    }
+
     /// Apply one transition durably.
     pub async fn commit(&self, transition: Transition) -> Result<()> {
         let (reply, answer) = oneshot::channel();

@@ -383,12 +383,16 @@ impl Store for SqliteStore {
             );
             q.build().execute(&mut *tx).await?;
         }
-        // A child that ran again gets the history of its last run.
-        for (e, _) in batch.iter().filter(|(e, _)| e.redrive_count > 0) {
-            sqlx::query("DELETE FROM events WHERE execution_arn = ?")
-                .bind(&e.arn)
-                .execute(&mut *tx)
-                .await?;
+        // A child that ran again (redriven, or aborted before) gets the history of its last
+        // run.
+        for chunk in batch.chunks(CHUNK) {
+            let mut q = QueryBuilder::<Sqlite>::new("DELETE FROM events WHERE execution_arn IN (");
+            let mut arns = q.separated(", ");
+            for (e, _) in chunk {
+                arns.push_bind(&e.arn);
+            }
+            q.push(")");
+            q.build().execute(&mut *tx).await?;
         }
         let events: Vec<(&str, i64, &NewEvent)> = batch
             .iter()

@@ -4,7 +4,9 @@
 // The parent module holds the imports the interpreter's parts share.
 use super::distributed::ItemSource;
 use super::*;
-use crate::engine::children::{ChildExecution, ChildLedger, MapRunKey, OpenedRun, child_info};
+use crate::engine::children::{
+    ChildExecution, ChildLedger, MapRunKey, OpenedRun, RunningChild, child_info,
+};
 use crate::engine::context::{ChildSeeds, now_iso8601};
 use crate::engine::events::{ItemCounts, MapRunProgress, MapRunStatus};
 use crate::lang::distributed::{self, Batcher, IterationRecord};
@@ -26,6 +28,20 @@ struct ChildRun<'a> {
     map_run_arn: &'a str,
     ledger: Option<&'a dyn ChildLedger>,
     opened: Option<&'a OpenedRun>,
+    /// Kept children that started and have not ended, by index.
+    running: std::sync::Mutex<std::collections::HashMap<usize, RunningChild>>,
+}
+
+impl Drop for ChildRun<'_> {
+    /// Children in flight when the Map Run is dropped (stopped, or failed) are aborted.
+    fn drop(&mut self) {
+        let running = std::mem::take(self.running.get_mut().unwrap_or_else(|p| p.into_inner()));
+        if let Some(ledger) = self.ledger
+            && !running.is_empty()
+        {
+            ledger.abandon(running.into_values().collect());
+        }
+    }
 }
 
 /// A child's history as it happens, for the ledger.
@@ -403,6 +419,7 @@ impl Runner<'_> {
             map_run_arn: map_run_arn.as_deref().unwrap_or(""),
             ledger,
             opened: opened.as_ref(),
+            running: Default::default(),
         };
         // Iterations in flight, yielded in item order; memory grows with the concurrency and
         // the reader's page, not with the item count.
@@ -700,6 +717,20 @@ impl Runner<'_> {
             }
         }
         let (start, start_text) = (SystemTime::now(), now_iso8601());
+        let info = Arc::new(info);
+        if run.ledger.is_some() {
+            run.running
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(
+                    index,
+                    RunningChild {
+                        info: Arc::clone(&info),
+                        map_run_arn: run.map_run_arn.to_string(),
+                        start,
+                    },
+                );
+        }
         let rng = seeds.rng(index);
         // A child's transitions are its own, as its history is.
         let transitions = AtomicU64::new(0);
@@ -723,8 +754,12 @@ impl Runner<'_> {
             .await;
         let timing = recording.then(|| ((*input).clone(), start_text, now_iso8601()));
         if let (Some(ledger), Some(history)) = (run.ledger, history) {
+            run.running
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&index);
             let record = ChildExecution {
-                info: Arc::new(info),
+                info,
                 map_run_arn: run.map_run_arn.to_string(),
                 index,
                 outcome: outcome.clone(),
