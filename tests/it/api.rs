@@ -898,6 +898,17 @@ async fn distributed_map_runs_are_described() {
         json!({"n": 2 * item, "me": children[0].execution_arn()}),
         "a child sees its own $$.Execution"
     );
+    let machine = client
+        .describe_state_machine_for_execution()
+        .execution_arn(children[0].execution_arn())
+        .send()
+        .await
+        .expect("the child's state machine");
+    assert_eq!(machine.map_run_arn(), Some(listed.map_run_arn()));
+    assert_eq!(machine.label(), Some("doubling"));
+    let processor: serde_json::Value =
+        serde_json::from_str(machine.definition()).expect("the ItemProcessor");
+    assert_eq!(processor["StartAt"], "Double");
     let child_history = crate::support::history(&client, children[0].execution_arn()).await;
     let child_kinds: Vec<&str> = child_history.iter().map(|e| e.r#type().as_str()).collect();
     assert_eq!(

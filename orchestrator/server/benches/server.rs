@@ -146,10 +146,12 @@ async fn map_run_children(label: &str) {
         "ResultSelector": {"count.$": "States.ArrayLength($)"},
         "End": true}}})
     .to_string();
+    // A PostgreSQL database outlives the run: a fresh name each time.
+    let name = format!("{label}-{}", uuid::Uuid::new_v4());
     let record = ExecutionRecord {
-        arn: format!("arn:aws:states:us-east-1:123456789012:execution:fan:{label}"),
+        arn: format!("arn:aws:states:us-east-1:123456789012:execution:fan:{name}"),
         state_machine_arn: "arn:aws:states:us-east-1:123456789012:stateMachine:fan".into(),
-        name: label.to_string(),
+        name,
         status: ExecutionStatus::Running,
         input: json!((0..items).collect::<Vec<_>>()).to_string(),
         output: None,

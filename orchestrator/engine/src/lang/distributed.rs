@@ -627,6 +627,41 @@ pub fn render(values: &[Value], output_type: OutputType) -> String {
     }
 }
 
+/// The ItemProcessor of the Distributed Map labelled `label` (its `Label`, else its state
+/// name) in a definition, anywhere in it: the definition its Map Run's children run, as
+/// `DescribeStateMachineForExecution` of a child shows it.
+pub fn processor_definition<'a>(definition: &'a Value, label: &str) -> Option<&'a Value> {
+    let states = definition.get("States")?.as_object()?;
+    for (name, state) in states {
+        let processor = state.get("ItemProcessor").or_else(|| state.get("Iterator"));
+        if let Some(processor) = processor {
+            let distributed = processor
+                .get("ProcessorConfig")
+                .and_then(|c| c.get("Mode"))
+                .and_then(Value::as_str)
+                == Some("DISTRIBUTED");
+            let own = state.get("Label").and_then(Value::as_str).unwrap_or(name);
+            if distributed && own == label {
+                return Some(processor);
+            }
+            if let Some(found) = processor_definition(processor, label) {
+                return Some(found);
+            }
+        }
+        for branch in state
+            .get("Branches")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(found) = processor_definition(branch, label) {
+                return Some(found);
+            }
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -825,5 +860,24 @@ mod tests {
         let orc = text.replace("\"CSV\"", "\"ORC\"");
         assert!(inventory_manifest(&orc).expect_err("ORC").0.contains("ORC"));
         assert!(inventory_manifest("{}").is_err());
+    }
+
+    #[test]
+    fn a_map_runs_processor_is_found_by_label_or_name() {
+        let def = json!({"StartAt": "P", "States": {
+            "P": {"Type": "Parallel", "End": true, "Branches": [{"StartAt": "Fan", "States": {
+                "Fan": {"Type": "Map", "Label": "files", "End": true, "ItemProcessor": {
+                    "ProcessorConfig": {"Mode": "DISTRIBUTED"},
+                    "StartAt": "Inner", "States": {"Inner": {"Type": "Map", "End": true,
+                        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED"},
+                            "StartAt": "X", "States": {"X": {"Type": "Pass", "End": true}}}}}}}}}]}}});
+        let files = processor_definition(&def, "files").expect("by label");
+        assert_eq!(files["StartAt"], "Inner");
+        let inner = processor_definition(&def, "Inner").expect("by state name");
+        assert_eq!(inner["StartAt"], "X");
+        assert!(
+            processor_definition(&def, "Fan").is_none(),
+            "a Label replaces the name"
+        );
     }
 }

@@ -758,7 +758,7 @@ async fn redrive_execution(svc: &Arc<Service>, input: &Value) -> Reply {
 async fn machine_for_execution(svc: &Arc<Service>, input: &Value) -> Reply {
     let e = execution(svc, required(input, "executionArn")?).await?;
     let name = e.state_machine_arn.rsplit(':').next().unwrap_or("");
-    Ok(json!({
+    let mut out = json!({
         "stateMachineArn": e.state_machine_arn,
         "name": name,
         "definition": e.definition,
@@ -766,7 +766,28 @@ async fn machine_for_execution(svc: &Arc<Service>, input: &Value) -> Reply {
         "updateDate": e.start,
         "loggingConfiguration": {"level": "OFF", "includeExecutionData": false},
         "tracingConfiguration": {"enabled": false},
-    }))
+    });
+    // A Map Run's child runs its Map's ItemProcessor, kept in the parent's definition.
+    if let Some(run_arn) = &e.map_run_arn {
+        let label = name.rsplit_once('/').map_or(name, |(_, l)| l);
+        out["mapRunArn"] = json!(run_arn);
+        out["label"] = json!(label);
+        let run = svc.map_runs.describe(svc.store.as_ref(), run_arn).await?;
+        let parent = match run {
+            Some(run) => svc.store.get_execution(&run.execution_arn).await?,
+            None => None,
+        };
+        let processor = parent.and_then(|p| {
+            let definition =
+                sluice_engine::lang::load::parse_document(&p.definition, "definition").ok()?;
+            sluice_engine::lang::distributed::processor_definition(&definition, label)
+                .map(|d| d.to_string())
+        });
+        if let Some(definition) = processor {
+            out["definition"] = json!(definition);
+        }
+    }
+    Ok(out)
 }
 
 // ---- activities -------------------------------------------------------------------------------
