@@ -425,6 +425,17 @@ async fn map_run_children_survive_kill_9() {
         json!(run_arn),
         "the same Map Run went on"
     );
+    let run = c
+        .describe_map_run()
+        .map_run_arn(&run_arn)
+        .send()
+        .await
+        .expect("DescribeMapRun");
+    let items = run.item_counts().expect("item counts");
+    assert_eq!(
+        (items.succeeded(), items.results_written()),
+        (ITEMS as i64, ITEMS as i64)
+    );
     // Every item's result is written exactly once.
     let manifest_key = output["ResultWriterDetails"]["Key"]
         .as_str()

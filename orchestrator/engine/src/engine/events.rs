@@ -100,6 +100,8 @@ pub struct MapRunProgress<'a> {
     pub items: ItemCounts,
     /// How often the run was redriven.
     pub redrive_count: u64,
+    /// Children whose results the ResultWriter stored.
+    pub results_written: u64,
 }
 
 /// Items of a Map Run by outcome.
@@ -109,6 +111,8 @@ pub struct ItemCounts {
     pub total: Option<u64>,
     pub succeeded: u64,
     pub failed: u64,
+    /// Items whose results the ResultWriter stored.
+    pub results_written: u64,
 }
 
 /// The prefix AWS puts before `StateEntered`/`StateExited` for a state type.

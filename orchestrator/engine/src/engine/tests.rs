@@ -521,6 +521,7 @@ async fn map_run_reports_count_items_and_children() {
         total: Some(10),
         succeeded: 10,
         failed: 0,
+        results_written: 0,
     };
     assert_eq!(last, (Some(4), 4, items));
 }

@@ -535,6 +535,8 @@ pub struct ResultFiles {
     /// The text of the open file per status (SUCCEEDED, FAILED), without its closing `]`.
     open: [String; 2],
     written: [usize; 2],
+    /// Children and items in the open file per status.
+    held: [(usize, usize); 2],
     shaped: Vec<Value>,
 }
 
@@ -544,6 +546,9 @@ pub struct ResultFile {
     pub status: &'static str,
     pub index: usize,
     pub body: String,
+    /// Children whose results it holds, and their items (a child may be a batch).
+    pub children: usize,
+    pub items: usize,
 }
 
 impl ResultFiles {
@@ -559,13 +564,16 @@ impl ResultFiles {
             split_bytes: split_bytes.max(1),
             open: [String::new(), String::new()],
             written: [0, 0],
+            held: [(0, 0); 2],
             shaped: Vec::new(),
         }
     }
 
-    /// Adds one finished iteration; returns the file it filled, if any.
-    pub fn push(&mut self, record: &IterationRecord) -> Option<ResultFile> {
+    /// Adds one finished child holding `items` items; returns the file it filled, if any.
+    pub fn push(&mut self, record: &IterationRecord, items: usize) -> Option<ResultFile> {
         let slot = usize::from(!record.succeeded);
+        self.held[slot].0 += 1;
+        self.held[slot].1 += items;
         let transformation = if record.succeeded {
             self.transformation
         } else {
@@ -604,10 +612,13 @@ impl ResultFiles {
         }
         let index = self.written[slot];
         self.written[slot] += 1;
+        let (children, items) = std::mem::take(&mut self.held[slot]);
         ResultFile {
             status: ["SUCCEEDED", "FAILED"][slot],
             index,
             body,
+            children,
+            items,
         }
     }
 }
@@ -818,7 +829,7 @@ mod tests {
         let mut files = ResultFiles::new(Transformation::Compact, OutputType::Jsonl, 20);
         let mut closed = Vec::new();
         for i in 0..7 {
-            closed.extend(files.push(&record(i, i != 3)));
+            closed.extend(files.push(&record(i, i != 3), 1));
         }
         // Each compact success is 8 bytes with its newline, so a file closes every 3; the one
         // full failure record is past the limit alone.
@@ -826,8 +837,10 @@ mod tests {
         assert_eq!(order, [("SUCCEEDED", 0), ("FAILED", 0), ("SUCCEEDED", 1)]);
         assert_eq!(closed[0].body, "{\"n\":0}\n{\"n\":1}\n{\"n\":2}\n");
         assert!(closed[1].body.contains("\"Error\":\"E\""));
+        let counts: Vec<(usize, usize)> = closed.iter().map(|f| (f.children, f.items)).collect();
+        assert_eq!(counts, [(3, 3), (1, 1), (3, 3)]);
         let mut more = ResultFiles::new(Transformation::Compact, OutputType::Json, 1 << 20);
-        assert!(more.push(&record(9, true)).is_none());
+        assert!(more.push(&record(9, true), 1).is_none());
         let rest = more.finish();
         assert_eq!(rest.len(), 1);
         assert_eq!(rest[0].body, "[{\"n\":9}]");

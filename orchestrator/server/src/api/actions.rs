@@ -465,7 +465,7 @@ async fn describe_map_run(svc: &Arc<Service>, input: &Value) -> Reply {
             )
         })?;
     // Children and items differ with an ItemBatcher (a child holds a batch).
-    let counts = |total: Option<i64>, running: i64, succeeded: i64, failed: i64| {
+    let counts = |total: Option<i64>, running: i64, succeeded: i64, failed: i64, written: i64| {
         let total = total.unwrap_or(running + succeeded + failed);
         json!({
             "pending": (total - running - succeeded - failed).max(0),
@@ -475,12 +475,18 @@ async fn describe_map_run(svc: &Arc<Service>, input: &Value) -> Reply {
             "timedOut": 0,
             "aborted": 0,
             "total": total,
-            "resultsWritten": 0,
+            "resultsWritten": written,
             "failuresNotRedrivable": 0,
             "pendingRedrive": 0,
         })
     };
-    let executions = counts(run.total, run.running, run.succeeded, run.failed);
+    let executions = counts(
+        run.total,
+        run.running,
+        run.succeeded,
+        run.failed,
+        run.results_written,
+    );
     // A running child holds at least one item (exactly one without an ItemBatcher).
     let items_running = match run.items_total {
         Some(t) => run
@@ -493,6 +499,7 @@ async fn describe_map_run(svc: &Arc<Service>, input: &Value) -> Reply {
         items_running,
         run.items_succeeded,
         run.items_failed,
+        run.items_results_written,
     );
     let mut out = json!({
         "mapRunArn": run.arn,

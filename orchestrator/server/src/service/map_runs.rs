@@ -106,6 +106,8 @@ impl MapRunBook {
                     items_succeeded: 0,
                     items_failed: 0,
                     redrive_count: 0,
+                    results_written: 0,
+                    items_results_written: 0,
                 },
                 written: None,
                 update: None,
@@ -123,6 +125,8 @@ impl MapRunBook {
             return None;
         }
         record.redrive_count = count(progress.redrive_count);
+        record.results_written = count(progress.results_written);
+        record.items_results_written = count(progress.items.results_written);
         record.max_concurrency = count(progress.max_concurrency);
         record.tolerated_failure_percentage = progress.tolerated_failure_percentage;
         record.tolerated_failure_count = count(progress.tolerated_failure_count);

@@ -86,6 +86,9 @@ pub struct MapRunRecord {
     pub items_failed: i64,
     /// How often the run was redriven.
     pub redrive_count: i64,
+    /// Children, and items, whose results the ResultWriter stored.
+    pub results_written: i64,
+    pub items_results_written: i64,
 }
 
 /// An execution and its outcome.

@@ -721,9 +721,9 @@ impl Store for PostgresStore {
 
     async fn put_map_run(&self, run: &MapRunRecord) -> Result<()> {
         sqlx::query(
-            "INSERT INTO map_runs (arn, execution_arn, state_machine_arn, status, start, stop, max_concurrency, tolerated_failure_percentage, tolerated_failure_count, total, running, succeeded, failed, items_total, items_succeeded, items_failed, redrive_count)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
-             ON CONFLICT (arn) DO UPDATE SET status = excluded.status, redrive_count = excluded.redrive_count, stop = excluded.stop, max_concurrency = excluded.max_concurrency, tolerated_failure_percentage = excluded.tolerated_failure_percentage, tolerated_failure_count = excluded.tolerated_failure_count, total = excluded.total, running = excluded.running, succeeded = excluded.succeeded, failed = excluded.failed, items_total = excluded.items_total, items_succeeded = excluded.items_succeeded, items_failed = excluded.items_failed",
+            "INSERT INTO map_runs (arn, execution_arn, state_machine_arn, status, start, stop, max_concurrency, tolerated_failure_percentage, tolerated_failure_count, total, running, succeeded, failed, items_total, items_succeeded, items_failed, redrive_count, results_written, items_results_written)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+             ON CONFLICT (arn) DO UPDATE SET status = excluded.status, redrive_count = excluded.redrive_count, results_written = excluded.results_written, items_results_written = excluded.items_results_written, stop = excluded.stop, max_concurrency = excluded.max_concurrency, tolerated_failure_percentage = excluded.tolerated_failure_percentage, tolerated_failure_count = excluded.tolerated_failure_count, total = excluded.total, running = excluded.running, succeeded = excluded.succeeded, failed = excluded.failed, items_total = excluded.items_total, items_succeeded = excluded.items_succeeded, items_failed = excluded.items_failed",
         )
         .bind(&run.arn)
         .bind(&run.execution_arn)
@@ -742,13 +742,15 @@ impl Store for PostgresStore {
         .bind(run.items_succeeded)
         .bind(run.items_failed)
         .bind(run.redrive_count)
+        .bind(run.results_written)
+        .bind(run.items_results_written)
         .execute(&self.pool)
         .await?;
         Ok(())
     }
 
     async fn get_map_run(&self, arn: &str) -> Result<Option<MapRunRecord>> {
-        let row = sqlx::query("SELECT arn, execution_arn, state_machine_arn, status, start, stop, max_concurrency, tolerated_failure_percentage, tolerated_failure_count, total, running, succeeded, failed, items_total, items_succeeded, items_failed, redrive_count FROM map_runs WHERE arn = $1")
+        let row = sqlx::query("SELECT arn, execution_arn, state_machine_arn, status, start, stop, max_concurrency, tolerated_failure_percentage, tolerated_failure_count, total, running, succeeded, failed, items_total, items_succeeded, items_failed, redrive_count, results_written, items_results_written FROM map_runs WHERE arn = $1")
             .bind(arn)
             .fetch_optional(&self.pool)
             .await?;
@@ -757,7 +759,7 @@ impl Store for PostgresStore {
 
     async fn list_map_runs(&self, execution_arn: &str) -> Result<Vec<MapRunRecord>> {
         let rows = sqlx::query(
-            "SELECT arn, execution_arn, state_machine_arn, status, start, stop, max_concurrency, tolerated_failure_percentage, tolerated_failure_count, total, running, succeeded, failed, items_total, items_succeeded, items_failed, redrive_count FROM map_runs WHERE execution_arn = $1 ORDER BY start, arn",
+            "SELECT arn, execution_arn, state_machine_arn, status, start, stop, max_concurrency, tolerated_failure_percentage, tolerated_failure_count, total, running, succeeded, failed, items_total, items_succeeded, items_failed, redrive_count, results_written, items_results_written FROM map_runs WHERE execution_arn = $1 ORDER BY start, arn",
         )
         .bind(execution_arn)
         .fetch_all(&self.pool)
@@ -1094,5 +1096,7 @@ fn map_run_row(r: &sqlx::postgres::PgRow) -> Result<MapRunRecord> {
         items_succeeded: r.try_get("items_succeeded")?,
         items_failed: r.try_get("items_failed")?,
         redrive_count: r.try_get("redrive_count")?,
+        results_written: r.try_get("results_written")?,
+        items_results_written: r.try_get("items_results_written")?,
     })
 }

@@ -832,9 +832,9 @@ impl Store for SqliteStore {
 
     async fn put_map_run(&self, run: &MapRunRecord) -> Result<()> {
         sqlx::query(
-            "INSERT INTO map_runs (arn, execution_arn, state_machine_arn, status, start, stop, max_concurrency, tolerated_failure_percentage, tolerated_failure_count, total, running, succeeded, failed, items_total, items_succeeded, items_failed, redrive_count)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-             ON CONFLICT (arn) DO UPDATE SET status = excluded.status, redrive_count = excluded.redrive_count, stop = excluded.stop, max_concurrency = excluded.max_concurrency, tolerated_failure_percentage = excluded.tolerated_failure_percentage, tolerated_failure_count = excluded.tolerated_failure_count, total = excluded.total, running = excluded.running, succeeded = excluded.succeeded, failed = excluded.failed, items_total = excluded.items_total, items_succeeded = excluded.items_succeeded, items_failed = excluded.items_failed",
+            "INSERT INTO map_runs (arn, execution_arn, state_machine_arn, status, start, stop, max_concurrency, tolerated_failure_percentage, tolerated_failure_count, total, running, succeeded, failed, items_total, items_succeeded, items_failed, redrive_count, results_written, items_results_written)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (arn) DO UPDATE SET status = excluded.status, redrive_count = excluded.redrive_count, results_written = excluded.results_written, items_results_written = excluded.items_results_written, stop = excluded.stop, max_concurrency = excluded.max_concurrency, tolerated_failure_percentage = excluded.tolerated_failure_percentage, tolerated_failure_count = excluded.tolerated_failure_count, total = excluded.total, running = excluded.running, succeeded = excluded.succeeded, failed = excluded.failed, items_total = excluded.items_total, items_succeeded = excluded.items_succeeded, items_failed = excluded.items_failed",
         )
         .bind(&run.arn)
         .bind(&run.execution_arn)
@@ -853,13 +853,15 @@ impl Store for SqliteStore {
         .bind(run.items_succeeded)
         .bind(run.items_failed)
         .bind(run.redrive_count)
+        .bind(run.results_written)
+        .bind(run.items_results_written)
         .execute(&self.pool)
         .await?;
         Ok(())
     }
 
     async fn get_map_run(&self, arn: &str) -> Result<Option<MapRunRecord>> {
-        let row = sqlx::query("SELECT arn, execution_arn, state_machine_arn, status, start, stop, max_concurrency, tolerated_failure_percentage, tolerated_failure_count, total, running, succeeded, failed, items_total, items_succeeded, items_failed, redrive_count FROM map_runs WHERE arn = ?")
+        let row = sqlx::query("SELECT arn, execution_arn, state_machine_arn, status, start, stop, max_concurrency, tolerated_failure_percentage, tolerated_failure_count, total, running, succeeded, failed, items_total, items_succeeded, items_failed, redrive_count, results_written, items_results_written FROM map_runs WHERE arn = ?")
             .bind(arn)
             .fetch_optional(&self.pool)
             .await?;
@@ -868,7 +870,7 @@ impl Store for SqliteStore {
 
     async fn list_map_runs(&self, execution_arn: &str) -> Result<Vec<MapRunRecord>> {
         let rows = sqlx::query(
-            "SELECT arn, execution_arn, state_machine_arn, status, start, stop, max_concurrency, tolerated_failure_percentage, tolerated_failure_count, total, running, succeeded, failed, items_total, items_succeeded, items_failed, redrive_count FROM map_runs WHERE execution_arn = ? ORDER BY start, arn",
+            "SELECT arn, execution_arn, state_machine_arn, status, start, stop, max_concurrency, tolerated_failure_percentage, tolerated_failure_count, total, running, succeeded, failed, items_total, items_succeeded, items_failed, redrive_count, results_written, items_results_written FROM map_runs WHERE execution_arn = ? ORDER BY start, arn",
         )
         .bind(execution_arn)
         .fetch_all(&self.pool)
@@ -925,5 +927,7 @@ fn map_run_row(r: &sqlx::sqlite::SqliteRow) -> Result<MapRunRecord> {
         items_succeeded: r.try_get("items_succeeded")?,
         items_failed: r.try_get("items_failed")?,
         redrive_count: r.try_get("redrive_count")?,
+        results_written: r.try_get("results_written")?,
+        items_results_written: r.try_get("items_results_written")?,
     })
 }

@@ -257,6 +257,8 @@ async fn map_runs(store: &dyn Store) {
         items_succeeded: 10,
         items_failed: 0,
         redrive_count: 0,
+        results_written: 0,
+        items_results_written: 0,
     };
     store.put_map_run(&run).await.expect("put");
     assert_eq!(
@@ -270,6 +272,8 @@ async fn map_runs(store: &dyn Store) {
     run.succeeded = 4;
     run.items_total = Some(40);
     run.items_succeeded = 40;
+    run.results_written = 4;
+    run.items_results_written = 40;
     store.put_map_run(&run).await.expect("update");
     let mut second = run.clone();
     second.arn.push_str("-2");

@@ -86,6 +86,8 @@ pub(super) struct ResultSink {
     /// Stored files per status (SUCCEEDED, FAILED) for the manifest.
     listed: [Vec<Value>; 2],
     map_run_arn: String,
+    /// Children and items whose results are stored (`resultsWritten`).
+    pub(super) written: (usize, usize),
 }
 
 impl Runner<'_> {
@@ -465,6 +467,7 @@ impl Runner<'_> {
                 self.limits.result_file_bytes,
             ),
             listed: [Vec::new(), Vec::new()],
+            written: (0, 0),
             map_run_arn: self.map_run_arn(state, spec, run_id),
         }))
     }
@@ -490,6 +493,8 @@ impl Runner<'_> {
         .await?;
         let slot = usize::from(file.status != "SUCCEEDED");
         sink.listed[slot].push(json!({"Key": key, "Size": size}));
+        sink.written.0 += file.children;
+        sink.written.1 += file.items;
         Ok(())
     }
 
@@ -497,10 +502,10 @@ impl Runner<'_> {
     pub(super) async fn finish_results(
         &self,
         state: &State,
-        mut sink: ResultSink,
+        sink: &mut ResultSink,
     ) -> Result<Value, Failure> {
         for file in sink.files.finish() {
-            self.store_result_file(state, &mut sink, file).await?;
+            self.store_result_file(state, sink, file).await?;
         }
         let [succeeded, failed] = std::mem::take(&mut sink.listed);
         // The manifest lists its statuses alphabetically, as AWS writes it.

@@ -357,6 +357,8 @@ impl Runner<'_> {
             _ => items.len(),
         });
         let (items_succeeded, items_failed) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        // Children and items whose results are stored, for the report.
+        let (written_children, written_items) = (AtomicUsize::new(0), AtomicUsize::new(0));
         let progress = |status: MapRunStatus,
                         total: Option<usize>,
                         running: usize,
@@ -385,8 +387,10 @@ impl Runner<'_> {
                         },
                         succeeded: items_succeeded.load(Ordering::Relaxed) as u64,
                         failed: items_failed.load(Ordering::Relaxed) as u64,
+                        results_written: written_items.load(Ordering::Relaxed) as u64,
                     },
                     redrive_count: opened.as_ref().map_or(0, |o| o.redrive_count),
+                    results_written: written_children.load(Ordering::Relaxed) as u64,
                 });
                 if let Some(update) = update {
                     let mut t = tuning.lock().unwrap_or_else(|p| p.into_inner());
@@ -488,8 +492,13 @@ impl Runner<'_> {
                 );
                 match &mut sink {
                     Some(sink) => {
-                        if let Some(file) = sink.files.push(&record) {
-                            self.store_result_file(state, sink, file).await?;
+                        if let Some(file) = sink.files.push(&record, child_items) {
+                            if let Err(f) = self.store_result_file(state, sink, file).await {
+                                progress(MapRunStatus::Failed, total, 0, finished, failures);
+                                return Err(self.map_failed(spec, f));
+                            }
+                            written_children.store(sink.written.0, Ordering::Relaxed);
+                            written_items.store(sink.written.1, Ordering::Relaxed);
                         }
                     }
                     None => records.push(record),
@@ -532,6 +541,22 @@ impl Runner<'_> {
                 }
             }
         }
+        // The last result files and the manifest are stored before the run reports its end,
+        // so a failure to store them fails the run and its counts include them.
+        let written = match (&spec.writer, &mut sink) {
+            (Some(_), Some(sink)) => match self.finish_results(state, sink).await {
+                Ok(manifest) => {
+                    written_children.store(sink.written.0, Ordering::Relaxed);
+                    written_items.store(sink.written.1, Ordering::Relaxed);
+                    Some(manifest)
+                }
+                Err(f) => {
+                    progress(MapRunStatus::Failed, total, 0, finished, failures);
+                    return Err(self.map_failed(spec, f));
+                }
+            },
+            _ => None,
+        };
         progress(MapRunStatus::Succeeded, total, 0, finished, failures);
         self.emit(|| {
             Event::bare(if spec.distributed {
@@ -540,8 +565,8 @@ impl Runner<'_> {
                 "MapStateSucceeded"
             })
         });
-        match (&spec.writer, sink) {
-            (Some(_), Some(sink)) => self.finish_results(state, sink).await,
+        match (&spec.writer, written) {
+            (Some(_), Some(manifest)) => Ok(manifest),
             (Some(writer), None) => Ok(Value::Array(distributed::shape_results(
                 &records,
                 writer.transformation,
