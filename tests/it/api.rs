@@ -997,6 +997,18 @@ async fn stopping_the_parent_aborts_its_map_run() {
     })
     .await;
     assert_eq!(stopped, 1, "MaxConcurrency 1: one child was running");
+    let history = crate::support::history(&client, &exec).await;
+    let kinds: Vec<&str> = history.iter().map(|e| e.r#type().as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "ExecutionStarted",
+            "MapStateEntered",
+            "MapRunStarted",
+            "MapRunAborted",
+            "ExecutionAborted"
+        ]
+    );
     assert_eq!(
         children(ExecutionStatus::Succeeded).await as i64,
         items.succeeded()

@@ -44,8 +44,9 @@ impl EventSink for Buffer<'_> {
             return;
         }
         // Written at once: what a running task has done so far (scheduled, taken by a
-        // worker, submitted) shows in the history while it runs. Scheduled and started
-        // events come in pairs for Lambda and service tasks; the second one writes both.
+        // worker, submitted) and a Map Run that started show in the history while they run.
+        // Scheduled and started events come in pairs for Lambda and service tasks; the
+        // second one writes both.
         let parks = matches!(
             e.kind.as_str(),
             "ActivityScheduled"
@@ -53,6 +54,8 @@ impl EventSink for Buffer<'_> {
                 | "LambdaFunctionStarted"
                 | "TaskStarted"
                 | "TaskSubmitted"
+                | "MapRunStarted"
+                | "MapRunRedriven"
         );
         let mut events = self.events.lock().unwrap_or_else(|p| p.into_inner());
         events.push(e);
@@ -522,6 +525,14 @@ impl Service {
         error: Option<String>,
         cause: Option<String>,
     ) -> Result<f64, ServiceError> {
+        // Map Runs still running end with their parent (`MapRunAborted`), before it.
+        let running_runs = self
+            .map_runs
+            .list(self.store.as_ref(), arn)
+            .await?
+            .into_iter()
+            .filter(|r| r.status == "RUNNING")
+            .count();
         self.abort_driver(arn);
         // A driver elsewhere may still commit; retry on conflict with the newer version.
         for _ in 0..10 {
@@ -535,10 +546,14 @@ impl Service {
                 cause: cause.clone(),
                 stop: now(),
             };
+            let mut events: Vec<NewEvent> = (0..running_runs)
+                .map(|_| stored_event(Event::bare("MapRunAborted")))
+                .collect();
+            events.push(finish_event(&finish));
             let t = Transition {
                 execution_arn: arn.to_string(),
                 expected_version: cursor.version,
-                events: vec![finish_event(&finish)],
+                events,
                 next: None,
                 finish: Some(finish.clone()),
             };
