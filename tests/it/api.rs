@@ -1078,6 +1078,49 @@ async fn update_map_run_raises_concurrency() {
     assert!(format!("{err:?}").contains("ResourceNotFound"), "{err:?}");
 }
 
+/// UpdateMapRun sent to a replica that does not drive the run reaches the one that does:
+/// raising MaxConcurrency through replica B lets replica A's 100 one-second children finish in
+/// seconds.
+#[tokio::test]
+async fn update_map_run_reaches_the_driving_replica() {
+    let Some(url) = postgres_url() else { return };
+    let a = Server::start_with(&url, &["--replica-id", "map-a"]);
+    let b = Server::start_with(&url, &["--replica-id", "map-b"]);
+    let (client_a, client_b) = (a.client(), b.client());
+    let (exec, run_arn) = slow_map_run(&client_a, &format!("tuned-{}", unique_suffix())).await;
+    client_b
+        .update_map_run()
+        .map_run_arn(&run_arn)
+        .max_concurrency(100)
+        .send()
+        .await
+        .expect("UpdateMapRun through the other replica");
+    let started = std::time::Instant::now();
+    let done = eventually(Duration::from_secs(60), || async {
+        let d = client_b
+            .describe_execution()
+            .execution_arn(&exec)
+            .send()
+            .await
+            .ok()?;
+        (d.status() != &ExecutionStatus::Running).then_some(d)
+    })
+    .await;
+    assert_eq!(done.status(), &ExecutionStatus::Succeeded);
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+    let run = client_b
+        .describe_map_run()
+        .map_run_arn(&run_arn)
+        .send()
+        .await
+        .expect("DescribeMapRun");
+    assert_eq!(run.max_concurrency(), 100);
+}
+
 /// Starts a Distributed Map of 100 one-second children, one at a time, on machine `name`:
 /// the execution's ARN and its Map Run's, once listed.
 async fn slow_map_run(client: &aws_sdk_sfn::Client, name: &str) -> (String, String) {

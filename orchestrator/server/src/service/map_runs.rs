@@ -40,12 +40,59 @@ pub(crate) enum UpdateError {
     NotFound(String),
     #[error("Map Run '{0}' is {1}; only a RUNNING Map Run can be updated")]
     NotRunning(String, String),
-    #[error(
-        "Map Run '{0}' runs on another replica; send UpdateMapRun to the replica driving its execution"
-    )]
-    Elsewhere(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl Live {
+    /// Takes new settings: shown at once, handed to the run with its next report.
+    fn apply(&mut self, update: MapRunUpdate) {
+        let pending = self.update.get_or_insert_with(MapRunUpdate::default);
+        *pending = merge(*pending, update);
+        let record = &mut self.record;
+        if let Some(n) = update.max_concurrency {
+            record.max_concurrency = i64::try_from(n).unwrap_or(i64::MAX);
+        }
+        if let Some(p) = update.tolerated_failure_percentage {
+            record.tolerated_failure_percentage = p;
+        }
+        if let Some(c) = update.tolerated_failure_count {
+            record.tolerated_failure_count = i64::try_from(c).unwrap_or(i64::MAX);
+        }
+    }
+}
+
+/// `later`'s settings over `earlier`'s.
+fn merge(earlier: MapRunUpdate, later: MapRunUpdate) -> MapRunUpdate {
+    MapRunUpdate {
+        max_concurrency: later.max_concurrency.or(earlier.max_concurrency),
+        tolerated_failure_percentage: later
+            .tolerated_failure_percentage
+            .or(earlier.tolerated_failure_percentage),
+        tolerated_failure_count: later
+            .tolerated_failure_count
+            .or(earlier.tolerated_failure_count),
+    }
+}
+
+/// An update as the row keeps it: UpdateMapRun's own field names.
+fn encode_update(u: &MapRunUpdate) -> String {
+    serde_json::json!({
+        "maxConcurrency": u.max_concurrency,
+        "toleratedFailurePercentage": u.tolerated_failure_percentage,
+        "toleratedFailureCount": u.tolerated_failure_count,
+    })
+    .to_string()
+}
+
+/// The update a row keeps; what does not parse is no change.
+fn decode_update(text: &str) -> MapRunUpdate {
+    let v: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
+    MapRunUpdate {
+        max_concurrency: v["maxConcurrency"].as_u64(),
+        tolerated_failure_percentage: v["toleratedFailurePercentage"].as_f64(),
+        tolerated_failure_count: v["toleratedFailureCount"].as_u64(),
+    }
 }
 
 impl MapRunBook {
@@ -60,6 +107,21 @@ impl MapRunBook {
                     // The entry stays in memory, so this replica still answers for the run.
                     tracing::warn!(map_run = %record.arn, error = %e, "a Map Run could not be recorded");
                     continue;
+                }
+                // An UpdateMapRun sent to another replica waits in the row for this one.
+                if record.status == MapRunStatus::Running.as_str() {
+                    match store.take_map_run_update(&record.arn).await {
+                        Ok(Some(text)) => {
+                            let mut live = book.lock().unwrap_or_else(|p| p.into_inner());
+                            if let Some(entry) = live.get_mut(&record.arn) {
+                                entry.apply(decode_update(&text));
+                            }
+                        }
+                        Ok(None) => {}
+                        Err(e) => {
+                            tracing::warn!(map_run = %record.arn, error = %e, "a Map Run's pending update could not be read");
+                        }
+                    }
                 }
                 if record.status != MapRunStatus::Running.as_str() {
                     let mut live = book.lock().unwrap_or_else(|p| p.into_inner());
@@ -167,27 +229,32 @@ impl MapRunBook {
                     let status = entry.record.status.clone();
                     return Err(UpdateError::NotRunning(arn.to_string(), status));
                 }
-                let pending = entry.update.get_or_insert_with(MapRunUpdate::default);
-                let record = &mut entry.record;
-                if let Some(n) = update.max_concurrency {
-                    pending.max_concurrency = Some(n);
-                    record.max_concurrency = i64::try_from(n).unwrap_or(i64::MAX);
-                }
-                if let Some(p) = update.tolerated_failure_percentage {
-                    pending.tolerated_failure_percentage = Some(p);
-                    record.tolerated_failure_percentage = p;
-                }
-                if let Some(c) = update.tolerated_failure_count {
-                    pending.tolerated_failure_count = Some(c);
-                    record.tolerated_failure_count = i64::try_from(c).unwrap_or(i64::MAX);
-                }
-                let _ = self.writes.send(record.clone());
+                entry.apply(update);
+                let _ = self.writes.send(entry.record.clone());
                 return Ok(());
             }
         }
         match store.get_map_run(arn).await? {
             None => Err(UpdateError::NotFound(arn.to_string())),
-            Some(run) if run.status == "RUNNING" => Err(UpdateError::Elsewhere(arn.to_string())),
+            // Driven by another replica: it takes the update with its next write (at most a
+            // second after its next child ends).
+            Some(run) if run.status == "RUNNING" => {
+                let pending = match store.take_map_run_update(arn).await? {
+                    Some(text) => merge(decode_update(&text), update),
+                    None => update,
+                };
+                if store
+                    .request_map_run_update(arn, &encode_update(&pending))
+                    .await?
+                {
+                    Ok(())
+                } else {
+                    Err(UpdateError::NotRunning(
+                        arn.to_string(),
+                        "no longer RUNNING".into(),
+                    ))
+                }
+            }
             Some(run) => Err(UpdateError::NotRunning(arn.to_string(), run.status)),
         }
     }
@@ -239,7 +306,32 @@ fn children_machine(map_run_arn: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::children_machine;
+    use super::*;
+
+    #[test]
+    fn updates_merge_and_survive_the_row() {
+        let first = MapRunUpdate {
+            max_concurrency: Some(5),
+            tolerated_failure_percentage: Some(1.5),
+            tolerated_failure_count: None,
+        };
+        let second = MapRunUpdate {
+            max_concurrency: Some(9),
+            tolerated_failure_percentage: None,
+            tolerated_failure_count: Some(2),
+        };
+        let merged = merge(first, second);
+        assert_eq!(
+            merged,
+            MapRunUpdate {
+                max_concurrency: Some(9),
+                tolerated_failure_percentage: Some(1.5),
+                tolerated_failure_count: Some(2),
+            }
+        );
+        assert_eq!(decode_update(&encode_update(&merged)), merged);
+        assert_eq!(decode_update("not json"), MapRunUpdate::default());
+    }
 
     #[test]
     fn children_are_named_after_the_map_run() {

@@ -396,6 +396,11 @@ pub trait Store: Send + Sync {
     async fn get_map_run(&self, arn: &str) -> Result<Option<MapRunRecord>>;
     /// The Map Runs an execution started, oldest first.
     async fn list_map_runs(&self, execution_arn: &str) -> Result<Vec<MapRunRecord>>;
+    /// Leaves an UpdateMapRun (JSON) for the replica driving a RUNNING Map Run; false when
+    /// the run is not RUNNING.
+    async fn request_map_run_update(&self, arn: &str, update: &str) -> Result<bool>;
+    /// Takes the UpdateMapRun left for a Map Run, if any (it is gone afterwards).
+    async fn take_map_run_update(&self, arn: &str) -> Result<Option<String>>;
 
     // ---- timers
     /// The deadline of a durable timer: the stored one when `key` was set before (a replayed

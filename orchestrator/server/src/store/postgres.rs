@@ -767,6 +767,37 @@ impl Store for PostgresStore {
         rows.iter().map(map_run_row).collect()
     }
 
+    async fn request_map_run_update(&self, arn: &str, update: &str) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE map_runs SET requested_update = $1 WHERE arn = $2 AND status = 'RUNNING'",
+        )
+        .bind(update)
+        .bind(arn)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn take_map_run_update(&self, arn: &str) -> Result<Option<String>> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query("SELECT requested_update FROM map_runs WHERE arn = $1 FOR UPDATE")
+            .bind(arn)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let update: Option<String> = match row {
+            Some(r) => r.try_get("requested_update")?,
+            None => None,
+        };
+        if update.is_some() {
+            sqlx::query("UPDATE map_runs SET requested_update = NULL WHERE arn = $1")
+                .bind(arn)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(update)
+    }
+
     async fn setting_or_insert(&self, key: &str, value: &str) -> Result<String> {
         // The no-op update makes RETURNING give the stored row when the key exists.
         let row = sqlx::query(

@@ -878,6 +878,34 @@ impl Store for SqliteStore {
         rows.iter().map(map_run_row).collect()
     }
 
+    async fn request_map_run_update(&self, arn: &str, update: &str) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE map_runs SET requested_update = ? WHERE arn = ? AND status = 'RUNNING'",
+        )
+        .bind(update)
+        .bind(arn)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn take_map_run_update(&self, arn: &str) -> Result<Option<String>> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query("SELECT requested_update FROM map_runs WHERE arn = ?")
+            .bind(arn)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let update: Option<String> = row.and_then(|r| r.get("requested_update"));
+        if update.is_some() {
+            sqlx::query("UPDATE map_runs SET requested_update = NULL WHERE arn = ?")
+                .bind(arn)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(update)
+    }
+
     async fn setting_or_insert(&self, key: &str, value: &str) -> Result<String> {
         sqlx::query("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT DO NOTHING")
             .bind(key)

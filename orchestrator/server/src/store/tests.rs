@@ -265,6 +265,21 @@ async fn map_runs(store: &dyn Store) {
         store.get_map_run(&run.arn).await.expect("get"),
         Some(run.clone())
     );
+    // An UpdateMapRun left for the driving replica is taken once.
+    assert!(
+        store
+            .request_map_run_update(&run.arn, "{\"maxConcurrency\":5}")
+            .await
+            .expect("request")
+    );
+    assert_eq!(
+        store.take_map_run_update(&run.arn).await.expect("take"),
+        Some("{\"maxConcurrency\":5}".to_string())
+    );
+    assert_eq!(
+        store.take_map_run_update(&run.arn).await.expect("take"),
+        None
+    );
     run.status = "SUCCEEDED".into();
     run.stop = Some(12.5);
     run.total = Some(4);
@@ -275,6 +290,13 @@ async fn map_runs(store: &dyn Store) {
     run.results_written = 4;
     run.items_results_written = 40;
     store.put_map_run(&run).await.expect("update");
+    assert!(
+        !store
+            .request_map_run_update(&run.arn, "{}")
+            .await
+            .expect("request"),
+        "an ended run takes no update"
+    );
     let mut second = run.clone();
     second.arn.push_str("-2");
     second.start = 11.0;
