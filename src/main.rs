@@ -118,6 +118,10 @@ struct ServeArgs {
     /// SLUICE_TOKEN_SECRET). Default: one generated on the first start and kept in the store.
     #[arg(long)]
     token_secret: Option<String>,
+    /// Map Run children this replica runs at once; children of Map Runs driven here beyond
+    /// it are queued for whichever replica has room [default: 10000].
+    #[arg(long)]
+    child_slots: Option<usize>,
     /// Fail an execution (States.Runtime) after this many state transitions, counted across
     /// checkpoints and restarts [default: 10000000].
     #[arg(long, value_name = "N")]
@@ -170,6 +174,9 @@ impl ServeArgs {
         }
         if let Some(v) = &self.token_secret {
             s.token_secret = Some(v.clone());
+        }
+        if let Some(v) = self.child_slots {
+            s.child_slots = v;
         }
         if let Some(v) = self.max_transitions {
             s.max_transitions = v;
@@ -339,6 +346,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         execution_lease_seconds: s.execution_lease_seconds,
         max_request_bytes: s.max_request_bytes,
         token_secret: s.token_secret.clone(),
+        child_slots: s.child_slots,
         integrations: Default::default(),
         limits: sluice_engine::engine::Limits {
             max_payload_bytes: s.max_payload_bytes,

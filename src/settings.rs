@@ -47,6 +47,9 @@ pub struct Serve {
     pub max_payload_bytes: usize,
     /// How long a shutdown may take (`SLUICE_SHUTDOWN_GRACE_SECONDS`).
     pub shutdown_grace_seconds: f64,
+    /// Map Run children this replica runs at once; a Map Run driven here queues the rest
+    /// for other replicas (`SLUICE_CHILD_SLOTS`).
+    pub child_slots: usize,
 }
 
 impl Default for Serve {
@@ -65,6 +68,7 @@ impl Default for Serve {
             max_request_bytes: sluice_server::service::DEFAULT_MAX_REQUEST_BYTES,
             max_payload_bytes: 262_144,
             shutdown_grace_seconds: 25.0,
+            child_slots: sluice_server::service::DEFAULT_CHILD_SLOTS,
         }
     }
 }
@@ -174,6 +178,9 @@ impl Settings {
         }
         if let Some(v) = env("SLUICE_MAX_PAYLOAD_BYTES") {
             s.max_payload_bytes = parse("SLUICE_MAX_PAYLOAD_BYTES", v)?;
+        }
+        if let Some(v) = env("SLUICE_CHILD_SLOTS") {
+            s.child_slots = parse("SLUICE_CHILD_SLOTS", v)?;
         }
         // The service's own variable, then AWS's standard per-service and global ones.
         let endpoint = |own: &str, aws: &str| {

@@ -469,7 +469,7 @@ async fn postgres_backed_server() {
 
 /// The PostgreSQL server to test against, or `None` to skip (allowed unless
 /// `CI_REQUIRE_POSTGRES=1`).
-fn postgres_url() -> Option<String> {
+pub(crate) fn postgres_url() -> Option<String> {
     let Ok(url) = std::env::var("SLUICE_TEST_POSTGRES_URL") else {
         assert!(
             std::env::var("CI_REQUIRE_POSTGRES").as_deref() != Ok("1"),
@@ -481,8 +481,25 @@ fn postgres_url() -> Option<String> {
     Some(url)
 }
 
+/// A new, empty database on the test PostgreSQL server, for replicas whose shared queues no
+/// other test's servers may serve; its URL, or `None` to skip as [`postgres_url`] does.
+pub(crate) async fn fresh_postgres(label: &str) -> Option<String> {
+    use sqlx::Connection;
+    let url = postgres_url()?;
+    let name = format!("{label}_{}", unique_suffix().replace('-', "_"));
+    let mut admin = sqlx::PgConnection::connect(&url)
+        .await
+        .expect("the test PostgreSQL server accepts connections");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+        .execute(&mut admin)
+        .await
+        .expect("CREATE DATABASE");
+    let base = url.rsplit_once('/').map_or(url.as_str(), |(base, _)| base);
+    Some(format!("{base}/{name}"))
+}
+
 /// Names unique per run: the PostgreSQL database outlives the tests.
-fn unique_suffix() -> String {
+pub(crate) fn unique_suffix() -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())

@@ -1,5 +1,6 @@
 //! Map Runs under `sluice serve`: a failed Map Run redriven with its execution runs only the
-//! children that did not succeed.
+//! children that did not succeed; two replicas on one PostgreSQL database split a Map Run's
+//! children, and a replica killed in the middle leaves its children to another.
 
 use std::time::Duration;
 
@@ -129,6 +130,176 @@ async fn a_redriven_map_run_runs_only_what_did_not_succeed() {
         .expect("MapRunRedriven in the parent's history");
     assert_eq!(redriven.map_run_arn(), Some(run_arn.as_str()));
     assert_eq!(redriven.redrive_count(), Some(1));
+}
+
+/// Logs of the child pool only: which replica took which queued children.
+const POOL_LOG: (&str, &str) = ("SLUICE_LOG", "warn,sluice_server::service::child_pool=info");
+
+/// How many queued children a replica took, from its log.
+fn taken(server: &Server) -> usize {
+    server
+        .logged("took queued Map Run children")
+        .iter()
+        .filter_map(|l| l.rsplit("children=").next()?.trim().parse::<usize>().ok())
+        .sum()
+}
+
+/// A Map Run of `items` children that each wait `seconds`, then return their item and name.
+fn waiting_children(items: usize, seconds: u64) -> (serde_json::Value, String) {
+    let def = json!({"StartAt": "Fan", "States": {"Fan": {"Type": "Map",
+        "MaxConcurrency": items,
+        "ItemSelector": {"i.$": "$$.Map.Item.Value"},
+        "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+            "StartAt": "Work", "States": {
+                "Work": {"Type": "Wait", "Seconds": seconds, "Next": "Done"},
+                "Done": {"Type": "Pass",
+                    "Parameters": {"i.$": "$.i", "name.$": "$$.Execution.Name"}, "End": true}}},
+        "End": true}}});
+    (def, json!((0..items).collect::<Vec<_>>()).to_string())
+}
+
+/// Each child returned its own item under its own name, in item order.
+fn check_output(output: &str, items: usize) {
+    let out: serde_json::Value = serde_json::from_str(output).expect("JSON output");
+    let out = out.as_array().expect("an array");
+    assert_eq!(out.len(), items);
+    for (i, child) in out.iter().enumerate() {
+        assert_eq!(child["i"], json!(i), "{child}");
+        let name = child["name"].as_str().expect("a name");
+        assert!(name.ends_with(&format!("-{i}")), "{name}");
+    }
+}
+
+/// Replica A has two child slots; replica B has room. A drives the Map Run of 40 children,
+/// runs two itself and queues the rest; B takes them. Every child runs once and the output is
+/// in item order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_split_one_map_run() {
+    // A database of its own: replicas of other tests would take children from a shared one.
+    let Some(url) = crate::api::fresh_postgres("split").await else {
+        return;
+    };
+    let a = Server::start_env(
+        &url,
+        &["--replica-id", "split-a", "--child-slots", "2"],
+        &[POOL_LOG],
+    );
+    let b = Server::start_env(
+        &url,
+        &["--replica-id", "split-b", "--child-slots", "64"],
+        &[POOL_LOG],
+    );
+    let c = a.client();
+    let items = 40;
+    let (def, input) = waiting_children(items, 1);
+    let name = format!("split-{}", crate::api::unique_suffix());
+    let sm = create(&c, &name, def).await;
+    let exec = start(&c, &sm, &input).await;
+    let done = ended(&c, &exec).await;
+    assert_eq!(
+        done.status(),
+        &ExecutionStatus::Succeeded,
+        "{:?}: {:?}",
+        done.error(),
+        done.cause()
+    );
+    check_output(done.output().expect("output"), items);
+    let (by_a, by_b) = (taken(&a), taken(&b));
+    assert!(by_b > 0, "replica B took no child (A took {by_a})");
+    // Two ran in A's own slots; every other child was taken from the queue once.
+    assert_eq!(by_a + by_b, items - 2, "A took {by_a}, B took {by_b}");
+    let runs = c
+        .list_map_runs()
+        .execution_arn(&exec)
+        .send()
+        .await
+        .expect("ListMapRuns");
+    let run_arn = runs.map_runs()[0].map_run_arn().to_string();
+    let kids = children(&c, &run_arn).await;
+    assert_eq!(kids.len(), items);
+    assert!(
+        kids.iter()
+            .all(|(_, e)| e.status() == &ExecutionStatus::Succeeded)
+    );
+    // Each child's history is one run: started once, succeeded once.
+    for (i, e) in kids.iter().take(3) {
+        let history = c
+            .get_execution_history()
+            .execution_arn(e.execution_arn())
+            .send()
+            .await
+            .expect("child history");
+        let kinds: Vec<String> = history
+            .events()
+            .iter()
+            .map(|e| e.r#type().as_str().to_string())
+            .collect();
+        assert_eq!(
+            kinds.iter().filter(|k| *k == "ExecutionStarted").count(),
+            1,
+            "child {i}: {kinds:?}"
+        );
+        assert_eq!(kinds.last().map(String::as_str), Some("ExecutionSucceeded"));
+    }
+}
+
+/// Replica B takes queued children and is killed (`kill -9`) while they run. Its leases run
+/// out and replica C takes them; the Map Run finishes with every child succeeded once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn children_of_a_killed_replica_go_to_another() {
+    let Some(url) = crate::api::fresh_postgres("killed").await else {
+        return;
+    };
+    let lease = ["--execution-lease-seconds", "2"];
+    let a = Server::start_env(
+        &url,
+        &[
+            &lease[..],
+            &["--replica-id", "kill-a", "--child-slots", "1"],
+        ]
+        .concat(),
+        &[POOL_LOG],
+    );
+    let b = Server::start_env(
+        &url,
+        &[
+            &lease[..],
+            &["--replica-id", "kill-b", "--child-slots", "64"],
+        ]
+        .concat(),
+        &[POOL_LOG],
+    );
+    let c = a.client();
+    let items = 20;
+    let (def, input) = waiting_children(items, 4);
+    let name = format!("killed-{}", crate::api::unique_suffix());
+    let sm = create(&c, &name, def).await;
+    let exec = start(&c, &sm, &input).await;
+    eventually(Duration::from_secs(30), || async {
+        (taken(&b) > 0).then_some(())
+    })
+    .await;
+    b.kill();
+    let rescuer = Server::start_env(
+        &url,
+        &[
+            &lease[..],
+            &["--replica-id", "kill-c", "--child-slots", "64"],
+        ]
+        .concat(),
+        &[POOL_LOG],
+    );
+    let done = ended(&c, &exec).await;
+    assert_eq!(
+        done.status(),
+        &ExecutionStatus::Succeeded,
+        "{:?}: {:?}",
+        done.error(),
+        done.cause()
+    );
+    check_output(done.output().expect("output"), items);
+    assert!(taken(&rescuer) > 0, "replica C took none of B's children");
 }
 
 /// The children of a Map Run, by index.

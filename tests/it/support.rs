@@ -39,6 +39,8 @@ pub struct Server {
     child: Child,
     /// `http://127.0.0.1:PORT`.
     pub endpoint: String,
+    /// What it logged after its address, line by line.
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Server {
@@ -57,8 +59,8 @@ impl Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_sluice"))
             .args(["serve", "--listen", "127.0.0.1:0", "--store", store])
             .args(extra)
-            .envs(envs.iter().copied())
             .env("SLUICE_LOG", "warn")
+            .envs(envs.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -75,8 +77,29 @@ impl Server {
             }
         };
         // Keep draining stderr so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        Server { child, endpoint }
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = log.clone();
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                kept.lock().unwrap_or_else(|p| p.into_inner()).push(line);
+            }
+        });
+        Server {
+            child,
+            endpoint,
+            log,
+        }
+    }
+
+    /// The lines it logged so far that contain `needle`.
+    pub fn logged(&self, needle: &str) -> Vec<String> {
+        self.log
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .filter(|l| l.contains(needle))
+            .cloned()
+            .collect()
     }
 
     /// `kill -9`: no chance to clean up.
@@ -140,8 +163,8 @@ impl Worker {
         let child = Command::new(env!("CARGO_BIN_EXE_sluice"))
             .args(["worker", "--endpoint", endpoint, "--activity", activity])
             .args(extra)
-            .envs(envs.iter().copied())
             .env("SLUICE_LOG", "warn")
+            .envs(envs.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

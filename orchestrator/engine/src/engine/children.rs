@@ -33,6 +33,46 @@ pub trait ChildLedger: Send + Sync {
     /// Children still running when their Map Run was dropped (its execution stopped, or the
     /// run failed): kept as ABORTED, without waiting. They run again when the run goes on.
     fn abandon(&self, children: Vec<RunningChild>);
+
+    /// Where the next child of `map_run_arn` runs: here, holding one of this host's child
+    /// slots until it ends, or on whichever host has room ([`ChildLedger::delegate`]).
+    fn place(&self, _map_run_arn: &str) -> Placement {
+        Placement::Here(Box::new(()))
+    }
+
+    /// Hands a child to whichever host has room and waits until it ended there (recorded,
+    /// like a child run here). Only asked after [`ChildLedger::place`] said `Elsewhere`.
+    fn delegate(&self, child: DelegatedChild) -> BoxFuture<'_, Result<ChildExecution, String>> {
+        let arn = child.info.arn.clone();
+        Box::pin(async move { Err(format!("no other host can run the child '{arn}'")) })
+    }
+}
+
+/// Where a Map Run's child runs.
+pub enum Placement {
+    /// In this process; the box holds the host's slot until the child ends.
+    Here(Box<dyn Send + Sync>),
+    /// On whichever host has room.
+    Elsewhere,
+}
+
+/// A child handed to another host, with everything it needs to run there: the host finds
+/// the ItemProcessor by its Map state's label in the definition it already keeps.
+#[derive(Debug, Clone)]
+pub struct DelegatedChild {
+    /// `$$.Execution` of the child, its input included.
+    pub info: Arc<ExecutionInfo>,
+    pub map_run_arn: String,
+    pub index: usize,
+    /// The Map state's `Label` (its name when it has none).
+    pub label: String,
+    /// Where the child's random draws (task tokens, `States.UUID`) start, so that it draws
+    /// the same values wherever it runs.
+    pub seed: u64,
+    /// The variables the child can read, as one JSON object.
+    pub vars: Value,
+    /// It runs again after failing (a redrive).
+    pub rerun: bool,
 }
 
 /// A child that started and has not ended.

@@ -95,6 +95,11 @@ impl Rng {
         }
     }
 
+    /// Where the generator stands: [`Rng::keyed`] with it draws what this one would next.
+    pub fn position(&self) -> u64 {
+        self.state.load(Ordering::Relaxed)
+    }
+
     /// The next 64 random bits.
     pub fn next_u64(&self) -> u64 {
         let mut z = self

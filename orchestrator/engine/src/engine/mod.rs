@@ -163,6 +163,18 @@ pub enum StepOutcome {
     Failed(Failure),
 }
 
+/// A Map Run child another host handed over, to run here ([`Engine::run_delegated`]).
+pub struct DelegatedRequest<'a> {
+    /// The compiled definition of the execution whose Map Run this is (it holds the
+    /// ItemProcessor).
+    pub machine: &'a StateMachine,
+    pub child: &'a children::DelegatedChild,
+    /// Signs the child's task tokens: the deployment's key, as on the host that handed it.
+    pub key: TokenKey,
+    /// Where the child's own Distributed Maps keep their children.
+    pub children: Option<&'a dyn children::ChildLedger>,
+}
+
 /// Runs executions in memory, dispatching Task states to registered handlers.
 #[derive(Clone, Default)]
 pub struct Engine {
@@ -235,6 +247,64 @@ impl Engine {
             },
             Ok(exec::Step::End(output)) => StepOutcome::Succeeded(output),
             Err(f) => StepOutcome::Failed(f),
+        }
+    }
+
+    /// Run a Map Run child that another host handed over, to its end, with its history.
+    pub async fn run_delegated(&self, request: DelegatedRequest<'_>) -> children::ChildExecution {
+        let child = request.child;
+        let start = std::time::SystemTime::now();
+        let rng = Rng::keyed(child.seed, request.key);
+        let transitions = std::sync::atomic::AtomicU64::new(0);
+        let runner = exec::Runner {
+            machine: request.machine,
+            info: &child.info,
+            tasks: &self.dispatcher,
+            rng: &rng,
+            limits: &self.limits,
+            transitions: &transitions,
+            events: None,
+            timers: None,
+            children: request.children,
+        };
+        let parent = Arc::new(Vars::from_json(child.vars.clone()));
+        let (outcome, events) = match request.machine.map_run_processor(&child.label) {
+            Some(processor) => {
+                let (outcome, history) = runner
+                    .run_child(
+                        processor,
+                        &child.info,
+                        &rng,
+                        (*child.info.input).clone(),
+                        parent,
+                        true,
+                    )
+                    .await;
+                (
+                    outcome,
+                    history.map(|h| h.into_events()).unwrap_or_default(),
+                )
+            }
+            None => (
+                Err(Failure::new(
+                    crate::lang::errors::RUNTIME,
+                    format!(
+                        "the definition has no Distributed Map labelled '{}'",
+                        child.label
+                    ),
+                )),
+                Vec::new(),
+            ),
+        };
+        children::ChildExecution {
+            info: Arc::clone(&child.info),
+            map_run_arn: child.map_run_arn.clone(),
+            index: child.index,
+            outcome,
+            start,
+            stop: std::time::SystemTime::now(),
+            events,
+            rerun: child.rerun,
         }
     }
 

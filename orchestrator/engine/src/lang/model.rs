@@ -354,6 +354,27 @@ fn cerr(pointer: impl Into<String>, message: impl Into<String>) -> CompileError 
 }
 
 impl StateMachine {
+    /// The ItemProcessor of the Distributed Map labelled `label` (its `Label`, or its name
+    /// when it has none), searched in definition order through every scope, as the Map Run
+    /// ARN `…:mapRun:<machine>/<label>:<id>` names it.
+    pub fn map_run_processor(&self, label: &str) -> Option<&Graph> {
+        fn search<'g>(graph: &'g Graph, label: &str) -> Option<&'g Graph> {
+            graph.states.iter().find_map(|state| match &state.kind {
+                Kind::Map(spec) => {
+                    let own = spec.label.as_deref().unwrap_or(&state.name);
+                    if spec.distributed && own == label {
+                        Some(&spec.processor)
+                    } else {
+                        search(&spec.processor, label)
+                    }
+                }
+                Kind::Parallel { branches, .. } => branches.iter().find_map(|b| search(b, label)),
+                _ => None,
+            })
+        }
+        search(&self.graph, label)
+    }
+
     /// Compile a definition (already parsed from JSON or YAML).
     pub fn compile(definition: &Value) -> Result<StateMachine, CompileError> {
         let obj = definition

@@ -12,7 +12,8 @@ use futures::future::BoxFuture;
 use serde_json::Value;
 use sluice_engine::engine::Failure;
 use sluice_engine::engine::children::{
-    ChildExecution, ChildLedger, EndedChildren, MapRunKey, OpenedRun, RunningChild, child_index,
+    ChildExecution, ChildLedger, DelegatedChild, EndedChildren, MapRunKey, OpenedRun, Placement,
+    RunningChild, child_index,
 };
 use sluice_engine::engine::events::{self, Event};
 
@@ -25,6 +26,11 @@ use crate::store::{ExecutionRecord, Finish, NewEvent, Store, StoreError};
 pub(crate) struct StoredChildren<'a> {
     pub store: &'a dyn Store,
     pub committer: &'a Committer,
+    /// This replica's child slots, and the queue for children beyond them.
+    pub pool: &'a super::child_pool::ChildPool,
+    /// The execution whose definition holds the Map states (the one driven; for a child's
+    /// own Distributed Maps, its root's).
+    pub root_arn: &'a str,
 }
 
 impl ChildLedger for StoredChildren<'_> {
@@ -66,6 +72,60 @@ impl ChildLedger for StoredChildren<'_> {
                 "aborted children of a Map Run were not recorded (the write queue is full or closed)"
             );
         }
+    }
+
+    fn place(&self, map_run_arn: &str) -> Placement {
+        // A Map Run of a child (`…:mapRun:<machine>/<label>/<label>:<id>`; names cannot hold
+        // a '/') runs its children where its parent runs and takes no slot: a child holding
+        // a slot while it waits on children that wait for a slot could wait forever.
+        let machine = map_run_arn
+            .split_once(":mapRun:")
+            .and_then(|(_, rest)| rest.rsplit_once(':'))
+            .map_or("", |(machine, _)| machine);
+        if machine.matches('/').count() > 1 {
+            return Placement::Here(Box::new(()));
+        }
+        match self.pool.try_slot() {
+            Some(slot) => Placement::Here(Box::new(slot)),
+            None => Placement::Elsewhere,
+        }
+    }
+
+    fn delegate(&self, child: DelegatedChild) -> BoxFuture<'_, Result<ChildExecution, String>> {
+        async move {
+            let queued = crate::store::QueuedChild {
+                child_arn: child.info.arn.clone(),
+                map_run_arn: child.map_run_arn.clone(),
+                root_arn: self.root_arn.to_string(),
+                label: child.label.clone(),
+                name: child.info.name.clone(),
+                state_machine_arn: child.info.state_machine_arn.clone(),
+                role_arn: child.info.role_arn.clone(),
+                index: i64::try_from(child.index).unwrap_or(i64::MAX),
+                input: events::text(&child.info.input),
+                vars: events::text(&child.vars),
+                // The seed's bits; the replica that runs it reads them back as a u64.
+                seed: child.seed as i64,
+                redrive_count: i64::try_from(child.info.redrive_count).unwrap_or(i64::MAX),
+                rerun: child.rerun,
+                queued: seconds(SystemTime::now()),
+            };
+            self.store
+                .queue_children(std::slice::from_ref(&queued))
+                .await
+                .map_err(|e| e.to_string())?;
+            // Closed only when the pool is gone (a shutdown): the child stays queued.
+            self.pool
+                .wait(&queued.map_run_arn, &queued.child_arn)
+                .await
+                .map_err(|_| "this replica is shutting down".to_string())?;
+            match self.store.get_execution(&queued.child_arn).await {
+                Ok(Some(e)) if e.status != ExecutionStatus::Running => child_of(e),
+                Ok(_) => Err("it left the queue without being recorded".into()),
+                Err(e) => Err(e.to_string()),
+            }
+        }
+        .boxed()
     }
 
     fn record(&self, child: ChildExecution) -> BoxFuture<'_, Result<(), String>> {
@@ -173,7 +233,7 @@ fn child_of(e: ExecutionRecord) -> Result<ChildExecution, String> {
 }
 
 /// A child's row and history (`ExecutionStarted`, its states' events, its end).
-fn stored_child(child: &ChildExecution) -> (ExecutionRecord, Vec<NewEvent>) {
+pub(crate) fn stored_child(child: &ChildExecution) -> (ExecutionRecord, Vec<NewEvent>) {
     let input = events::text(&child.info.input);
     let stop = seconds(child.stop);
     let finish = match &child.outcome {
@@ -222,7 +282,10 @@ fn stored_child(child: &ChildExecution) -> (ExecutionRecord, Vec<NewEvent>) {
 }
 
 /// A child dropped with its Map Run: ABORTED, with `ExecutionStarted` and `ExecutionAborted`.
-fn aborted_child(child: &RunningChild, now: SystemTime) -> (ExecutionRecord, Vec<NewEvent>) {
+pub(crate) fn aborted_child(
+    child: &RunningChild,
+    now: SystemTime,
+) -> (ExecutionRecord, Vec<NewEvent>) {
     let input = events::text(&child.info.input);
     let finish = Finish {
         status: ExecutionStatus::Aborted,

@@ -318,6 +318,8 @@ impl Service {
             let children = super::children::StoredChildren {
                 store: self.store.as_ref(),
                 committer: &self.committer,
+                pool: &self.children,
+                root_arn: arn,
             };
             let timers = StepTimers {
                 store: self.store.as_ref(),

@@ -3,6 +3,7 @@
 //! activity workers and callbacks.
 
 mod batches;
+mod child_pool;
 mod children;
 mod committer;
 mod driver;
@@ -67,6 +68,9 @@ pub struct Config {
     /// The secret task tokens are signed with. `None`: the one kept in the store (generated
     /// on the first start), which replicas sharing a database share.
     pub token_secret: Option<String>,
+    /// Map Run children this replica runs at once. A Map Run driven here whose children
+    /// would exceed it queues the rest for whichever replica has room.
+    pub child_slots: usize,
 }
 
 impl Default for Config {
@@ -82,6 +86,7 @@ impl Default for Config {
             max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
             token_secret: None,
             integrations: Integrations::default(),
+            child_slots: DEFAULT_CHILD_SLOTS,
         }
     }
 }
@@ -89,6 +94,10 @@ impl Default for Config {
 /// Default [`Config::max_request_bytes`]: room for AWS's 256 KiB input, escaped inside a
 /// JSON string (each quote or backslash doubles), plus the request's other fields.
 pub const DEFAULT_MAX_REQUEST_BYTES: usize = 1024 * 1024;
+
+/// Default [`Config::child_slots`]: AWS's largest Map Run concurrency, so one Map Run never
+/// waits on another replica while this one has room.
+pub const DEFAULT_CHILD_SLOTS: usize = 10_000;
 
 /// Where the store keeps the generated task-token secret.
 const TOKEN_SECRET_SETTING: &str = "task_token_secret";
@@ -114,6 +123,9 @@ pub struct Service {
     committer: Committer,
     /// Map Runs of the executions driven here.
     pub(crate) map_runs: map_runs::MapRunBook,
+    /// This replica's Map Run child slots, and the children it queued for others.
+    pub(crate) children: child_pool::ChildPool,
+    child_pool: Mutex<Option<AbortHandle>>,
     drivers: Mutex<HashMap<String, AbortHandle>>,
     maintenance: Mutex<Option<AbortHandle>>,
     /// Set by [`Service::shut_down`]: tasks abandoned then are resumed by the next server.
@@ -192,6 +204,7 @@ impl Service {
         // The writer task lives as long as a Committer exists, i.e. as long as the service.
         let committer = Committer::start(store.clone());
         let map_runs = map_runs::MapRunBook::start(store.clone());
+        let children = child_pool::ChildPool::new(config.child_slots);
         Arc::new(Service {
             store,
             registry,
@@ -202,6 +215,8 @@ impl Service {
             plans: Plans::default(),
             committer,
             map_runs,
+            children,
+            child_pool: Mutex::new(None),
             drivers: Mutex::new(HashMap::new()),
             maintenance: Mutex::new(None),
             shutting_down,
@@ -263,6 +278,8 @@ impl Service {
             }
         });
         *self.maintenance.lock().unwrap_or_else(|p| p.into_inner()) = Some(handle.abort_handle());
+        let pool = tokio::spawn(self.clone().run_child_pool());
+        *self.child_pool.lock().unwrap_or_else(|p| p.into_inner()) = Some(pool.abort_handle());
     }
 
     fn is_driving(&self, arn: &str) -> bool {
@@ -293,6 +310,14 @@ impl Service {
             .take()
         {
             m.abort();
+        }
+        if let Some(p) = self
+            .child_pool
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            p.abort();
         }
         // A step parked on a worker or a timer will not end by itself: stop waiting once no
         // driver has reached its checkpoint for a moment.

@@ -34,6 +34,11 @@ const SQLITE: &[Script] = &[
         "map run children",
         include_str!("migrations/sqlite/0004_map_run_children.sql"),
     ),
+    (
+        5,
+        "child queue",
+        include_str!("migrations/sqlite/0005_child_queue.sql"),
+    ),
 ];
 
 const POSTGRES: &[Script] = &[
@@ -56,6 +61,11 @@ const POSTGRES: &[Script] = &[
         4,
         "map run children",
         include_str!("migrations/postgres/0004_map_run_children.sql"),
+    ),
+    (
+        5,
+        "child queue",
+        include_str!("migrations/postgres/0005_child_queue.sql"),
     ),
 ];
 

@@ -61,6 +61,32 @@ pub struct StateMachineRecord {
     pub revision: i64,
 }
 
+/// A Map Run child waiting for a replica with room: what that replica needs to run it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueuedChild {
+    pub child_arn: String,
+    pub map_run_arn: String,
+    /// The execution whose definition holds the ItemProcessor.
+    pub root_arn: String,
+    /// The Distributed Map's label, which finds its ItemProcessor in that definition.
+    pub label: String,
+    pub name: String,
+    pub state_machine_arn: String,
+    pub role_arn: String,
+    pub index: i64,
+    /// JSON text.
+    pub input: String,
+    /// The variables the child reads, as JSON object text.
+    pub vars: String,
+    /// Where its random draws start (a u64 kept as its bits).
+    pub seed: i64,
+    pub redrive_count: i64,
+    /// It runs again after failing (a redrive).
+    pub rerun: bool,
+    /// When it was queued (seconds since the epoch).
+    pub queued: f64,
+}
+
 /// A Distributed Map's run, as stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MapRunRecord {
@@ -383,6 +409,28 @@ pub trait Store: Send + Sync {
 
     /// The children of a Map Run that ended: name and status.
     async fn ended_children(&self, map_run_arn: &str) -> Result<Vec<(String, ExecutionStatus)>>;
+
+    /// Queue Map Run children for whichever replica has room. A child already queued stays
+    /// as it is (with its lease). [`Store::record_children`] takes a child off the queue.
+    async fn queue_children(&self, children: &[QueuedChild]) -> Result<()>;
+
+    /// Lease to `owner`, until `until`, up to `limit` queued children nobody holds (never
+    /// leased, or the lease expired before `now`), oldest first. Replicas claiming at once
+    /// take disjoint children.
+    async fn claim_children(
+        &self,
+        owner: &str,
+        now: f64,
+        until: f64,
+        limit: usize,
+    ) -> Result<Vec<QueuedChild>>;
+
+    /// Extend the leases `owner` holds on queued children to `until` (`None`: give them
+    /// up, as a restarted replica does for the children its previous life was running).
+    async fn renew_child_leases(&self, owner: &str, until: Option<f64>) -> Result<u64>;
+
+    /// The ARNs of a Map Run's children still queued (waiting, or running on a replica).
+    async fn queued_children(&self, map_run_arn: &str) -> Result<Vec<String>>;
 
     // ---- settings
     /// The deployment-wide setting `key`: the stored value if there is one, else `value`,

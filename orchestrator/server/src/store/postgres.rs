@@ -596,6 +596,12 @@ impl Store for PostgresStore {
         // A child that ran again gets the history of its last run (and a row written twice
         // keeps one history).
         let arns: Vec<&str> = batch.iter().map(|(e, _)| e.arn.as_str()).collect();
+        // Recorded, a queued child is off the queue (in the same transaction, so a child is
+        // never both recorded and waiting to run).
+        sqlx::query("DELETE FROM child_queue WHERE child_arn = ANY($1)")
+            .bind(&arns)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("DELETE FROM events WHERE execution_arn = ANY($1)")
             .bind(&arns)
             .execute(&mut *tx)
@@ -617,6 +623,86 @@ impl Store for PostgresStore {
         rows.iter()
             .map(|r| Ok((r.try_get("name")?, r.try_get("status")?)))
             .collect()
+    }
+
+    async fn queue_children(&self, children: &[QueuedChild]) -> Result<()> {
+        if children.is_empty() {
+            return Ok(());
+        }
+        let text = |f: fn(&QueuedChild) -> &str| -> Vec<&str> { children.iter().map(f).collect() };
+        let int = |f: fn(&QueuedChild) -> i64| -> Vec<i64> { children.iter().map(f).collect() };
+        sqlx::query(
+            "INSERT INTO child_queue (child_arn, map_run_arn, root_arn, label, name, state_machine_arn, role_arn, child_index, input, vars, seed, redrive_count, rerun, queued)
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int8[], $9::text[], $10::text[], $11::int8[], $12::int8[], $13::int8[], $14::float8[])
+             ON CONFLICT (child_arn) DO NOTHING",
+        )
+        .bind(text(|c| &c.child_arn))
+        .bind(text(|c| &c.map_run_arn))
+        .bind(text(|c| &c.root_arn))
+        .bind(text(|c| &c.label))
+        .bind(text(|c| &c.name))
+        .bind(text(|c| &c.state_machine_arn))
+        .bind(text(|c| &c.role_arn))
+        .bind(int(|c| c.index))
+        .bind(text(|c| &c.input))
+        .bind(text(|c| &c.vars))
+        .bind(int(|c| c.seed))
+        .bind(int(|c| c.redrive_count))
+        .bind(int(|c| i64::from(c.rerun)))
+        .bind(children.iter().map(|c| c.queued).collect::<Vec<f64>>())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn claim_children(
+        &self,
+        owner: &str,
+        now: f64,
+        until: f64,
+        limit: usize,
+    ) -> Result<Vec<QueuedChild>> {
+        // SKIP LOCKED: replicas claiming at the same moment take disjoint children.
+        let rows = sqlx::query(
+            "UPDATE child_queue SET owner = $1, lease_until = $2
+             WHERE child_arn IN (SELECT child_arn FROM child_queue
+                                 WHERE lease_until IS NULL OR lease_until < $3
+                                 ORDER BY queued LIMIT $4
+                                 FOR UPDATE SKIP LOCKED)
+             RETURNING *",
+        )
+        .bind(owner)
+        .bind(until)
+        .bind(now)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(queued_child).collect()
+    }
+
+    async fn renew_child_leases(&self, owner: &str, until: Option<f64>) -> Result<u64> {
+        let sql = if until.is_some() {
+            "UPDATE child_queue SET lease_until = $1 WHERE owner = $2"
+        } else {
+            "UPDATE child_queue SET lease_until = $1, owner = NULL WHERE owner = $2"
+        };
+        let done = sqlx::query(sql)
+            .bind(until)
+            .bind(owner)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn queued_children(&self, map_run_arn: &str) -> Result<Vec<String>> {
+        let rows = sqlx::query("SELECT child_arn FROM child_queue WHERE map_run_arn = $1")
+            .bind(map_run_arn)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| r.try_get("child_arn"))
+            .collect::<sqlx::Result<_>>()?)
     }
 
     async fn get_cursor(&self, arn: &str) -> Result<Option<Cursor>> {
@@ -1129,5 +1215,24 @@ fn map_run_row(r: &sqlx::postgres::PgRow) -> Result<MapRunRecord> {
         redrive_count: r.try_get("redrive_count")?,
         results_written: r.try_get("results_written")?,
         items_results_written: r.try_get("items_results_written")?,
+    })
+}
+
+fn queued_child(r: &PgRow) -> Result<QueuedChild> {
+    Ok(QueuedChild {
+        child_arn: r.try_get("child_arn")?,
+        map_run_arn: r.try_get("map_run_arn")?,
+        root_arn: r.try_get("root_arn")?,
+        label: r.try_get("label")?,
+        name: r.try_get("name")?,
+        state_machine_arn: r.try_get("state_machine_arn")?,
+        role_arn: r.try_get("role_arn")?,
+        index: r.try_get("child_index")?,
+        input: r.try_get("input")?,
+        vars: r.try_get("vars")?,
+        seed: r.try_get("seed")?,
+        redrive_count: r.try_get("redrive_count")?,
+        rerun: r.try_get::<i64, _>("rerun")? != 0,
+        queued: r.try_get("queued")?,
     })
 }

@@ -394,6 +394,17 @@ impl Store for SqliteStore {
             q.push(")");
             q.build().execute(&mut *tx).await?;
         }
+        // Recorded, a queued child is off the queue (in the same transaction, so a child is
+        // never both recorded and waiting to run).
+        for chunk in batch.chunks(CHUNK) {
+            let mut q = QueryBuilder::<Sqlite>::new("DELETE FROM child_queue WHERE child_arn IN (");
+            let mut arns = q.separated(", ");
+            for (e, _) in chunk {
+                arns.push_bind(&e.arn);
+            }
+            q.push(")");
+            q.build().execute(&mut *tx).await?;
+        }
         let events: Vec<(&str, i64, &NewEvent)> = batch
             .iter()
             .flat_map(|(e, evs)| (1..).zip(evs).map(move |(id, ev)| (e.arn.as_str(), id, ev)))
@@ -401,6 +412,84 @@ impl Store for SqliteStore {
         insert_event_rows(&mut tx, &events, true).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn queue_children(&self, children: &[QueuedChild]) -> Result<()> {
+        if children.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await?;
+        for chunk in children.chunks(CHUNK / 16) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO child_queue (child_arn, map_run_arn, root_arn, label, name, state_machine_arn, role_arn, child_index, input, vars, seed, redrive_count, rerun, queued) ",
+            );
+            q.push_values(chunk, |mut row, c| {
+                row.push_bind(&c.child_arn)
+                    .push_bind(&c.map_run_arn)
+                    .push_bind(&c.root_arn)
+                    .push_bind(&c.label)
+                    .push_bind(&c.name)
+                    .push_bind(&c.state_machine_arn)
+                    .push_bind(&c.role_arn)
+                    .push_bind(c.index)
+                    .push_bind(&c.input)
+                    .push_bind(&c.vars)
+                    .push_bind(c.seed)
+                    .push_bind(c.redrive_count)
+                    .push_bind(c.rerun)
+                    .push_bind(c.queued);
+            });
+            q.push(" ON CONFLICT (child_arn) DO NOTHING");
+            q.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn claim_children(
+        &self,
+        owner: &str,
+        now: f64,
+        until: f64,
+        limit: usize,
+    ) -> Result<Vec<QueuedChild>> {
+        // One connection serialises this with every other write of the process.
+        let rows = sqlx::query(
+            "UPDATE child_queue SET owner = ?, lease_until = ?
+             WHERE child_arn IN (SELECT child_arn FROM child_queue
+                                 WHERE lease_until IS NULL OR lease_until < ?
+                                 ORDER BY queued LIMIT ?)
+             RETURNING *",
+        )
+        .bind(owner)
+        .bind(until)
+        .bind(now)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(queued_child).collect())
+    }
+
+    async fn renew_child_leases(&self, owner: &str, until: Option<f64>) -> Result<u64> {
+        let sql = if until.is_some() {
+            "UPDATE child_queue SET lease_until = ? WHERE owner = ?"
+        } else {
+            "UPDATE child_queue SET lease_until = ?, owner = NULL WHERE owner = ?"
+        };
+        let done = sqlx::query(sql)
+            .bind(until)
+            .bind(owner)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn queued_children(&self, map_run_arn: &str) -> Result<Vec<String>> {
+        let rows = sqlx::query("SELECT child_arn FROM child_queue WHERE map_run_arn = ?")
+            .bind(map_run_arn)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(|r| r.get("child_arn")).collect())
     }
 
     async fn ended_children(&self, map_run_arn: &str) -> Result<Vec<(String, ExecutionStatus)>> {
@@ -958,4 +1047,23 @@ fn map_run_row(r: &sqlx::sqlite::SqliteRow) -> Result<MapRunRecord> {
         results_written: r.try_get("results_written")?,
         items_results_written: r.try_get("items_results_written")?,
     })
+}
+
+fn queued_child(r: &sqlx::sqlite::SqliteRow) -> QueuedChild {
+    QueuedChild {
+        child_arn: r.get("child_arn"),
+        map_run_arn: r.get("map_run_arn"),
+        root_arn: r.get("root_arn"),
+        label: r.get("label"),
+        name: r.get("name"),
+        state_machine_arn: r.get("state_machine_arn"),
+        role_arn: r.get("role_arn"),
+        index: r.get("child_index"),
+        input: r.get("input"),
+        vars: r.get("vars"),
+        seed: r.get("seed"),
+        redrive_count: r.get("redrive_count"),
+        rerun: r.get("rerun"),
+        queued: r.get("queued"),
+    }
 }

@@ -212,6 +212,7 @@ pub(crate) async fn suite(store: &dyn Store) {
     settings_and_transitions(store, store).await;
     map_runs(store).await;
     map_run_children(store).await;
+    child_queue(store, store).await;
 }
 
 /// Two stores over one database behave as one: what one replica writes the other sees, and
@@ -231,6 +232,7 @@ pub(crate) async fn shared_database(a: &dyn Store, b: &dyn Store) {
     leases(a, b).await;
     crossing_task_batches(a, b).await;
     settings_and_transitions(a, b).await;
+    child_queue(a, b).await;
 }
 
 /// A Map Run is written, updated in place and listed by its execution, oldest first.
@@ -397,6 +399,127 @@ async fn map_run_children(store: &dyn Store) {
         .expect("history");
     let kinds: Vec<&str> = history.iter().map(|e| e.kind.as_str()).collect();
     assert_eq!(kinds, ["ExecutionStarted", "Y", "Z"]);
+}
+
+/// Queued Map Run children: queued once, claimed by one replica at a time (again once a lease
+/// ran out or was given up), and off the queue once recorded.
+async fn child_queue(a: &dyn Store, b: &dyn Store) {
+    let run_arn = format!(
+        "arn:aws:states:us-east-1:1:mapRun:q/Fan:{}",
+        unique_suffix()
+    );
+    let queued = |n: i64| QueuedChild {
+        child_arn: format!("{}-{n}", run_arn.replace(":mapRun:", ":execution:")),
+        map_run_arn: run_arn.clone(),
+        root_arn: "arn:aws:states:us-east-1:1:execution:q:root".into(),
+        label: "Fan".into(),
+        name: format!("{}-{n}", run_arn.rsplit(':').next().unwrap_or("")),
+        state_machine_arn: "arn:aws:states:us-east-1:1:stateMachine:q/Fan".into(),
+        role_arn: "r".into(),
+        index: n,
+        input: format!("{{\"n\":{n}}}"),
+        vars: "{}".into(),
+        // A seed with the top bit set survives the round trip through a signed column.
+        seed: (0xF000_0000_0000_0001_u64 + n as u64) as i64,
+        redrive_count: 0,
+        rerun: n == 2,
+        queued: 1.0 + n as f64,
+    };
+    let children: Vec<QueuedChild> = (0..6).map(queued).collect();
+    a.queue_children(&children).await.expect("queue");
+    // Queuing again changes nothing.
+    b.queue_children(&children[..2]).await.expect("queue again");
+    let mut listed = b.queued_children(&run_arn).await.expect("queued");
+    listed.sort();
+    let mut expected: Vec<String> = children.iter().map(|c| c.child_arn.clone()).collect();
+    expected.sort();
+    assert_eq!(listed, expected);
+    let mine = |claimed: Vec<QueuedChild>| -> Vec<QueuedChild> {
+        claimed
+            .into_iter()
+            .filter(|c| c.map_run_arn == run_arn)
+            .collect()
+    };
+    // Replicas claiming at once take disjoint children; with no lease left, nothing.
+    let (x, y) = futures::join!(
+        a.claim_children("qa", 100.0, 200.0, 1000),
+        b.claim_children("qb", 100.0, 200.0, 1000)
+    );
+    let (x, y) = (mine(x.expect("claim on a")), mine(y.expect("claim on b")));
+    assert_eq!(x.len() + y.len(), 6, "{x:?} {y:?}");
+    assert!(
+        x.iter()
+            .all(|c| !y.iter().any(|d| d.child_arn == c.child_arn))
+    );
+    let by_a = x.len() as u64;
+    let all: Vec<&QueuedChild> = x.iter().chain(&y).collect();
+    for c in &children {
+        assert_eq!(
+            all.iter().find(|d| d.child_arn == c.child_arn),
+            Some(&c),
+            "read back whole"
+        );
+    }
+    assert!(
+        mine(
+            a.claim_children("qc", 150.0, 250.0, 1000)
+                .await
+                .expect("claim")
+        )
+        .is_empty()
+    );
+    // Renewed leases hold past their first end; given-up ones are free at once.
+    assert_eq!(
+        a.renew_child_leases("qa", Some(400.0))
+            .await
+            .expect("renew"),
+        by_a
+    );
+    let taken = mine(
+        b.claim_children("qc", 300.0, 500.0, 1000)
+            .await
+            .expect("claim"),
+    );
+    assert_eq!(taken.len(), y.len(), "qb's leases ran out, qa's did not");
+    b.renew_child_leases("qa", None).await.expect("give up");
+    let freed = mine(
+        a.claim_children("qd", 300.0, 500.0, 1000)
+            .await
+            .expect("claim"),
+    );
+    assert_eq!(freed.len() as u64, by_a);
+    // Recorded children leave the queue.
+    let record = |c: &QueuedChild| ExecutionRecord {
+        arn: c.child_arn.clone(),
+        state_machine_arn: c.state_machine_arn.clone(),
+        name: c.name.clone(),
+        status: ExecutionStatus::Succeeded,
+        input: c.input.clone(),
+        output: Some("1".into()),
+        error: None,
+        cause: None,
+        start: 1.0,
+        stop: Some(2.0),
+        definition: String::new(),
+        role_arn: c.role_arn.clone(),
+        kind: MachineType::Standard,
+        redrive_count: 0,
+        map_run_arn: Some(run_arn.clone()),
+    };
+    b.record_children(&[
+        (record(&children[0]), Vec::new()),
+        (record(&children[3]), Vec::new()),
+    ])
+    .await
+    .expect("record");
+    let mut left = a.queued_children(&run_arn).await.expect("queued");
+    left.sort();
+    let mut expected: Vec<String> = [1, 2, 4, 5]
+        .iter()
+        .map(|&i| children[i].child_arn.clone())
+        .collect();
+    expected.sort();
+    assert_eq!(left, expected);
 }
 
 /// A setting is written once (first writer wins, also between replicas racing), and a

@@ -5,7 +5,8 @@
 use super::distributed::ItemSource;
 use super::*;
 use crate::engine::children::{
-    ChildExecution, ChildLedger, MapRunKey, OpenedRun, RunningChild, child_info,
+    ChildExecution, ChildLedger, DelegatedChild, MapRunKey, OpenedRun, Placement, RunningChild,
+    child_info,
 };
 use crate::engine::context::{ChildSeeds, now_iso8601};
 use crate::engine::events::{ItemCounts, MapRunProgress, MapRunStatus};
@@ -26,6 +27,11 @@ enum Feed<'a, 'r> {
 /// Where a Map Run's children are kept, and what the ledger knew of them when it opened.
 struct ChildRun<'a> {
     map_run_arn: &'a str,
+    /// The Map state's label, by which another host finds the ItemProcessor.
+    label: &'a str,
+    /// The variables children read, as one object, for children handed to other hosts
+    /// (computed once per run).
+    vars: std::sync::OnceLock<Value>,
     ledger: Option<&'a dyn ChildLedger>,
     opened: Option<&'a OpenedRun>,
     /// Kept children that started and have not ended, by index.
@@ -46,10 +52,10 @@ impl Drop for ChildRun<'_> {
 
 /// A child's history as it happens, for the ledger.
 #[derive(Default)]
-struct History(std::sync::Mutex<Vec<(SystemTime, Event)>>);
+pub(crate) struct History(std::sync::Mutex<Vec<(SystemTime, Event)>>);
 
 impl History {
-    fn into_events(self) -> Vec<(SystemTime, Event)> {
+    pub(crate) fn into_events(self) -> Vec<(SystemTime, Event)> {
         self.0.into_inner().unwrap_or_else(|p| p.into_inner())
     }
 }
@@ -421,6 +427,8 @@ impl Runner<'_> {
         let seeds = self.rng.children();
         let children = ChildRun {
             map_run_arn: map_run_arn.as_deref().unwrap_or(""),
+            label: spec.label.as_deref().unwrap_or(&state.name),
+            vars: std::sync::OnceLock::new(),
             ledger,
             opened: opened.as_ref(),
             running: Default::default(),
@@ -743,11 +751,26 @@ impl Runner<'_> {
         }
         let (start, start_text) = (SystemTime::now(), now_iso8601());
         let info = Arc::new(info);
-        if run.ledger.is_some() {
-            run.running
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(
+        let rerun = ended.is_some();
+        let Some(ledger) = run.ledger else {
+            let rng = seeds.rng(index);
+            let (outcome, _) = self
+                .run_child(
+                    &spec.processor,
+                    &info,
+                    &rng,
+                    (*input).clone(),
+                    parent,
+                    false,
+                )
+                .await;
+            let timing = recording.then(|| ((*input).clone(), start_text, now_iso8601()));
+            return (outcome, timing);
+        };
+        let running = |on: bool| {
+            let mut running = run.running.lock().unwrap_or_else(|p| p.into_inner());
+            if on {
+                running.insert(
                     index,
                     RunningChild {
                         info: Arc::clone(&info),
@@ -755,16 +778,76 @@ impl Runner<'_> {
                         start,
                     },
                 );
-        }
+            } else {
+                running.remove(&index);
+            }
+        };
+        running(true);
+        let _slot = match ledger.place(run.map_run_arn) {
+            Placement::Here(slot) => slot,
+            Placement::Elsewhere => {
+                let child = DelegatedChild {
+                    info: Arc::clone(&info),
+                    map_run_arn: run.map_run_arn.to_string(),
+                    index,
+                    label: run.label.to_string(),
+                    seed: seeds.rng(index).position(),
+                    vars: run.vars.get_or_init(|| parent.to_json()).clone(),
+                    rerun,
+                };
+                let ended = ledger.delegate(child).await;
+                running(false);
+                return match ended {
+                    Ok(child) => {
+                        let timing = recording
+                            .then(|| ((*input).clone(), iso8601(child.start), iso8601(child.stop)));
+                        (child.outcome, timing)
+                    }
+                    Err(e) => (Err(unrecorded(&info.arn, &e)), None),
+                };
+            }
+        };
         let rng = seeds.rng(index);
-        // A child's transitions are its own, as its history is.
+        let (outcome, history) = self
+            .run_child(&spec.processor, &info, &rng, (*input).clone(), parent, true)
+            .await;
+        let timing = recording.then(|| ((*input).clone(), start_text, now_iso8601()));
+        running(false);
+        let record = ChildExecution {
+            info,
+            map_run_arn: run.map_run_arn.to_string(),
+            index,
+            outcome: outcome.clone(),
+            start,
+            stop: SystemTime::now(),
+            events: history.map(History::into_events).unwrap_or_default(),
+            rerun,
+        };
+        let arn = record.info.arn.clone();
+        if let Err(e) = ledger.record(record).await {
+            return (Err(unrecorded(&arn, &e)), timing);
+        }
+        (outcome, timing)
+    }
+
+    /// Runs one child of a Map Run to its end, as an execution of its own: its own
+    /// `$$.Execution`, transitions and (when `keep_history`) history.
+    pub(crate) async fn run_child(
+        &self,
+        processor: &Graph,
+        info: &ExecutionInfo,
+        rng: &Rng,
+        input: Value,
+        parent: Arc<Vars>,
+        keep_history: bool,
+    ) -> (Result<Value, Failure>, Option<History>) {
         let transitions = AtomicU64::new(0);
-        let history = run.ledger.map(|_| History::default());
+        let history = keep_history.then(History::default);
         let child = Runner {
             machine: self.machine,
-            info: &info,
+            info,
             tasks: self.tasks,
-            rng: &rng,
+            rng,
             limits: self.limits,
             transitions: &transitions,
             // A child's states' events are its own, not the parent's (and a million children
@@ -774,31 +857,8 @@ impl Runner<'_> {
             children: self.children,
         };
         let mut scope = Vars::child_of(parent);
-        let outcome = child
-            .run_graph(&spec.processor, (*input).clone(), &mut scope)
-            .await;
-        let timing = recording.then(|| ((*input).clone(), start_text, now_iso8601()));
-        if let (Some(ledger), Some(history)) = (run.ledger, history) {
-            run.running
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .remove(&index);
-            let record = ChildExecution {
-                info,
-                map_run_arn: run.map_run_arn.to_string(),
-                index,
-                outcome: outcome.clone(),
-                start,
-                stop: SystemTime::now(),
-                events: history.into_events(),
-                rerun: ended.is_some(),
-            };
-            let arn = record.info.arn.clone();
-            if let Err(e) = ledger.record(record).await {
-                return (Err(unrecorded(&arn, &e)), timing);
-            }
-        }
-        (outcome, timing)
+        let outcome = child.run_graph(processor, input, &mut scope).await;
+        (outcome, history)
     }
 
     #[allow(clippy::too_many_arguments)]
