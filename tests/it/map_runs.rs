@@ -302,6 +302,49 @@ async fn children_of_a_killed_replica_go_to_another() {
     assert!(taken(&rescuer) > 0, "replica C took none of B's children");
 }
 
+/// Children are listed and described as RUNNING while they run, then as they ended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn running_children_are_listed() {
+    let server = Server::start("sqlite::memory:");
+    let c = server.client();
+    let (def, input) = waiting_children(3, 3);
+    let sm = create(&c, "running-children", def).await;
+    let exec = start(&c, &sm, &input).await;
+    let run_arn = eventually(Duration::from_secs(30), || async {
+        let runs = c.list_map_runs().execution_arn(&exec).send().await.ok()?;
+        runs.map_runs().first().map(|r| r.map_run_arn().to_string())
+    })
+    .await;
+    let running = eventually(Duration::from_secs(30), || async {
+        let page = c
+            .list_executions()
+            .map_run_arn(&run_arn)
+            .status_filter(ExecutionStatus::Running)
+            .send()
+            .await
+            .ok()?;
+        (page.executions().len() == 3).then(|| page.executions().to_vec())
+    })
+    .await;
+    let child = c
+        .describe_execution()
+        .execution_arn(running[0].execution_arn())
+        .send()
+        .await
+        .expect("DescribeExecution of a running child");
+    assert_eq!(child.status(), &ExecutionStatus::Running);
+    assert_eq!(child.map_run_arn(), Some(run_arn.as_str()));
+    let done = ended(&c, &exec).await;
+    assert_eq!(done.status(), &ExecutionStatus::Succeeded);
+    check_output(done.output().expect("output"), 3);
+    let kids = children(&c, &run_arn).await;
+    assert_eq!(kids.len(), 3);
+    assert!(
+        kids.iter()
+            .all(|(_, e)| e.status() == &ExecutionStatus::Succeeded)
+    );
+}
+
 /// The children of a Map Run, by index.
 async fn children(
     c: &aws_sdk_sfn::Client,

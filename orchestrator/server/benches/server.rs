@@ -129,9 +129,27 @@ async fn durable_transitions(label: &str) {
 
 /// (5) STANDARD child executions per second: one Distributed Map over `items` numbers whose
 /// children (one Pass state each) are kept as executions with their history.
-async fn map_run_children(label: &str) {
+///
+/// `split`: two replicas on one store. The driving one has 100 child slots and queues the
+/// other children; the second one (2,000 slots) takes them from the queue.
+async fn map_run_children(label: &str, split: bool) {
     let store = store(&format!("{label}-children")).await;
-    let service = Service::new(store.clone(), Config::default());
+    let config = |replica: &str, slots: usize| Config {
+        replica_id: replica.into(),
+        child_slots: slots,
+        ..Config::default()
+    };
+    let (service, helper) = if split {
+        let (a, b) = (
+            Service::new(store.clone(), config("bench-a", 100)),
+            Service::new(store.clone(), config("bench-b", 2000)),
+        );
+        a.start_maintenance();
+        b.start_maintenance();
+        (a, Some(b))
+    } else {
+        (Service::new(store.clone(), Config::default()), None)
+    };
     let items: usize = std::env::var("SLUICE_BENCH_CHILDREN")
         .ok()
         .and_then(|n| n.parse().ok())
@@ -176,8 +194,13 @@ async fn map_run_children(label: &str) {
         .expect("read")
         .expect("exists");
     assert_eq!(done.status, ExecutionStatus::Succeeded, "{:?}", done.cause);
+    let how = if helper.is_some() {
+        "split over two replicas"
+    } else {
+        "one replica"
+    };
     println!(
-        "Map Run STANDARD children [{label}]: {items} child executions (row + 4 events each) in {secs:.2} s = {:.0} children/s",
+        "Map Run STANDARD children [{label}, {how}]: {items} child executions (row + 4 events each) in {secs:.2} s = {:.0} children/s",
         items as f64 / secs
     );
 }
@@ -589,8 +612,8 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    // SLUICE_BENCH_ONLY=durable|http|activity|dispatch|dispatch-raw|client|children runs one
-    // measurement.
+    // SLUICE_BENCH_ONLY=durable|http|activity|dispatch|dispatch-raw|client|children|
+    // children-split runs one measurement.
     let only = std::env::var("SLUICE_BENCH_ONLY").ok();
     let wanted = |name: &str| only.as_deref().is_none_or(|o| o == name);
     runtime.block_on(async {
@@ -614,7 +637,10 @@ fn main() {
             client_floor(Pollers::Raw).await;
         }
         if wanted("children") {
-            map_run_children(label).await;
+            map_run_children(label, false).await;
+        }
+        if wanted("children") || wanted("children-split") {
+            map_run_children(label, true).await;
         }
     });
 }

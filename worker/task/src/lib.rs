@@ -17,6 +17,15 @@ pub use resource::{Pattern, Resource, Target};
 /// reader, the engine does not. sluice's own; AWS's reader decodes Parquet itself.
 pub const ITEM_READER_DECODE: &str = "SluiceDecode";
 
+/// With [`ITEM_READER_DECODE`] `"PARQUET"`: only this row group (0-based) is decoded, and the
+/// answer's [`ITEM_READER_ROW_GROUPS`] says how many the object has, so a reader goes through
+/// a Parquet object of any size one row group at a time.
+pub const ITEM_READER_ROW_GROUP: &str = "SluiceRowGroup";
+
+/// How many row groups a Parquet object has, in the answer to a [`ITEM_READER_ROW_GROUP`]
+/// request.
+pub const ITEM_READER_ROW_GROUPS: &str = "SluiceRowGroups";
+
 /// The error of a Task whose `Resource` no handler serves.
 pub const NO_HANDLER: &str = "Sluice.NoTaskHandler";
 

@@ -34,6 +34,9 @@ pub trait ChildLedger: Send + Sync {
     /// run failed): kept as ABORTED, without waiting. They run again when the run goes on.
     fn abandon(&self, children: Vec<RunningChild>);
 
+    /// A child starts running here: a host may show it as RUNNING until it is recorded.
+    fn started(&self, _child: &RunningChild) {}
+
     /// Where the next child of `map_run_arn` runs: here, holding one of this host's child
     /// slots until it ends, or on whichever host has room ([`ChildLedger::delegate`]).
     fn place(&self, _map_run_arn: &str) -> Placement {

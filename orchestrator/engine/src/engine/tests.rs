@@ -825,9 +825,9 @@ async fn distributed_map_reads_objects_in_chunks() {
 }
 
 /// A PARQUET reader asks its handler for the rows as JSON lines (the S3 integration decodes
-/// Parquet) and reads them whole, never in byte ranges.
+/// Parquet), one row group at a time until the last, never in byte ranges.
 #[tokio::test]
-async fn distributed_map_reads_parquet_through_its_handler() {
+async fn distributed_map_reads_parquet_a_row_group_at_a_time() {
     let handler = Scripted(|r: &TaskRequest| {
         assert_eq!(
             r.input[sluice_task::ITEM_READER_DECODE],
@@ -836,7 +836,14 @@ async fn distributed_map_reads_parquet_through_its_handler() {
             r.input
         );
         assert!(r.input.get("Range").is_none(), "{}", r.input);
-        Ok(json!({"Body": "{\"id\":1}\n{\"id\":2}\n"}))
+        let group = r.input[sluice_task::ITEM_READER_ROW_GROUP]
+            .as_u64()
+            .expect("a row group");
+        assert!(group < 3, "asked past the last row group: {}", r.input);
+        Ok(json!({
+            "Body": format!("{{\"id\":{}}}\n{{\"id\":{}}}\n", 2 * group, 2 * group + 1),
+            (sluice_task::ITEM_READER_ROW_GROUPS): 3,
+        }))
     });
     let engine = engine_with(handler);
     let def = distributed(json!({
@@ -846,9 +853,10 @@ async fn distributed_map_reads_parquet_through_its_handler() {
             "ReaderConfig": {"InputType": "PARQUET"}
         }
     }));
+    let ids: Vec<Value> = (0..6).map(|id| json!({"id": id})).collect();
     assert_eq!(
         run_with(&engine, def, json!({})).await,
-        Outcome::Succeeded(json!([{"id": 1}, {"id": 2}]))
+        Outcome::Succeeded(Value::Array(ids))
     );
 }
 

@@ -51,6 +51,10 @@ impl ChildLedger for StoredChildren<'_> {
             else {
                 return Ok(None);
             };
+            // Shown as running, not ended: it runs again.
+            if e.status == ExecutionStatus::Running {
+                return Ok(None);
+            }
             Ok(Some(child_of(e)?))
         }
         .boxed()
@@ -72,6 +76,12 @@ impl ChildLedger for StoredChildren<'_> {
                 "aborted children of a Map Run were not recorded (the write queue is full or closed)"
             );
         }
+    }
+
+    fn started(&self, child: &RunningChild) {
+        // Best effort, without waiting: a full write queue only hides the child until it ends.
+        let (record, events) = running_child(child);
+        let _ = self.committer.try_record_child(record, events);
     }
 
     fn place(&self, map_run_arn: &str) -> Placement {
@@ -279,6 +289,15 @@ pub(crate) fn stored_child(child: &ChildExecution) -> (ExecutionRecord, Vec<NewE
         map_run_arn: Some(child.map_run_arn.clone()),
     };
     (record, history)
+}
+
+/// A child that started: RUNNING, with its `ExecutionStarted`.
+pub(crate) fn running_child(child: &RunningChild) -> (ExecutionRecord, Vec<NewEvent>) {
+    let (mut record, mut events) = aborted_child(child, child.start);
+    record.status = ExecutionStatus::Running;
+    record.stop = None;
+    events.truncate(1);
+    (record, events)
 }
 
 /// A child dropped with its Map Run: ABORTED, with `ExecutionStarted` and `ExecutionAborted`.

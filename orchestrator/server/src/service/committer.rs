@@ -29,6 +29,22 @@ pub struct Committer {
 /// Largest batch written in one transaction.
 const MAX_BATCH: usize = 512;
 
+/// A child's rows in queue order, the last of each execution kept: a child that starts and
+/// ends within one batch is written once, as it ended (one statement cannot write a row
+/// twice).
+fn latest_per_execution(
+    children: Vec<(ExecutionRecord, Vec<NewEvent>)>,
+) -> Vec<(ExecutionRecord, Vec<NewEvent>)> {
+    let mut seen = std::collections::HashSet::new();
+    let mut kept: Vec<_> = children
+        .into_iter()
+        .rev()
+        .filter(|(e, _)| seen.insert(e.arn.clone()))
+        .collect();
+    kept.reverse();
+    kept
+}
+
 impl Committer {
     /// Start the writer; it ends after [`Committer::close`], or when every `Committer`
     /// clone is dropped.
@@ -60,6 +76,7 @@ impl Committer {
                     }
                 }
                 if !children.is_empty() {
+                    let children = latest_per_execution(children);
                     let outcome = store
                         .record_children(&children)
                         .await

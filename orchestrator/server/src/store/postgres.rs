@@ -616,10 +616,12 @@ impl Store for PostgresStore {
     }
 
     async fn ended_children(&self, map_run_arn: &str) -> Result<Vec<(String, ExecutionStatus)>> {
-        let rows = sqlx::query("SELECT name, status FROM executions WHERE map_run_arn = $1")
-            .bind(map_run_arn)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT name, status FROM executions WHERE map_run_arn = $1 AND status <> 'RUNNING'",
+        )
+        .bind(map_run_arn)
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter()
             .map(|r| Ok((r.try_get("name")?, r.try_get("status")?)))
             .collect()
@@ -752,7 +754,7 @@ impl Store for PostgresStore {
 
     async fn running_executions(&self) -> Result<Vec<String>> {
         let rows = sqlx::query(
-            "SELECT arn FROM executions WHERE status = 'RUNNING' AND kind = 'STANDARD' ORDER BY start, arn",
+            "SELECT arn FROM executions WHERE status = 'RUNNING' AND kind = 'STANDARD' AND map_run_arn IS NULL ORDER BY start, arn",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -773,7 +775,7 @@ impl Store for PostgresStore {
         let rows = sqlx::query(
             "UPDATE executions SET owner = $1, lease_until = $2
              WHERE arn IN (SELECT arn FROM executions
-                           WHERE status = 'RUNNING' AND kind = 'STANDARD'
+                           WHERE status = 'RUNNING' AND kind = 'STANDARD' AND map_run_arn IS NULL
                              AND (lease_until IS NULL OR lease_until < $3 OR owner = $1)
                            ORDER BY start LIMIT $4
                            FOR UPDATE SKIP LOCKED)

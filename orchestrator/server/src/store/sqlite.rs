@@ -493,10 +493,12 @@ impl Store for SqliteStore {
     }
 
     async fn ended_children(&self, map_run_arn: &str) -> Result<Vec<(String, ExecutionStatus)>> {
-        let rows = sqlx::query("SELECT name, status FROM executions WHERE map_run_arn = ?")
-            .bind(map_run_arn)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT name, status FROM executions WHERE map_run_arn = ? AND status <> 'RUNNING'",
+        )
+        .bind(map_run_arn)
+        .fetch_all(&self.pool)
+        .await?;
         Ok(rows
             .iter()
             .map(|r| (r.get("name"), r.get("status")))
@@ -737,7 +739,7 @@ impl Store for SqliteStore {
     }
 
     async fn running_executions(&self) -> Result<Vec<String>> {
-        let rows = sqlx::query("SELECT arn FROM executions WHERE status = 'RUNNING' AND kind = 'STANDARD' ORDER BY start")
+        let rows = sqlx::query("SELECT arn FROM executions WHERE status = 'RUNNING' AND kind = 'STANDARD' AND map_run_arn IS NULL ORDER BY start")
             .fetch_all(&self.pool)
             .await?;
         Ok(rows.iter().map(|r| r.get("arn")).collect())
@@ -754,7 +756,7 @@ impl Store for SqliteStore {
         let rows = sqlx::query(
             "UPDATE executions SET owner = ?, lease_until = ?
              WHERE arn IN (SELECT arn FROM executions
-                           WHERE status = 'RUNNING' AND kind = 'STANDARD'
+                           WHERE status = 'RUNNING' AND kind = 'STANDARD' AND map_run_arn IS NULL
                              AND (lease_until IS NULL OR lease_until < ? OR owner = ?)
                            ORDER BY start LIMIT ?)
              RETURNING arn",

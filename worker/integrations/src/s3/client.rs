@@ -236,6 +236,22 @@ async fn get_object(buckets: &Buckets, params: &Value, shape: Shape) -> Result<V
     let key = field(params, "Key")?;
     let store = open(buckets, bucket)?;
     let path = Path::from(key);
+    // A Distributed Map's reader may ask for the object decoded: Parquet rows as JSON lines
+    // (the engine has no Parquet reader), or a gzip-compressed file's text (S3 Inventory
+    // writes its CSV data files so).
+    let decode = match shape {
+        Shape::ItemReader => params
+            .get(sluice_task::ITEM_READER_DECODE)
+            .and_then(Value::as_str),
+        Shape::Sdk => None,
+    };
+    if decode == Some("PARQUET")
+        && let Some(group) = params
+            .get(sluice_task::ITEM_READER_ROW_GROUP)
+            .and_then(Value::as_u64)
+    {
+        return parquet_row_group(store, path, bucket, key, group).await;
+    }
     let range = match params.get("Range") {
         None => None,
         Some(v) => Some(byte_range(v).ok_or_else(|| {
@@ -274,15 +290,6 @@ async fn get_object(buckets: &Buckets, params: &Value, shape: Shape) -> Result<V
     };
     let meta = got.meta.clone();
     let returned = got.range.clone();
-    // A Distributed Map's reader may ask for the object decoded: Parquet rows as JSON lines
-    // (the engine has no Parquet reader), or a gzip-compressed file's text (S3 Inventory
-    // writes its CSV data files so).
-    let decode = match shape {
-        Shape::ItemReader => params
-            .get(sluice_task::ITEM_READER_DECODE)
-            .and_then(Value::as_str),
-        Shape::Sdk => None,
-    };
     if let Some(decode) = decode {
         let bytes = got.bytes().await.map_err(|e| failed(bucket, key, e))?;
         let body = match decode {
@@ -348,6 +355,106 @@ fn gunzip(bytes: &[u8]) -> Result<String, std::io::Error> {
     let mut text = String::new();
     flate2::read::GzDecoder::new(bytes).read_to_string(&mut text)?;
     Ok(text)
+}
+
+/// A Parquet object read with ranged GETs. parquet's own object_store reader is deprecated
+/// in favour of implementing `AsyncFileReader`, which takes this little.
+struct RangedParquet {
+    store: Arc<dyn ObjectStore>,
+    path: Path,
+    size: u64,
+}
+
+impl datafusion::parquet::arrow::async_reader::AsyncFileReader for RangedParquet {
+    fn get_bytes(
+        &mut self,
+        range: std::ops::Range<u64>,
+    ) -> futures::future::BoxFuture<'_, datafusion::parquet::errors::Result<bytes::Bytes>> {
+        use futures::FutureExt;
+        use object_store::ObjectStoreExt;
+        async move {
+            self.store
+                .get_range(&self.path, range)
+                .await
+                .map_err(|e| datafusion::parquet::errors::ParquetError::External(Box::new(e)))
+        }
+        .boxed()
+    }
+
+    fn get_metadata<'a>(
+        &'a mut self,
+        _options: Option<&'a datafusion::parquet::arrow::arrow_reader::ArrowReaderOptions>,
+    ) -> futures::future::BoxFuture<
+        'a,
+        datafusion::parquet::errors::Result<
+            Arc<datafusion::parquet::file::metadata::ParquetMetaData>,
+        >,
+    > {
+        use futures::FutureExt;
+        async move {
+            let size = self.size;
+            let metadata = datafusion::parquet::file::metadata::ParquetMetaDataReader::new()
+                .load_and_finish(self, size)
+                .await?;
+            Ok(Arc::new(metadata))
+        }
+        .boxed()
+    }
+}
+
+/// One row group of a Parquet object as JSON lines, and how many row groups it has. Only the
+/// footer and that group's column chunks are fetched (ranged reads), so memory is bounded by
+/// the row group, not the object.
+async fn parquet_row_group(
+    store: Arc<dyn ObjectStore>,
+    path: Path,
+    bucket: &str,
+    key: &str,
+    group: u64,
+) -> Result<Value, S3Failure> {
+    use datafusion::arrow::json::LineDelimitedWriter;
+    use datafusion::parquet::arrow::async_reader::ParquetRecordBatchStreamBuilder;
+    use futures::StreamExt;
+    let meta = store
+        .head(&path)
+        .await
+        .map_err(|e| failed(bucket, key, e))?;
+    let unreadable = |e: &dyn std::fmt::Display| {
+        S3Failure::new(
+            "InvalidObjectState",
+            format!("s3://{bucket}/{key} is not a readable Parquet file: {e}"),
+        )
+    };
+    let reader = RangedParquet {
+        store,
+        path,
+        size: meta.size,
+    };
+    let builder = ParquetRecordBatchStreamBuilder::new(reader)
+        .await
+        .map_err(|e| unreadable(&e))?;
+    let groups = builder.metadata().num_row_groups();
+    let mut out = Vec::new();
+    if let Some(group) = usize::try_from(group).ok().filter(|g| *g < groups) {
+        let mut batches = builder
+            .with_row_groups(vec![group])
+            .build()
+            .map_err(|e| unreadable(&e))?;
+        let mut writer = LineDelimitedWriter::new(&mut out);
+        while let Some(batch) = batches.next().await {
+            let batch = batch.map_err(|e| unreadable(&e))?;
+            writer.write(&batch).map_err(|e| unreadable(&e))?;
+        }
+        writer.finish().map_err(|e| unreadable(&e))?;
+    }
+    let body = String::from_utf8(out).map_err(|e| unreadable(&e))?;
+    Ok(json!({
+        "Body": body,
+        "ContentLength": meta.size,
+        "ETag": quoted(meta.e_tag.as_deref()),
+        "LastModified": json!(meta.last_modified.timestamp()),
+        (sluice_task::ITEM_READER_ROW_GROUPS): groups,
+    }))
 }
 
 /// A Parquet file's rows as JSON lines, one object per row keyed by column name.
@@ -574,6 +681,63 @@ mod tests {
         let params = json!({"Bucket": "b", "Key": "inv.csv.gz", "SluiceDecode": "GZIP"});
         let got = get.run(&buckets, &params).await.expect("gunzipped");
         assert_eq!(got["Body"], "\"photos\",\"a.jpg\",\"5\"\n");
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    /// A Parquet object is decoded one row group at a time on request, with the count of its
+    /// row groups; past the last there are no rows.
+    #[tokio::test]
+    async fn parquet_row_groups_one_at_a_time() {
+        use datafusion::arrow::array::Int64Array;
+        use datafusion::arrow::datatypes::{DataType, Field, Schema};
+        use datafusion::arrow::record_batch::RecordBatch;
+        use datafusion::parquet::arrow::ArrowWriter;
+        use datafusion::parquet::file::properties::WriterProperties;
+        let root = std::env::temp_dir().join(format!("sluice-s3-groups-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("b")).expect("bucket");
+        let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![Arc::new(Int64Array::from((0..10).collect::<Vec<i64>>()))],
+        )
+        .expect("batch");
+        let file = std::fs::File::create(root.join("b/groups.parquet")).expect("file");
+        let props = WriterProperties::builder()
+            .set_max_row_group_row_count(Some(3))
+            .build();
+        let mut writer = ArrowWriter::try_new(file, schema, Some(props)).expect("writer");
+        writer.write(&batch).expect("write");
+        writer.close().expect("close");
+        let buckets = Buckets::local(&root);
+        let get = Action::GetObject(Shape::ItemReader);
+        let mut seen = Vec::new();
+        for group in 0..5 {
+            let params = json!({"Bucket": "b", "Key": "groups.parquet",
+                "SluiceDecode": "PARQUET", "SluiceRowGroup": group});
+            let got = get.run(&buckets, &params).await.expect("a row group");
+            assert_eq!(got["SluiceRowGroups"], 4);
+            let rows: Vec<i64> = got["Body"]
+                .as_str()
+                .expect("text")
+                .lines()
+                .map(|l| {
+                    serde_json::from_str::<Value>(l).expect("a JSON line")["n"]
+                        .as_i64()
+                        .expect("n")
+                })
+                .collect();
+            if group == 4 {
+                assert!(rows.is_empty(), "past the last row group: {rows:?}");
+            } else {
+                assert!(
+                    !rows.is_empty() && rows.len() <= 3,
+                    "group {group}: {rows:?}"
+                );
+            }
+            seen.extend(rows);
+        }
+        assert_eq!(seen, (0..10).collect::<Vec<i64>>());
         let _ = std::fs::remove_dir_all(&root);
     }
 }

@@ -53,8 +53,8 @@ struct ObjectRead {
     input_type: Option<InputType>,
     /// The CSV header before one is read: the reader's, or a manifest's `fileSchema`.
     header: CsvHeader,
-    /// Asks the S3 integration to decode the object first (`PARQUET`, `GZIP`); such an
-    /// object is fetched whole.
+    /// Asks the S3 integration to decode the object first: `PARQUET` a row group at a time,
+    /// `GZIP` whole.
     decode: Option<&'static str>,
 }
 
@@ -318,9 +318,17 @@ impl Runner<'_> {
             Failure::new(errors::ITEM_READER_FAILED, cause)
         };
         let chunked = distributed::reads_in_chunks(object.input_type) && object.decode.is_none();
+        // A Parquet object is read a row group at a time (`offset` counts row groups).
+        let by_row_group = object.decode == Some("PARQUET");
         let mut params = object.params.clone();
         if let (Some(decode), Some(p)) = (object.decode, params.as_object_mut()) {
             p.insert(sluice_task::ITEM_READER_DECODE.into(), json!(decode));
+            if by_row_group {
+                p.insert(
+                    sluice_task::ITEM_READER_ROW_GROUP.into(),
+                    json!(object.offset),
+                );
+            }
         }
         if chunked && let Some(p) = params.as_object_mut() {
             let last = object.offset + self.limits.read_chunk_bytes.max(1) - 1;
@@ -343,10 +351,18 @@ impl Runner<'_> {
             .get("ContentRange")
             .and_then(Value::as_str)
             .and_then(distributed::content_range);
-        match range {
-            Some((_, last, size)) if chunked => {
+        let row_groups = fetched
+            .get(sluice_task::ITEM_READER_ROW_GROUPS)
+            .and_then(Value::as_u64);
+        match (range, row_groups) {
+            (Some((_, last, size)), _) if chunked => {
                 object.offset = last + 1;
                 object.done = object.offset >= size;
+            }
+            // A handler that decodes the whole object says nothing of row groups.
+            (_, Some(groups)) if by_row_group => {
+                object.offset += 1;
+                object.done = object.offset >= groups;
             }
             _ => object.done = true,
         }

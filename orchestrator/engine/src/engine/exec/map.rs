@@ -784,7 +784,14 @@ impl Runner<'_> {
         };
         running(true);
         let _slot = match ledger.place(run.map_run_arn) {
-            Placement::Here(slot) => slot,
+            Placement::Here(slot) => {
+                ledger.started(&RunningChild {
+                    info: Arc::clone(&info),
+                    map_run_arn: run.map_run_arn.to_string(),
+                    start,
+                });
+                slot
+            }
             Placement::Elsewhere => {
                 let child = DelegatedChild {
                     info: Arc::clone(&info),
