@@ -22,8 +22,8 @@ use crate::store::{QueuedChild, StoreError};
 const BUSY_POLL: Duration = Duration::from_millis(50);
 const IDLE_POLL: Duration = Duration::from_millis(500);
 
-/// Children claimed in one go.
-const CLAIM_BATCH: usize = 256;
+/// Children claimed in one go; a full batch is followed by another claim at once.
+const CLAIM_BATCH: usize = 512;
 
 /// Waiters by Map Run, then by child ARN, each with the order it came in: a look at the queue
 /// tells only about waiters that were there before it began.
@@ -43,7 +43,16 @@ pub(crate) struct ChildPool {
     wake: Notify,
     /// The claimed children running here.
     running: TaskTracker,
+    /// Root executions' plans, as [`Service::root_plan`] read them, and when.
+    roots: Mutex<HashMap<String, (tokio::time::Instant, RootPlan)>>,
 }
+
+/// A root execution's compiled definition, `None` once the execution ended.
+type RootPlan = Option<Arc<sluice_engine::lang::model::StateMachine>>;
+
+/// How long a root execution's plan and status are taken as read: a child of an execution
+/// stopped less than this ago may still start, and is recorded with its own outcome.
+const ROOT_FRESH: Duration = Duration::from_secs(1);
 
 impl ChildPool {
     pub(crate) fn new(slots: usize) -> ChildPool {
@@ -52,6 +61,7 @@ impl ChildPool {
             waits: Mutex::default(),
             wake: Notify::new(),
             running: TaskTracker::new(),
+            roots: Mutex::default(),
         }
     }
 
@@ -141,9 +151,13 @@ impl Service {
                     Err(e) => tracing::warn!(error = %e, "reading the child queue failed"),
                 }
             }
+            let mut more = false;
             match self.claim_children().await {
                 Ok(0) => {}
-                Ok(_) => busy = true,
+                Ok(n) => {
+                    busy = true;
+                    more = n == CLAIM_BATCH;
+                }
                 Err(e) => tracing::warn!(error = %e, "claiming Map Run children failed"),
             }
             if renewed.elapsed() >= renew_every {
@@ -157,25 +171,22 @@ impl Service {
                     tracing::warn!(error = %e, "renewing Map Run child leases failed");
                 }
             }
-            poll = if busy {
+            poll = if more {
+                Duration::ZERO
+            } else if busy {
                 BUSY_POLL
             } else {
-                (poll * 2).min(IDLE_POLL)
+                (poll * 2).clamp(BUSY_POLL, IDLE_POLL)
             };
         }
     }
 
     /// Claims as many queued children as there are free slots and starts them; returns how
-    /// many.
+    /// many. Slots are taken as the children start, not held while claiming, so a Map Run
+    /// driven here never queues a child because the pool was looking.
     async fn claim_children(self: &Arc<Self>) -> Result<usize, StoreError> {
-        let mut slots = Vec::new();
-        while slots.len() < CLAIM_BATCH {
-            match self.children.try_slot() {
-                Some(slot) => slots.push(slot),
-                None => break,
-            }
-        }
-        if slots.is_empty() {
+        let free = self.children.slots.available_permits().min(CLAIM_BATCH);
+        if free == 0 {
             return Ok(0);
         }
         let now = crate::time::now();
@@ -185,14 +196,17 @@ impl Service {
                 &self.config.replica_id,
                 now,
                 now + self.config.execution_lease_seconds,
-                slots.len(),
+                free,
             )
             .await?;
         let n = claimed.len();
         if n > 0 {
             tracing::info!(children = n, "took queued Map Run children");
         }
-        for (child, slot) in claimed.into_iter().zip(slots) {
+        for child in claimed {
+            // A driver here may have taken the slot meanwhile: the child runs anyway (one
+            // over the limit for a moment) rather than wait out its lease.
+            let slot = self.children.try_slot();
             let service = self.clone();
             self.children.running.spawn(async move {
                 let arn = child.child_arn.clone();
@@ -206,16 +220,48 @@ impl Service {
         Ok(n)
     }
 
+    /// The compiled definition of a running root execution, `None` once it ended. Kept for
+    /// [`ROOT_FRESH`]: the children of one Map Run ask for the same root thousands of times,
+    /// and its row carries the execution's whole input.
+    async fn root_plan(&self, root_arn: &str) -> Result<RootPlan, String> {
+        let now = tokio::time::Instant::now();
+        if let Some((at, plan)) = self
+            .children
+            .roots
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(root_arn)
+            && now.duration_since(*at) < ROOT_FRESH
+        {
+            return Ok(plan.clone());
+        }
+        let plan = match self
+            .store
+            .get_execution(root_arn)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            Some(r) if r.status == crate::lifecycle::ExecutionStatus::Running => {
+                Some(self.plans.get(&r.definition).map_err(|e| e.to_string())?)
+            }
+            _ => None,
+        };
+        let mut roots = self
+            .children
+            .roots
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        roots.retain(|_, (at, _)| now.duration_since(*at) < ROOT_FRESH);
+        roots.insert(root_arn.to_string(), (now, plan.clone()));
+        Ok(plan)
+    }
+
     /// Runs a claimed child to its end and records it (which takes it off the queue).
     async fn run_queued(&self, queued: QueuedChild) -> Result<(), String> {
         use sluice_engine::engine::children::DelegatedChild;
         use sluice_engine::engine::{DelegatedRequest, ExecutionInfo};
 
-        let root = self
-            .store
-            .get_execution(&queued.root_arn)
-            .await
-            .map_err(|e| e.to_string())?;
+        let root = self.root_plan(&queued.root_arn).await?;
         let input = super::stored_json(&queued.input, "child input").map_err(|e| e.to_string())?;
         let vars =
             super::stored_json(&queued.vars, "child variables").map_err(|e| e.to_string())?;
@@ -242,30 +288,23 @@ impl Service {
             vars,
             rerun: queued.rerun,
         };
-        let root = match root {
-            Some(r) if r.status == crate::lifecycle::ExecutionStatus::Running => r,
+        let Some(machine) = root else {
             // The execution ended (stopped, failed) while the child waited: it is aborted
             // with its Map Run.
-            _ => {
-                let (record, events) = super::children::aborted_child(
-                    &sluice_engine::engine::children::RunningChild {
-                        info: child.info.clone(),
-                        map_run_arn: child.map_run_arn.clone(),
-                        start: std::time::SystemTime::now(),
-                    },
-                    std::time::SystemTime::now(),
-                );
-                return self
-                    .committer
-                    .record_child(record, events)
-                    .await
-                    .map_err(|e| e.to_string());
-            }
+            let (record, events) = super::children::aborted_child(
+                &sluice_engine::engine::children::RunningChild {
+                    info: child.info.clone(),
+                    map_run_arn: child.map_run_arn.clone(),
+                    start: std::time::SystemTime::now(),
+                },
+                std::time::SystemTime::now(),
+            );
+            return self
+                .committer
+                .record_child(record, events)
+                .await
+                .map_err(|e| e.to_string());
         };
-        let machine = self
-            .plans
-            .get(&root.definition)
-            .map_err(|e| e.to_string())?;
         let ledger = super::children::StoredChildren {
             store: self.store.as_ref(),
             committer: &self.committer,

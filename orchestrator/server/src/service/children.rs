@@ -120,16 +120,17 @@ impl ChildLedger for StoredChildren<'_> {
                 rerun: child.rerun,
                 queued: seconds(SystemTime::now()),
             };
-            self.store
-                .queue_children(std::slice::from_ref(&queued))
+            let (map_run_arn, child_arn) = (queued.map_run_arn.clone(), queued.child_arn.clone());
+            self.committer
+                .queue_child(queued)
                 .await
                 .map_err(|e| e.to_string())?;
             // Closed only when the pool is gone (a shutdown): the child stays queued.
             self.pool
-                .wait(&queued.map_run_arn, &queued.child_arn)
+                .wait(&map_run_arn, &child_arn)
                 .await
                 .map_err(|_| "this replica is shutting down".to_string())?;
-            match self.store.get_execution(&queued.child_arn).await {
+            match self.store.get_execution(&child_arn).await {
                 Ok(Some(e)) if e.status != ExecutionStatus::Running => child_of(e),
                 Ok(_) => Err("it left the queue without being recorded".into()),
                 Err(e) => Err(e.to_string()),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
 use super::batches::BatchWriter;
-use crate::store::{ExecutionRecord, NewEvent, Result, Store, StoreError, Transition};
+use crate::store::{ExecutionRecord, NewEvent, QueuedChild, Result, Store, StoreError, Transition};
 
 type Reply = oneshot::Sender<Result<()>>;
 
@@ -17,6 +17,8 @@ enum Work {
     Finished(ExecutionRecord, Vec<NewEvent>),
     /// A Map Run's child that ended, with its events; replaces an earlier run of it.
     Child(ExecutionRecord, Vec<NewEvent>),
+    /// A Map Run's child queued for whichever replica has room.
+    Queued(QueuedChild),
 }
 
 /// Hands transitions to the writer task and waits for their outcome.
@@ -59,6 +61,8 @@ impl Committer {
                 let mut f_replies = Vec::new();
                 let mut children = Vec::new();
                 let mut c_replies = Vec::new();
+                let mut queued = Vec::new();
+                let mut q_replies = Vec::new();
                 for (work, reply) in batch {
                     match work {
                         Work::Transition(t) => {
@@ -73,6 +77,19 @@ impl Committer {
                             children.push((e, events));
                             c_replies.push(reply);
                         }
+                        Work::Queued(child) => {
+                            queued.push(child);
+                            q_replies.push(reply);
+                        }
+                    }
+                }
+                if !queued.is_empty() {
+                    let outcome = store
+                        .queue_children(&queued)
+                        .await
+                        .map_err(|e| e.to_string());
+                    for reply in q_replies {
+                        let _ = reply.send(outcome.clone().map_err(backend));
                     }
                 }
                 if !children.is_empty() {
@@ -130,6 +147,7 @@ impl Committer {
             .map_err(|e| match e.into_inner().0 {
                 Work::Transition(t) => t.events,
                 Work::Finished(_, events) | Work::Child(_, events) => events,
+                Work::Queued(_) => Vec::new(),
             })
     }
 
@@ -154,6 +172,18 @@ impl Committer {
         let (reply, answer) = oneshot::channel();
         self.queue
             .send((Work::Child(child, events), reply))
+            .await
+            .map_err(|_| StoreError::Backend(sqlx::Error::PoolClosed))?;
+        answer
+            .await
+            .map_err(|_| StoreError::Backend(sqlx::Error::PoolClosed))?
+    }
+
+    /// Queue a Map Run's child for whichever replica has room, batched with other writes.
+    pub async fn queue_child(&self, child: QueuedChild) -> Result<()> {
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .send((Work::Queued(child), reply))
             .await
             .map_err(|_| StoreError::Backend(sqlx::Error::PoolClosed))?;
         answer
