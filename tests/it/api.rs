@@ -1138,6 +1138,51 @@ async fn update_map_run_reaches_the_driving_replica() {
     assert_eq!(run.max_concurrency(), 100);
 }
 
+/// StopExecution through replica B of an execution replica A drives: A stops driving it (and
+/// starting its Map Run's children) within a lease tick, not at the end of the Map Run.
+#[tokio::test]
+async fn stop_through_another_replica_stops_the_map_run() {
+    let Some(url) = postgres_url() else { return };
+    let lease = ["--execution-lease-seconds", "3"];
+    let a = Server::start_with(&url, &[&lease[..], &["--replica-id", "stop-a"]].concat());
+    let b = Server::start_with(&url, &[&lease[..], &["--replica-id", "stop-b"]].concat());
+    let (client_a, client_b) = (a.client(), b.client());
+    let (exec, run_arn) = slow_map_run(&client_a, &format!("stopped-{}", unique_suffix())).await;
+    client_b
+        .stop_execution()
+        .execution_arn(&exec)
+        .send()
+        .await
+        .expect("StopExecution through the other replica");
+    let children = || async {
+        client_b
+            .list_executions()
+            .map_run_arn(&run_arn)
+            .max_results(1000)
+            .send()
+            .await
+            .expect("ListExecutions --map-run-arn")
+            .executions()
+            .len()
+    };
+    // A notices within a tick (a second) and drops the run; then nothing more starts.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let settled = children().await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        children().await,
+        settled,
+        "children still start after the stop"
+    );
+    let d = client_b
+        .describe_execution()
+        .execution_arn(&exec)
+        .send()
+        .await
+        .expect("DescribeExecution");
+    assert_eq!(d.status(), &ExecutionStatus::Aborted);
+}
+
 /// Starts a Distributed Map of 100 one-second children, one at a time, on machine `name`:
 /// the execution's ARN and its Map Run's, once listed.
 async fn slow_map_run(client: &aws_sdk_sfn::Client, name: &str) -> (String, String) {

@@ -272,6 +272,7 @@ impl Service {
                 {
                     tracing::warn!(error = %e, "renewing execution leases failed");
                 }
+                service.drop_ended_drivers().await;
                 if let Err(e) = service.resume().await {
                     tracing::warn!(error = %e, "adopting executions failed");
                 }
@@ -280,6 +281,30 @@ impl Service {
         *self.maintenance.lock().unwrap_or_else(|p| p.into_inner()) = Some(handle.abort_handle());
         let pool = tokio::spawn(self.clone().run_child_pool());
         *self.child_pool.lock().unwrap_or_else(|p| p.into_inner()) = Some(pool.abort_handle());
+    }
+
+    /// Stops driving executions that ended elsewhere: one stopped through another replica
+    /// is otherwise driven (its Map Run's children started) until its next checkpoint fails.
+    async fn drop_ended_drivers(&self) {
+        let driving: Vec<String> = self
+            .drivers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .keys()
+            .cloned()
+            .collect();
+        if driving.is_empty() {
+            return;
+        }
+        match self.store.ended_among(&driving).await {
+            Ok(ended) => {
+                for arn in ended {
+                    tracing::info!(execution = %arn, "the execution ended elsewhere; no longer driven here");
+                    self.abort_driver(&arn);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "checking driven executions failed"),
+        }
     }
 
     fn is_driving(&self, arn: &str) -> bool {

@@ -347,6 +347,8 @@ pub trait Store: Send + Sync {
     async fn lease_execution(&self, arn: &str, owner: &str, now: f64, until: f64) -> Result<bool>;
     /// Extend every lease `owner` holds to `until`; returns how many.
     async fn renew_leases(&self, owner: &str, until: f64) -> Result<u64>;
+    /// Those of `arns` that are no longer RUNNING (stopped through another replica, say).
+    async fn ended_among(&self, arns: &[String]) -> Result<Vec<String>>;
     /// Set a FAILED/TIMED_OUT/ABORTED execution RUNNING again from its cursor.
     async fn redrive(&self, arn: &str, event: &NewEvent) -> Result<ExecutionRecord>;
 

@@ -926,6 +926,18 @@ impl Store for PostgresStore {
         Ok(done.rows_affected())
     }
 
+    async fn ended_among(&self, arns: &[String]) -> Result<Vec<String>> {
+        let rows =
+            sqlx::query("SELECT arn FROM executions WHERE arn = ANY($1) AND status <> 'RUNNING'")
+                .bind(arns)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows
+            .iter()
+            .map(|r| r.try_get("arn"))
+            .collect::<sqlx::Result<_>>()?)
+    }
+
     async fn redrive(&self, arn: &str, event: &NewEvent) -> Result<ExecutionRecord> {
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query(

@@ -797,6 +797,23 @@ impl Store for SqliteStore {
         Ok(done.rows_affected())
     }
 
+    async fn ended_among(&self, arns: &[String]) -> Result<Vec<String>> {
+        let mut ended = Vec::new();
+        for chunk in arns.chunks(CHUNK) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "SELECT arn FROM executions WHERE status <> 'RUNNING' AND arn IN (",
+            );
+            let mut list = q.separated(", ");
+            for arn in chunk {
+                list.push_bind(arn);
+            }
+            q.push(")");
+            let rows = q.build().fetch_all(&self.pool).await?;
+            ended.extend(rows.iter().map(|r| r.get::<String, _>("arn")));
+        }
+        Ok(ended)
+    }
+
     async fn redrive(&self, arn: &str, event: &NewEvent) -> Result<ExecutionRecord> {
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query("SELECT next_event_id, status FROM executions WHERE arn = ? AND cursor_state IS NOT NULL")

@@ -213,6 +213,7 @@ pub(crate) async fn suite(store: &dyn Store) {
     map_runs(store).await;
     map_run_children(store).await;
     child_queue(store, store).await;
+    ended_among(store).await;
 }
 
 /// Two stores over one database behave as one: what one replica writes the other sees, and
@@ -399,6 +400,26 @@ async fn map_run_children(store: &dyn Store) {
         .expect("history");
     let kinds: Vec<&str> = history.iter().map(|e| e.kind.as_str()).collect();
     assert_eq!(kinds, ["ExecutionStarted", "Y", "Z"]);
+}
+
+/// Of the executions a replica drives, those that ended (elsewhere) are found.
+async fn ended_among(store: &dyn Store) {
+    let sm = machine(&format!("ended-{}", unique_suffix()));
+    store.create_state_machine(&sm).await.expect("machine");
+    let running = start(store, &sm, "running").await;
+    let stopped = start(store, &sm, "stopped").await;
+    let results = store
+        .commit(&[finish(&stopped, 0, "ABORTED")])
+        .await
+        .expect("commit");
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    let unknown = format!("{}-unknown", running.arn);
+    let ended = store
+        .ended_among(&[running.arn.clone(), stopped.arn.clone(), unknown])
+        .await
+        .expect("ended_among");
+    assert_eq!(ended, vec![stopped.arn.clone()]);
+    assert!(store.ended_among(&[]).await.expect("none").is_empty());
 }
 
 /// Queued Map Run children: queued once, claimed by one replica at a time (again once a lease
