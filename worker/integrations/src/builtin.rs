@@ -6,29 +6,34 @@
 //! | --- | --- | --- |
 //! | `sluice-lambda` | `{"FunctionName": …, "Payload": …}` | the `lambda:invoke` result object |
 //! | `sluice-sql` | `{"query", "inputs", "output"?, "inline"?}` (see [`crate::sql`]) | a reference to the result |
+//! | `sluice-infer` | `{"model", "items" or "table", "preprocess", "postprocess", "output"}` (see [`crate::infer`]) | a reference to the predictions |
 //! | `sluice-echo` | anything; `"delayMillis"` waits that long first | the input itself |
 //!
 //! `sluice-echo` does no work: it checks that a deployment's workers are reachable and
 //! measures the orchestrator's dispatch overhead.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
 use serde_json::Value;
 use sluice_task::{NO_HANDLER, Resource, TaskFailure, TaskHandler, TaskProgress, TaskRequest};
 
+use crate::infer::Inference;
 use crate::lambda::{Lambda, LambdaConfig, invoke_payload, invoke_result};
 use crate::objects::Buckets;
 
 /// The names of the built-in activities.
-pub const NAMES: [&str; 3] = ["sluice-lambda", "sluice-sql", "sluice-echo"];
+pub const NAMES: [&str; 4] = ["sluice-lambda", "sluice-sql", "sluice-infer", "sluice-echo"];
 
 /// Serves the built-in activities.
 pub struct BuiltinActivities {
     /// Where `sluice-lambda` sends invocations, when configured.
     lambda: Option<Lambda>,
-    /// Where `sluice-sql` reads and writes `s3://` data.
+    /// Where `sluice-sql` and `sluice-infer` read and write `s3://` data.
     buckets: Buckets,
+    /// `sluice-infer`'s loaded models, shared by every task of the process.
+    inference: Arc<Inference>,
     /// The worker name reported when a task starts (`ActivityStarted`), or `None` when the
     /// caller reports starts itself (`sluice worker`, through GetActivityTask).
     reports_start_as: Option<String>,
@@ -40,6 +45,7 @@ impl BuiltinActivities {
         BuiltinActivities {
             lambda: lambda.map(Lambda::new),
             buckets,
+            inference: Arc::new(Inference::new()),
             reports_start_as: None,
         }
     }
@@ -59,6 +65,11 @@ impl BuiltinActivities {
                 Ok(input)
             }
             "sluice-sql" => crate::sql::run(&input, &self.buckets)
+                .await
+                .map_err(|f| TaskFailure::new(f.error, f.cause)),
+            "sluice-infer" => self
+                .inference
+                .run(&input, &self.buckets)
                 .await
                 .map_err(|f| TaskFailure::new(f.error, f.cause)),
             "sluice-lambda" => {

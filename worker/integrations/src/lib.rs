@@ -1,7 +1,8 @@
 //! The external services sluice's tasks call, one module each, holding the service's client,
 //! the `Resource` forms it serves and its adapter to the task contract (`sluice-task`):
 //! AWS Lambda (`lambda`), AWS Batch (`batch`), S3 (`s3`, over the buckets `objects`
-//! resolves), DataFusion SQL (`sql`) and the built-in activities (`builtin`). `aws` configures
+//! resolves), DataFusion SQL (`sql`), ONNX inference over images and tables (`infer`) and the built-in
+//! activities (`builtin`). `aws` configures
 //! the AWS SDK clients. [`Integrations::dispatcher`] is the one place that assembles them:
 //! `sluice run`, `sluice serve` and `sluice worker` all build their dispatcher through it.
 //!
@@ -11,6 +12,7 @@ pub mod aws;
 pub mod batch;
 pub mod builtin;
 mod dispatch;
+pub mod infer;
 pub mod lambda;
 pub mod objects;
 pub mod s3;

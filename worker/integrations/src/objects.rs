@@ -9,6 +9,8 @@ use std::sync::Arc;
 use object_store::ObjectStore;
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
+use object_store::path::Path;
+use url::Url;
 
 /// A bucket could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -19,6 +21,8 @@ pub enum BucketError {
     Local { bucket: String, message: String },
     #[error("S3 bucket {bucket:?}: {message}")]
     S3 { bucket: String, message: String },
+    #[error("{url:?} is not an s3:// or file:// URL or a local path: {message}")]
+    BadUrl { url: String, message: String },
 }
 
 /// How `s3://` buckets are reached.
@@ -68,5 +72,63 @@ impl Buckets {
             message: e.to_string(),
         })?;
         Ok(Arc::new(store))
+    }
+
+    /// The store and key of one object or prefix named by an `s3://` URL, a `file://` URL or a
+    /// local path (relative paths are taken from the current directory).
+    pub fn locate(&self, url: &str) -> Result<(Arc<dyn ObjectStore>, Path), BucketError> {
+        let bad = |message: String| BucketError::BadUrl {
+            url: url.to_string(),
+            message,
+        };
+        let file = |path: &std::path::Path| -> Result<(Arc<dyn ObjectStore>, Path), BucketError> {
+            let absolute = std::path::absolute(path).map_err(|e| bad(e.to_string()))?;
+            let key = Path::from_absolute_path(&absolute).map_err(|e| bad(e.to_string()))?;
+            Ok((Arc::new(LocalFileSystem::new()), key))
+        };
+        if !url.contains("://") {
+            if url.is_empty() {
+                return Err(bad("it is empty".into()));
+            }
+            return file(std::path::Path::new(url));
+        }
+        let parsed = Url::parse(url).map_err(|e| bad(e.to_string()))?;
+        match parsed.scheme() {
+            "s3" => {
+                let bucket = parsed
+                    .host_str()
+                    .ok_or_else(|| bad("it names no bucket".into()))?;
+                let key = Path::from_url_path(parsed.path()).map_err(|e| bad(e.to_string()))?;
+                Ok((self.open(bucket)?, key))
+            }
+            "file" => {
+                let path = parsed
+                    .to_file_path()
+                    .map_err(|()| bad("it is not a local file path".into()))?;
+                file(&path)
+            }
+            other => Err(bad(format!("the scheme {other}:// is not supported"))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locate_resolves_each_form() {
+        let root = std::env::temp_dir().join(format!("sluice-locate-{}", std::process::id()));
+        let buckets = Buckets::local(&root);
+        let (_, key) = buckets.locate("s3://photos/a/b.png").expect("s3");
+        assert_eq!(key.as_ref(), "a/b.png");
+        let (_, key) = buckets.locate("file:///tmp/m.onnx").expect("file");
+        assert_eq!(key.as_ref(), "tmp/m.onnx");
+        let (_, key) = buckets.locate("/tmp/x/../m.onnx").expect("path");
+        assert!(key.as_ref().ends_with("m.onnx"), "{key}");
+        for bad in ["", "http://example.com/m.onnx", "s3:///key"] {
+            assert!(buckets.locate(bad).is_err(), "{bad:?} was accepted");
+        }
+        let _ = std::fs::remove_dir_all(root);
     }
 }

@@ -198,6 +198,69 @@ fn partition_columns(
         })
 }
 
+/// Register one named input: a URI, or `{"uri", "format", "partitions"}`.
+pub(crate) async fn register_input(
+    ctx: &SessionContext,
+    buckets: &Buckets,
+    name: &str,
+    spec: &Value,
+) -> Result<(), SqlFailure> {
+    let (uri, format, partitions) = match spec {
+        Value::String(u) => (u.clone(), None, Vec::new()),
+        Value::Object(o) => (
+            o.get("uri")
+                .and_then(Value::as_str)
+                .ok_or_else(|| invalid(format!("input {name:?} needs a \"uri\"")))?
+                .to_string(),
+            o.get("format").and_then(Value::as_str).map(str::to_string),
+            partition_columns(name, o.get("partitions"))?,
+        ),
+        _ => {
+            return Err(invalid(format!(
+                "input {name:?} must be a URI or {{\"uri\", \"format\", \"partitions\"}}"
+            )));
+        }
+    };
+    let url = normalise(&uri)?;
+    register_store(ctx, buckets, &url)?;
+    let format = match format {
+        Some(f) => Format::parse(&f).ok_or_else(|| invalid(format!("unknown format {f:?}")))?,
+        None => Format::of(&url),
+    };
+    if is_glob(&url) {
+        if !partitions.is_empty() {
+            return Err(invalid(format!(
+                "input {name:?}: partitions need a prefix, not a glob"
+            )));
+        }
+        let files = expand_glob(buckets, &url).await?;
+        let df = match format {
+            Format::Parquet => ctx.read_parquet(files, ParquetReadOptions::default()).await,
+            Format::Csv => ctx.read_csv(files, CsvReadOptions::new()).await,
+            Format::Json => ctx.read_json(files, JsonReadOptions::default()).await,
+        }
+        .map_err(|e| query_failed(format!("input {name:?} ({url}): {e}")))?;
+        ctx.register_table(name, df.into_view())
+            .map_err(query_failed)?;
+        return Ok(());
+    }
+    let done = match format {
+        Format::Parquet => {
+            let options = ParquetReadOptions::default().table_partition_cols(partitions);
+            ctx.register_parquet(name, &url, options).await
+        }
+        Format::Csv => {
+            let options = CsvReadOptions::new().table_partition_cols(partitions);
+            ctx.register_csv(name, &url, options).await
+        }
+        Format::Json => {
+            let options = JsonReadOptions::default().table_partition_cols(partitions);
+            ctx.register_json(name, &url, options).await
+        }
+    };
+    done.map_err(|e| query_failed(format!("input {name:?} ({url}): {e}")))
+}
+
 /// Run one SQL task over `buckets`.
 pub async fn run(input: &Value, buckets: &Buckets) -> Result<Value, SqlFailure> {
     let query = input
@@ -211,60 +274,7 @@ pub async fn run(input: &Value, buckets: &Buckets) -> Result<Value, SqlFailure> 
         .cloned()
         .unwrap_or_default();
     for (name, spec) in &inputs {
-        let (uri, format, partitions) = match spec {
-            Value::String(u) => (u.clone(), None, Vec::new()),
-            Value::Object(o) => (
-                o.get("uri")
-                    .and_then(Value::as_str)
-                    .ok_or_else(|| invalid(format!("input {name:?} needs a \"uri\"")))?
-                    .to_string(),
-                o.get("format").and_then(Value::as_str).map(str::to_string),
-                partition_columns(name, o.get("partitions"))?,
-            ),
-            _ => {
-                return Err(invalid(format!(
-                    "input {name:?} must be a URI or {{\"uri\", \"format\", \"partitions\"}}"
-                )));
-            }
-        };
-        let url = normalise(&uri)?;
-        register_store(&ctx, buckets, &url)?;
-        let format = match format {
-            Some(f) => Format::parse(&f).ok_or_else(|| invalid(format!("unknown format {f:?}")))?,
-            None => Format::of(&url),
-        };
-        if is_glob(&url) {
-            if !partitions.is_empty() {
-                return Err(invalid(format!(
-                    "input {name:?}: partitions need a prefix, not a glob"
-                )));
-            }
-            let files = expand_glob(buckets, &url).await?;
-            let df = match format {
-                Format::Parquet => ctx.read_parquet(files, ParquetReadOptions::default()).await,
-                Format::Csv => ctx.read_csv(files, CsvReadOptions::new()).await,
-                Format::Json => ctx.read_json(files, JsonReadOptions::default()).await,
-            }
-            .map_err(|e| query_failed(format!("input {name:?} ({url}): {e}")))?;
-            ctx.register_table(name.as_str(), df.into_view())
-                .map_err(query_failed)?;
-            continue;
-        }
-        let done = match format {
-            Format::Parquet => {
-                let options = ParquetReadOptions::default().table_partition_cols(partitions);
-                ctx.register_parquet(name, &url, options).await
-            }
-            Format::Csv => {
-                let options = CsvReadOptions::new().table_partition_cols(partitions);
-                ctx.register_csv(name, &url, options).await
-            }
-            Format::Json => {
-                let options = JsonReadOptions::default().table_partition_cols(partitions);
-                ctx.register_json(name, &url, options).await
-            }
-        };
-        done.map_err(|e| query_failed(format!("input {name:?} ({url}): {e}")))?;
+        register_input(&ctx, buckets, name, spec).await?;
     }
     let df = ctx.sql(query).await.map_err(query_failed)?;
     let schema: Vec<Value> = df
