@@ -6,6 +6,8 @@ mod awscli;
 mod batch;
 mod cli;
 mod crash;
+#[cfg(feature = "inference")]
+mod inference;
 mod lambda;
 mod map_runs;
 mod s3;

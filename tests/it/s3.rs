@@ -12,7 +12,7 @@ use crate::support::{ROLE, Server, Worker, activity_arn, finished};
 
 /// The S3 endpoint from `SLUICE_TEST_S3_ENDPOINT`, or None (and a notice) when it is unset and
 /// CI does not require it.
-fn s3_endpoint() -> Option<String> {
+pub(crate) fn s3_endpoint() -> Option<String> {
     if let Ok(url) = std::env::var("SLUICE_TEST_S3_ENDPOINT")
         && !url.is_empty()
     {
@@ -27,7 +27,7 @@ fn s3_endpoint() -> Option<String> {
 }
 
 /// What every process talking to the S3 server gets: its endpoint and dummy credentials.
-fn s3_env(endpoint: &str) -> Vec<(&'static str, String)> {
+pub(crate) fn s3_env(endpoint: &str) -> Vec<(&'static str, String)> {
     vec![
         ("AWS_ENDPOINT_URL_S3", endpoint.to_string()),
         ("AWS_ACCESS_KEY_ID", "sluice-test".into()),
@@ -37,7 +37,7 @@ fn s3_env(endpoint: &str) -> Vec<(&'static str, String)> {
     ]
 }
 
-fn borrowed<'a>(env: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+pub(crate) fn borrowed<'a>(env: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
     env.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
 

@@ -47,8 +47,9 @@ pub async fn labels(
             let (store, path) = buckets
                 .locate(url)
                 .map_err(|e| InferFailure::invalid(format!("postprocess.labels: {e}")))?;
-            let unreadable =
-                |e: object_store::Error| InferFailure::invalid(format!("postprocess.labels: {url}: {e}"));
+            let unreadable = |e: object_store::Error| {
+                InferFailure::invalid(format!("postprocess.labels: {url}: {e}"))
+            };
             let bytes = store
                 .get(&path)
                 .await

@@ -42,6 +42,8 @@ pub mod preprocess;
 pub mod runtime;
 #[cfg(feature = "inference")]
 mod tabular;
+#[cfg(all(test, feature = "inference"))]
+mod tests;
 
 /// A failed inference task: an error name and a cause, as SendTaskFailure takes them.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -114,10 +116,7 @@ impl Inference {
     pub fn new() -> Self {
         Inference {
             #[cfg(feature = "inference")]
-            models: models::ModelCache::new(
-                std::sync::Arc::new(runtime::Tract),
-                MODEL_CACHE_SIZE,
-            ),
+            models: models::ModelCache::new(std::sync::Arc::new(runtime::Tract), MODEL_CACHE_SIZE),
         }
     }
 

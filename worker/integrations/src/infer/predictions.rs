@@ -104,12 +104,9 @@ pub fn parquet(rows: &[Row], model_id: &str) -> Result<Vec<u8>, String> {
     let mut key = StringBuilder::new();
     let mut label = StringBuilder::new();
     let mut score = Float64Builder::new();
-    let mut top_k = ListBuilder::new(StructBuilder::from_fields(top_k_fields(), 0))
-        .with_field(Arc::new(Field::new(
-            "item",
-            DataType::Struct(top_k_fields()),
-            true,
-        )));
+    let mut top_k = ListBuilder::new(StructBuilder::from_fields(top_k_fields(), 0)).with_field(
+        Arc::new(Field::new("item", DataType::Struct(top_k_fields()), true)),
+    );
     let mut model = StringBuilder::new();
     let mut duration = Float64Builder::new();
     let mut error = StringBuilder::new();
@@ -188,8 +185,8 @@ mod tests {
         assert_eq!(labels, ["0", "90", "180", "270"]);
         let top = rank(&[0.1, 0.6, 0.2, 0.1], &post(false, 2), &labels);
         assert_eq!(top, [("90".into(), 0.6), ("180".into(), 0.2)]);
-        let top = rank(&[1.0, 3.0, f64::NAN], &post(true, 3), &[]);
-        assert_eq!(top[0].0, "1");
+        let top = rank(&[f64::NAN, 1.0, 3.0], &post(false, 3), &[]);
+        assert_eq!((top[0].0.as_str(), top[2].0.as_str()), ("2", "0"));
         let top = rank(&[2.0, 1.0], &post(true, 2), &[]);
         let sum: f64 = top.iter().map(|(_, s)| s).sum();
         assert!((sum - 1.0).abs() < 1e-12 && top[0].1 > 0.7, "{top:?}");

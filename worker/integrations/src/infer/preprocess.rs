@@ -76,12 +76,7 @@ pub fn tensor(bytes: &[u8], pre: &Preprocess, resizer: &mut Resizer) -> Result<P
             let left = ((w - cw) / 2.0).floor().max(0.0);
             let top = ((h - ch) / 2.0).floor().max(0.0);
             let (sx, sy) = (f64::from(width) / w, f64::from(height) / h);
-            options.crop(
-                left * sx,
-                top * sy,
-                cw.min(w) * sx,
-                ch.min(h) * sy,
-            )
+            options.crop(left * sx, top * sy, cw.min(w) * sx, ch.min(h) * sy)
         }
     };
     resizer

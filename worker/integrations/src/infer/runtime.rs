@@ -131,7 +131,12 @@ impl Backend for Tract {
             .iter()
             .filter_map(|(k, v)| {
                 let key = k.strip_prefix("onnx.metadata_props.")?;
-                let value = v.try_as_plain_ram().ok()?.to_scalar::<String>().ok()?.clone();
+                let value = v
+                    .try_as_plain_ram()
+                    .ok()?
+                    .to_scalar::<String>()
+                    .ok()?
+                    .clone();
                 Some((key.to_string(), value))
             })
             .collect();

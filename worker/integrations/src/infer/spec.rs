@@ -233,10 +233,7 @@ fn choice<T: Copy>(
         .map(|(_, v)| *v)
         .ok_or_else(|| {
             let names: Vec<&str> = choices.iter().map(|(n, _)| *n).collect();
-            invalid(
-                path,
-                format!("{text:?} is not one of {}", names.join(", ")),
-            )
+            invalid(path, format!("{text:?} is not one of {}", names.join(", ")))
         })
 }
 
@@ -268,7 +265,10 @@ impl InferSpec {
         // `BatchInput` and the Map's other fields may travel along; only ours are checked.
         let model = required(input, "model", "model")?;
         let post = Postprocess::parse(object(input, "postprocess")?)?;
-        let work = match (input.get("items").or(input.get("Items")), input.get("table")) {
+        let work = match (
+            input.get("items").or(input.get("Items")),
+            input.get("table"),
+        ) {
             (Some(_), Some(_)) => {
                 return Err(InferFailure::invalid(
                     "give either \"items\" (images) or \"table\" (rows), not both",
@@ -518,25 +518,20 @@ impl Postprocess {
     fn parse(p: Option<Fields>) -> Result<Postprocess, InferFailure> {
         let empty = Map::new();
         let p = p.unwrap_or(&empty);
-        known(
-            p,
-            "postprocess.",
-            &["softmax", "topK", "labels", "output"],
-        )?;
+        known(p, "postprocess.", &["softmax", "topK", "labels", "output"])?;
         let softmax = match p.get("softmax") {
             None | Some(Value::Null) => false,
             Some(Value::Bool(b)) => *b,
             Some(_) => return Err(invalid("postprocess.softmax", "must be true or false")),
         };
         let top_k = uint(p, "topK", "postprocess.topK", 1000)?.unwrap_or(5) as usize;
-        let output = match p.get("output") {
-            None | Some(Value::Null) => 0,
-            Some(v) => v
-                .as_u64()
-                .filter(|n| *n < 64)
-                .ok_or_else(|| invalid("postprocess.output", "must be an output index (0, 1, …)"))?
-                as usize,
-        };
+        let output =
+            match p.get("output") {
+                None | Some(Value::Null) => 0,
+                Some(v) => v.as_u64().filter(|n| *n < 64).ok_or_else(|| {
+                    invalid("postprocess.output", "must be an output index (0, 1, …)")
+                })? as usize,
+            };
         let labels = match p.get("labels") {
             None | Some(Value::Null) => Labels::Indices,
             Some(Value::String(url)) if !url.is_empty() => Labels::File(url.clone()),
@@ -582,7 +577,10 @@ impl TableWork {
         if let Some(f) = &format
             && !["parquet", "csv"].contains(&f.to_ascii_lowercase().as_str())
         {
-            return Err(invalid("table.format", format!("{f:?} is not parquet or csv")));
+            return Err(invalid(
+                "table.format",
+                format!("{f:?} is not parquet or csv"),
+            ));
         }
         let features = match table.get("features") {
             Some(Value::Array(cols)) if !cols.is_empty() => cols
@@ -650,12 +648,24 @@ mod tests {
     #[test]
     fn problems_name_their_field() {
         let cases = [
-            (json!({"size": 224, "mean": [0.5, 0.5]}), "preprocess.mean: has 2 values"),
-            (json!({"size": 224, "std": [1, 0, 1]}), "preprocess.std[1]: must not be 0"),
-            (json!({"size": 224, "layout": "chw"}), "preprocess.layout: \"chw\" is not one of"),
+            (
+                json!({"size": 224, "mean": [0.5, 0.5]}),
+                "preprocess.mean: has 2 values",
+            ),
+            (
+                json!({"size": 224, "std": [1, 0, 1]}),
+                "preprocess.std[1]: must not be 0",
+            ),
+            (
+                json!({"size": 224, "layout": "chw"}),
+                "preprocess.layout: \"chw\" is not one of",
+            ),
             (json!({"size": 0}), "preprocess.size: must be an integer"),
             (json!({"width": 224}), "preprocess.height: is required"),
-            (json!({"size": 224, "colour": "rgb"}), "preprocess.colour: is not a known field"),
+            (
+                json!({"size": 224, "colour": "rgb"}),
+                "preprocess.colour: is not a known field",
+            ),
             (
                 json!({"size": 224, "resizeShorterSide": 100}),
                 "preprocess.resizeShorterSide: 100 is smaller",
@@ -663,7 +673,11 @@ mod tests {
         ];
         for (pre, expected) in cases {
             let err = InferSpec::parse(&images(pre)).expect_err("invalid");
-            assert!(err.cause.contains(expected), "{} lacks {expected:?}", err.cause);
+            assert!(
+                err.cause.contains(expected),
+                "{} lacks {expected:?}",
+                err.cause
+            );
             assert_eq!(err.error, "Sluice.InvalidInput");
         }
         let mut input = images(json!({"size": 224}));
@@ -676,7 +690,11 @@ mod tests {
         assert!(err.cause.contains("no \"Bucket\""), "{}", err.cause);
         input["postprocess"] = json!({"labels": {"meta": "x"}});
         let err = InferSpec::parse(&input).expect_err("invalid");
-        assert!(err.cause.starts_with("postprocess.labels:"), "{}", err.cause);
+        assert!(
+            err.cause.starts_with("postprocess.labels:"),
+            "{}",
+            err.cause
+        );
     }
 
     #[test]

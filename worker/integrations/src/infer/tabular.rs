@@ -112,7 +112,11 @@ pub async fn score(
             .map(|f| f.as_ref().clone())
             .collect();
         let mut arrays: Vec<ArrayRef> = batch.columns().to_vec();
-        fields.push(Field::new(&work.prediction, column.0.data_type().clone(), false));
+        fields.push(Field::new(
+            &work.prediction,
+            column.0.data_type().clone(),
+            false,
+        ));
         arrays.push(column.0);
         if let (Column::Classes, Some(scores)) = (kind, column.1) {
             fields.push(Field::new(
@@ -173,9 +177,9 @@ fn feature_matrix(
     let n = batch.num_rows();
     let mut matrix = vec![0f32; n * features.len()];
     for (j, name) in features.iter().enumerate() {
-        let column = batch
-            .column_by_name(name)
-            .ok_or_else(|| InferFailure::invalid(format!("table.features[{j}]: no column {name:?}")))?;
+        let column = batch.column_by_name(name).ok_or_else(|| {
+            InferFailure::invalid(format!("table.features[{j}]: no column {name:?}"))
+        })?;
         let floats = cast(column, &DataType::Float32).map_err(|e| {
             InferFailure::invalid(format!(
                 "table.features[{j}]: column {name:?} ({}) is not numeric: {e}",
@@ -234,7 +238,10 @@ fn prediction_column(
             .iter()
             .copied()
             .enumerate()
-            .fold((0, f64::NEG_INFINITY), |b, (i, s)| if s > b.1 { (i, s) } else { b });
+            .fold(
+                (0, f64::NEG_INFINITY),
+                |b, (i, s)| if s > b.1 { (i, s) } else { b },
+            );
         best.push(i);
         scores.push(s);
     }
