@@ -109,7 +109,7 @@ pub async fn run(
                 .map_err(|e| format!("Sluice.ObjectUnreadable: {e}"))
                 .and_then(|bytes| {
                     tensor(&bytes, &pre, &mut resizer)
-                        .map_err(|e| format!("Sluice.ImageUndecodable: {url}: {e}"))
+                        .map_err(|e| format!("Sluice.ImageUndecodable: {url}: {}", e.0.trim_end()))
                 })
                 .map(|pixels| {
                     let shape = pre.shape(1);
