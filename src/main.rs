@@ -60,7 +60,7 @@ struct WorkerArgs {
     #[arg(long, env = "SLUICE_ENDPOINT", default_value = "http://127.0.0.1:8083")]
     endpoint: String,
     /// Activity to poll, by name (created if missing) or ARN; repeatable. The name picks the
-    /// built-in handler: sluice-sql, sluice-lambda or sluice-echo.
+    /// built-in handler: sluice-sql, sluice-infer, sluice-lambda or sluice-echo.
     #[arg(long = "activity", required = true)]
     activities: Vec<String>,
     /// Tasks run at once per activity.

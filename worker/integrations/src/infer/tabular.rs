@@ -218,7 +218,7 @@ fn prediction_column(
             outputs.len()
         ))
     })?;
-    let per_row = if n == 0 { 0 } else { output.values.len() / n };
+    let per_row = output.values.len().checked_div(n).unwrap_or(0);
     if output.shape.first() != Some(&n) || per_row * n != output.values.len() || per_row == 0 {
         return Err(InferFailure::mismatch(format!(
             "the model's output {index} has shape {:?} for {n} rows; sluice-infer expects [{n}] or [{n}, classes]",
