@@ -94,6 +94,7 @@ impl ModelCache {
         let cell = self.entry(&key);
         let loaded = cell
             .get_or_try_init(|| async {
+                let started = std::time::Instant::now();
                 let bytes = store
                     .get(&path)
                     .await
@@ -103,13 +104,13 @@ impl ModelCache {
                     .map_err(|e| InferFailure::model_load(format!("model {url}: {e}")))?;
                 let backend = self.backend.clone();
                 let input = input.clone();
-                let url = url.to_string();
+                let model_url = url.to_string();
                 // Parsing and planning take a CPU for a while: off the async threads.
                 let loaded = tokio::task::spawn_blocking(move || {
                     let id = format!("sha256:{:x}", Sha256::digest(&bytes));
                     let model = backend
                         .load(&bytes, &input)
-                        .map_err(|e| InferFailure::from_runtime(&url, e))?;
+                        .map_err(|e| InferFailure::from_runtime(&model_url, e))?;
                     Ok::<_, InferFailure>(Loaded {
                         model,
                         id,
@@ -118,7 +119,15 @@ impl ModelCache {
                 })
                 .await
                 .map_err(|e| InferFailure::model_load(format!("loading the model: {e}")))??;
-                self.loads.fetch_add(1, Ordering::Relaxed);
+                let loads = self.loads.fetch_add(1, Ordering::Relaxed) + 1;
+                tracing::info!(
+                    model = url,
+                    id = %loaded.id,
+                    runtime = loaded.runtime,
+                    seconds = started.elapsed().as_secs_f64(),
+                    loads,
+                    "model loaded"
+                );
                 Ok::<_, InferFailure>(Arc::new(loaded))
             })
             .await;
