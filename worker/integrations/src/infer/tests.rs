@@ -373,3 +373,47 @@ async fn a_table_is_scored_row_by_row() {
         .expect_err("not numeric");
     assert!(err.cause.contains("table.features[0]"), "{}", err.cause);
 }
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Memory stays flat over many batches: what a batch allocates (images, tensors, the
+/// Parquet file) is freed when it ends, and the model is not copied per batch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_stays_flat_over_many_batches() {
+    let f = Fixture::new("rss");
+    f.put("models/means.onnx", &channel_means());
+    let mut items = Vec::new();
+    for i in 0..8 {
+        let key = format!("img/{i}.png");
+        let mut out = Cursor::new(Vec::new());
+        RgbImage::from_fn(160, 120, |x, y| image::Rgb([x as u8, y as u8, i]))
+            .write_to(&mut out, ImageFormat::Png)
+            .expect("png");
+        f.put(&key, out.get_ref());
+        items.push(json!({"Key": key}));
+    }
+    let inference = Inference::new();
+    let task = images_task(Value::Array(items));
+    let mut warm = 0;
+    for round in 1..=300 {
+        inference.run(&task, &f.buckets).await.expect("ok");
+        if round == 30 {
+            warm = rss_kib();
+        }
+    }
+    let after = rss_kib();
+    assert!(
+        after <= warm + 4096,
+        "resident memory grew from {warm} KiB after 30 batches to {after} KiB after 300"
+    );
+    assert_eq!(inference.model_loads(), 1);
+}
