@@ -28,7 +28,7 @@ use sluice_integrations::infer::runtime::{Backend, Input, InputDecl, InputType, 
 use sluice_integrations::infer::spec::{InferSpec, Work};
 use sluice_integrations::objects::Buckets;
 
-const ROUNDS: usize = 3;
+const ROUNDS: usize = 4;
 const BATCH: usize = 8;
 
 fn preprocess_json() -> Value {
@@ -126,6 +126,7 @@ fn main() {
             std::hint::black_box(out);
         }
         best_loop = best_loop.max(n as f64 / started.elapsed().as_secs_f64());
+        println!("  after a round of the loop: resident {} MiB", rss_kib() / 1024);
     }
     println!("plain loop: {best_loop:.1} images/s");
 
@@ -154,6 +155,7 @@ fn main() {
         assert_eq!(done, n as u64, "every image predicted");
         best_reported = best_reported.max(done as f64 / seconds);
         best_wall = best_wall.max(done as f64 / started.elapsed().as_secs_f64());
+        println!("  after a round of the task: resident {} MiB", rss_kib() / 1024);
     }
     println!(
         "task: {best_reported:.1} images/s as it reports them ({:+.1} % against the loop), \
@@ -171,6 +173,17 @@ fn dir_size(dir: &std::path::Path) -> u64 {
             d.filter_map(|e| e.ok()?.metadata().ok())
                 .map(|m| m.len())
                 .sum()
+        })
+        .unwrap_or(0)
+}
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
         })
         .unwrap_or(0)
 }
