@@ -117,10 +117,7 @@ pub async fn integrations(settings: &Settings) -> Integrations {
                 Duration::from_secs_f64(settings.batch.poll_seconds.max(0.001)),
             )
         }),
-        buckets: Buckets {
-            local_root: settings.s3.local_dir.clone(),
-            endpoint: settings.s3.endpoint.clone(),
-        },
+        buckets: Buckets::new(settings.s3.local_dir.clone(), settings.s3.endpoint.clone()),
     }
 }
 

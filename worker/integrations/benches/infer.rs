@@ -126,7 +126,10 @@ fn main() {
             std::hint::black_box(out);
         }
         best_loop = best_loop.max(n as f64 / started.elapsed().as_secs_f64());
-        println!("  after a round of the loop: resident {} MiB", rss_kib() / 1024);
+        println!(
+            "  after a round of the loop: resident {} MiB",
+            rss_kib() / 1024
+        );
     }
     println!("plain loop: {best_loop:.1} images/s");
 
@@ -155,7 +158,10 @@ fn main() {
         assert_eq!(done, n as u64, "every image predicted");
         best_reported = best_reported.max(done as f64 / seconds);
         best_wall = best_wall.max(done as f64 / started.elapsed().as_secs_f64());
-        println!("  after a round of the task: resident {} MiB", rss_kib() / 1024);
+        println!(
+            "  after a round of the task: resident {} MiB",
+            rss_kib() / 1024
+        );
     }
     println!(
         "task: {best_reported:.1} images/s as it reports them ({:+.1} % against the loop), \

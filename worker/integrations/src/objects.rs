@@ -3,8 +3,9 @@
 //! with one subdirectory per bucket. The second lets `sluice run` execute a pipeline written for
 //! S3 on a machine with no S3 at all, the files standing in for the objects.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use object_store::ObjectStore;
 use object_store::aws::AmazonS3Builder;
@@ -32,15 +33,24 @@ pub struct Buckets {
     pub local_root: Option<PathBuf>,
     /// The S3 endpoint override for local servers (moto, MinIO, s3s), if any.
     pub endpoint: Option<String>,
+    /// Stores already opened, by bucket: each S3 store holds an HTTP client and its pooled
+    /// connections, which a task reading thousands of objects must not rebuild per object.
+    opened: Arc<Mutex<HashMap<String, Arc<dyn ObjectStore>>>>,
 }
 
 impl Buckets {
+    /// Buckets in a local directory (`local_root`) or on S3, at `endpoint` when given.
+    pub fn new(local_root: Option<PathBuf>, endpoint: Option<String>) -> Buckets {
+        Buckets {
+            local_root,
+            endpoint,
+            opened: Arc::default(),
+        }
+    }
+
     /// Buckets as subdirectories of `root`.
     pub fn local(root: impl Into<PathBuf>) -> Buckets {
-        Buckets {
-            local_root: Some(root.into()),
-            endpoint: None,
-        }
+        Buckets::new(Some(root.into()), None)
     }
 
     /// The object store holding `bucket`. Credentials come from the usual AWS environment and
@@ -49,6 +59,16 @@ impl Buckets {
         if bucket.is_empty() || bucket.contains('/') || bucket == "." || bucket == ".." {
             return Err(BucketError::BadName(bucket.to_string()));
         }
+        let mut opened = self.opened.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(store) = opened.get(bucket) {
+            return Ok(store.clone());
+        }
+        let store = self.open_new(bucket)?;
+        opened.insert(bucket.to_string(), store.clone());
+        Ok(store)
+    }
+
+    fn open_new(&self, bucket: &str) -> Result<Arc<dyn ObjectStore>, BucketError> {
         if let Some(root) = &self.local_root {
             let dir = root.join(bucket);
             let local = |message: String| BucketError::Local {
