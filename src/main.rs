@@ -4,6 +4,7 @@ mod commands;
 mod config;
 mod progress;
 mod remote;
+mod schedules;
 mod settings;
 mod shutdown;
 
@@ -48,6 +49,13 @@ enum Command {
     /// Follow and tune the Map Runs of Distributed Maps on a running server.
     #[command(subcommand, name = "map-runs")]
     MapRuns(remote::MapRunsCommand),
+    /// Run state machines on a clock: cron, rate and at() schedules (the EventBridge
+    /// Scheduler API of a running server), and backfills over a time range.
+    #[command(subcommand)]
+    Schedules(schedules::SchedulesCommand),
+    /// Start state machines when objects land under an S3 prefix.
+    #[command(subcommand)]
+    Triggers(schedules::TriggersCommand),
 }
 
 #[derive(clap::Args)]
@@ -118,6 +126,13 @@ struct ServeArgs {
     /// SLUICE_TOKEN_SECRET). Default: one generated on the first start and kept in the store.
     #[arg(long)]
     token_secret: Option<String>,
+    /// The token pushed S3 event notifications (POST /sluice/s3-events) must carry, as
+    /// `Authorization: Bearer TOKEN` (env: SLUICE_WEBHOOK_TOKEN).
+    #[arg(long)]
+    webhook_token: Option<String>,
+    /// Seconds between this replica's looks for due schedules [default: 0.25].
+    #[arg(long)]
+    schedule_poll_seconds: Option<f64>,
     /// Map Run children this replica runs at once; children of Map Runs driven here beyond
     /// it are queued for whichever replica has room [default: 10000].
     #[arg(long)]
@@ -174,6 +189,12 @@ impl ServeArgs {
         }
         if let Some(v) = &self.token_secret {
             s.token_secret = Some(v.clone());
+        }
+        if let Some(v) = &self.webhook_token {
+            s.webhook_token = Some(v.clone());
+        }
+        if let Some(v) = self.schedule_poll_seconds {
+            s.schedule_poll_seconds = v;
         }
         if let Some(v) = self.child_slots {
             s.child_slots = v;
@@ -291,6 +312,8 @@ fn main() -> ExitCode {
         Command::Executions(cmd) => remote::executions(cmd),
         Command::StateMachines(cmd) => remote::state_machines(cmd),
         Command::MapRuns(cmd) => remote::map_runs(cmd),
+        Command::Schedules(cmd) => schedules::schedules(cmd),
+        Command::Triggers(cmd) => schedules::triggers(cmd),
     };
     match result {
         Ok(code) => code,
@@ -347,6 +370,17 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         max_request_bytes: s.max_request_bytes,
         token_secret: s.token_secret.clone(),
         child_slots: s.child_slots,
+        webhook_token: s.webhook_token.clone(),
+        schedule_poll: std::time::Duration::from_secs_f64(
+            s.schedule_poll_seconds.clamp(0.01, 60.0),
+        ),
+        trigger_poll: std::time::Duration::from_secs(1),
+        schedule_clock: match std::env::var("SLUICE_SCHEDULE_CLOCK") {
+            Ok(text) => text
+                .parse()
+                .map_err(|e| anyhow::anyhow!("SLUICE_SCHEDULE_CLOCK {e}"))?,
+            Err(_) => Default::default(),
+        },
         integrations: Default::default(),
         limits: sluice_engine::engine::Limits {
             max_payload_bytes: s.max_payload_bytes,

@@ -128,7 +128,7 @@ pub enum StateMachinesCommand {
 
 /// A client of the server, signed with the environment's AWS key (or a placeholder a server
 /// without --auth takes).
-fn client(endpoint: &Endpoint) -> Client {
+pub(crate) fn client(endpoint: &Endpoint) -> Client {
     let aws = crate::config::Aws::from_env();
     Client::new(&endpoint.endpoint).signed(Signer {
         access_key_id: aws.access_key_id.unwrap_or_else(|| "sluice".into()),

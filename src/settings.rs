@@ -50,6 +50,10 @@ pub struct Serve {
     /// Map Run children this replica runs at once; a Map Run driven here queues the rest
     /// for other replicas (`SLUICE_CHILD_SLOTS`).
     pub child_slots: usize,
+    /// The token pushed S3 event notifications must carry (`SLUICE_WEBHOOK_TOKEN`).
+    pub webhook_token: Option<String>,
+    /// How often a replica looks for due schedules, in seconds.
+    pub schedule_poll_seconds: f64,
 }
 
 impl Default for Serve {
@@ -69,6 +73,8 @@ impl Default for Serve {
             max_payload_bytes: 262_144,
             shutdown_grace_seconds: 25.0,
             child_slots: sluice_server::service::DEFAULT_CHILD_SLOTS,
+            webhook_token: None,
+            schedule_poll_seconds: 0.25,
         }
     }
 }
@@ -179,6 +185,9 @@ impl Settings {
         if let Some(v) = env("SLUICE_MAX_PAYLOAD_BYTES") {
             s.max_payload_bytes = parse("SLUICE_MAX_PAYLOAD_BYTES", v)?;
         }
+        if let Some(v) = env("SLUICE_WEBHOOK_TOKEN") {
+            s.webhook_token = Some(v);
+        }
         if let Some(v) = env("SLUICE_CHILD_SLOTS") {
             s.child_slots = parse("SLUICE_CHILD_SLOTS", v)?;
         }
@@ -215,6 +224,9 @@ impl Settings {
         }
         if shown.serve.token_secret.is_some() {
             shown.serve.token_secret = Some(REDACTED.into());
+        }
+        if shown.serve.webhook_token.is_some() {
+            shown.serve.webhook_token = Some(REDACTED.into());
         }
         Ok(toml::to_string(&shown)?)
     }

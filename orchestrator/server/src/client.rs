@@ -70,6 +70,8 @@ impl Client {
     fn signature(
         &self,
         signer: &Signer,
+        service: &str,
+        method: &str,
         url: &str,
         headers: &[(&str, String)],
         body: &[u8],
@@ -89,14 +91,14 @@ impl Client {
         let params = v4::SigningParams::builder()
             .identity(&identity)
             .region(&signer.region)
-            .name("states")
+            .name(service)
             .time(SystemTime::now())
             .settings(SigningSettings::default())
             .build()
             .map_err(|e| failed(e.to_string()))?
             .into();
         let request = SignableRequest::new(
-            "POST",
+            method,
             url,
             headers.iter().map(|(k, v)| (*k, v.as_str())),
             SignableBody::Bytes(body),
@@ -124,7 +126,9 @@ impl Client {
             ("content-type", crate::api::CONTENT_TYPE.to_string()),
         ];
         let signature = match &self.signer {
-            Some(signer) => self.signature(signer, &url, &headers, body.as_bytes())?,
+            Some(signer) => {
+                self.signature(signer, "states", "POST", &url, &headers, body.as_bytes())?
+            }
             None => Vec::new(),
         };
         let mut post = self.http.post(&url);
@@ -143,6 +147,66 @@ impl Client {
             Err(ClientError::Api {
                 code: body["__type"].as_str().unwrap_or("Error").to_string(),
                 message: body["message"].as_str().unwrap_or("").to_string(),
+            })
+        }
+    }
+
+    /// Call a REST JSON operation (the EventBridge Scheduler API, sluice's triggers):
+    /// `method` on `path` (with its query), signed for `service`.
+    pub async fn rest(
+        &self,
+        service: &str,
+        method: &str,
+        path: &str,
+        request: Option<&Value>,
+    ) -> Result<Value, ClientError> {
+        let http_err = |source| ClientError::Http {
+            endpoint: self.endpoint.clone(),
+            source,
+        };
+        let url = format!("{}{path}", self.endpoint);
+        let body = request.map(Value::to_string).unwrap_or_default();
+        let headers = [("content-type", "application/json".to_string())];
+        let signature = match &self.signer {
+            Some(signer) => {
+                self.signature(signer, service, method, &url, &headers, body.as_bytes())?
+            }
+            None => Vec::new(),
+        };
+        let method =
+            reqwest::Method::from_bytes(method.as_bytes()).map_err(|e| ClientError::Sign {
+                endpoint: self.endpoint.clone(),
+                message: e.to_string(),
+            })?;
+        let mut req = self.http.request(method, &url);
+        for (k, v) in headers {
+            req = req.header(k, v);
+        }
+        for (k, v) in signature {
+            req = req.header(k, v);
+        }
+        let response = req.body(body).send().await.map_err(http_err)?;
+        let ok = response.status().is_success();
+        let code = response
+            .headers()
+            .get("x-amzn-errortype")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let text = response.text().await.map_err(http_err)?;
+        let body: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        if ok {
+            Ok(body)
+        } else {
+            Err(ClientError::Api {
+                code: code
+                    .or_else(|| body["__type"].as_str().map(str::to_string))
+                    .unwrap_or_else(|| "Error".into()),
+                message: body["message"]
+                    .as_str()
+                    .or_else(|| body["Message"].as_str())
+                    .or_else(|| body.as_str())
+                    .unwrap_or("")
+                    .to_string(),
             })
         }
     }

@@ -6,6 +6,7 @@ pub mod auth;
 #[cfg(test)]
 mod decoding_tests;
 mod error;
+pub mod scheduler;
 mod test_state;
 
 use std::sync::Arc;
@@ -17,7 +18,7 @@ use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use serde_json::Value;
 
 pub use actions::ACTIONS;
@@ -40,6 +41,11 @@ pub fn router(service: Arc<Service>) -> Router {
     let limit = service.config.max_request_bytes;
     Router::new()
         .route("/", post(endpoint))
+        .route("/schedules", any(rest_endpoint))
+        .route("/schedules/{*rest}", any(rest_endpoint))
+        .route("/sluice/triggers", any(rest_endpoint))
+        .route("/sluice/triggers/{*rest}", any(rest_endpoint))
+        .route("/sluice/s3-events", post(s3_events))
         .layer(DefaultBodyLimit::max(limit))
         .route("/healthz", get(|| async { "ok" }))
         .with_state(service)
@@ -145,6 +151,98 @@ async fn endpoint(
         Ok(value) => (
             StatusCode::OK,
             [(header::CONTENT_TYPE, CONTENT_TYPE)],
+            value.to_string(),
+        )
+            .into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// The REST operations (EventBridge Scheduler's schedules, sluice's triggers): checked like
+/// the JSON protocol (SigV4 when keys are configured), answered in AWS's REST JSON shapes.
+async fn rest_endpoint(
+    State(service): State<Arc<Service>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let result = async {
+        let body =
+            body.map_err(|e| ApiError::serialization(format!("reading the request body: {e}")))?;
+        if !service.config.access_keys.is_empty() {
+            auth::verify(
+                &service.config.access_keys,
+                &method,
+                &uri,
+                &headers,
+                &body,
+                unix_now(),
+            )?;
+        }
+        let caller = Caller {
+            region: region_of(&headers).unwrap_or_else(|| service.config.region.clone()),
+        };
+        scheduler::route(&service, &caller, &method, &uri, &body)
+            .await
+            .unwrap_or_else(|| {
+                Err(ApiError::unknown_operation(uri.path()).with_status(StatusCode::NOT_FOUND))
+            })
+    }
+    .await;
+    tracing::info!(target: "sluice::api", method = %method, path = %uri.path(), status = result.as_ref().map(|_| 200).unwrap_or_else(|e| e.status.as_u16()), "request");
+    match result {
+        Ok(value) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            value.to_string(),
+        )
+            .into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// S3 event notifications pushed by an S3-compatible server (MinIO's webhook target, say).
+/// Such servers do not sign requests: with `--webhook-token` the request must carry it as
+/// `Authorization: Bearer <token>` (or the bare token); a server with access keys and no
+/// token refuses every push.
+async fn s3_events(
+    State(service): State<Arc<Service>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let result = async {
+        let presented = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.strip_prefix("Bearer ").unwrap_or(v));
+        match (&service.config.webhook_token, presented) {
+            (Some(token), Some(given)) if auth::same_secret(token, given) => {}
+            (None, _) if service.config.access_keys.is_empty() => {}
+            _ => {
+                return Err(ApiError::new(
+                    "AccessDeniedException",
+                    "the notification does not carry the webhook token",
+                )
+                .with_status(StatusCode::FORBIDDEN));
+            }
+        }
+        let body =
+            body.map_err(|e| ApiError::serialization(format!("reading the request body: {e}")))?;
+        let report = service
+            .accept_notification(&body)
+            .await
+            .map_err(|e| match e {
+                crate::service::triggers::NotificationError::Service(s) => ApiError::from(s),
+                other => ApiError::validation(other.to_string()),
+            })?;
+        Ok(serde_json::json!({"Matched": report.matched, "Started": report.started}))
+    }
+    .await;
+    match result {
+        Ok(value) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
             value.to_string(),
         )
             .into_response(),

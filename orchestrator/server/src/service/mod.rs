@@ -9,6 +9,8 @@ mod committer;
 mod driver;
 mod jobs;
 mod map_runs;
+pub mod schedules;
+pub mod triggers;
 pub(crate) use map_runs::UpdateError as UpdateMapRunError;
 mod task_writer;
 pub mod tasks;
@@ -71,6 +73,14 @@ pub struct Config {
     /// Map Run children this replica runs at once. A Map Run driven here whose children
     /// would exceed it queues the rest for whichever replica has room.
     pub child_slots: usize,
+    /// How often this replica looks for due schedules.
+    pub schedule_poll: std::time::Duration,
+    /// How often this replica looks for triggers whose listing interval has passed.
+    pub trigger_poll: std::time::Duration,
+    /// When set, pushed S3 event notifications must carry it (`Authorization: Bearer …`).
+    pub webhook_token: Option<String>,
+    /// The clock schedules fire by (real time unless a test speeds it up).
+    pub schedule_clock: crate::time::ScheduleClock,
 }
 
 impl Default for Config {
@@ -87,6 +97,10 @@ impl Default for Config {
             token_secret: None,
             integrations: Integrations::default(),
             child_slots: DEFAULT_CHILD_SLOTS,
+            schedule_poll: std::time::Duration::from_millis(250),
+            trigger_poll: std::time::Duration::from_secs(1),
+            webhook_token: None,
+            schedule_clock: crate::time::ScheduleClock::default(),
         }
     }
 }
@@ -126,6 +140,8 @@ pub struct Service {
     /// This replica's Map Run child slots, and the children it queued for others.
     pub(crate) children: child_pool::ChildPool,
     child_pool: Mutex<Option<AbortHandle>>,
+    /// The schedule and trigger loops (they also stop on the shutdown token).
+    clocks: Mutex<Vec<AbortHandle>>,
     drivers: Mutex<HashMap<String, AbortHandle>>,
     maintenance: Mutex<Option<AbortHandle>>,
     /// Set by [`Service::shut_down`]: tasks abandoned then are resumed by the next server.
@@ -217,6 +233,7 @@ impl Service {
             map_runs,
             children,
             child_pool: Mutex::new(None),
+            clocks: Mutex::new(Vec::new()),
             drivers: Mutex::new(HashMap::new()),
             maintenance: Mutex::new(None),
             shutting_down,
@@ -281,6 +298,17 @@ impl Service {
         *self.maintenance.lock().unwrap_or_else(|p| p.into_inner()) = Some(handle.abort_handle());
         let pool = tokio::spawn(self.clone().run_child_pool());
         *self.child_pool.lock().unwrap_or_else(|p| p.into_inner()) = Some(pool.abort_handle());
+        self.start_clocks();
+    }
+
+    /// Start firing schedules and listing triggers (part of [`Service::start_maintenance`]).
+    pub fn start_clocks(self: &Arc<Self>) {
+        let scheduler = tokio::spawn(self.clone().run_scheduler(self.config.schedule_poll));
+        let triggers = tokio::spawn(self.clone().run_triggers(self.config.trigger_poll));
+        self.clocks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend([scheduler.abort_handle(), triggers.abort_handle()]);
     }
 
     /// Stops driving executions that ended elsewhere: one stopped through another replica
@@ -343,6 +371,9 @@ impl Service {
             .take()
         {
             p.abort();
+        }
+        for clock in std::mem::take(&mut *self.clocks.lock().unwrap_or_else(|p| p.into_inner())) {
+            clock.abort();
         }
         // A step parked on a worker or a timer will not end by itself: stop waiting once no
         // driver has reached its checkpoint for a moment.

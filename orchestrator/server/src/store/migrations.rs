@@ -39,6 +39,11 @@ const SQLITE: &[Script] = &[
         "child queue",
         include_str!("migrations/sqlite/0005_child_queue.sql"),
     ),
+    (
+        6,
+        "schedules and triggers",
+        include_str!("migrations/sqlite/0006_schedules_and_triggers.sql"),
+    ),
 ];
 
 const POSTGRES: &[Script] = &[
@@ -66,6 +71,11 @@ const POSTGRES: &[Script] = &[
         5,
         "child queue",
         include_str!("migrations/postgres/0005_child_queue.sql"),
+    ),
+    (
+        6,
+        "schedules and triggers",
+        include_str!("migrations/postgres/0006_schedules_and_triggers.sql"),
     ),
 ];
 

@@ -4,6 +4,7 @@
 
 mod migrations;
 mod postgres;
+pub mod schedules;
 mod sqlite;
 mod sqlite_tasks;
 mod task_batch;
@@ -15,6 +16,10 @@ use async_trait::async_trait;
 pub use crate::lifecycle::{ExecutionStatus, MachineType, TaskStatus, UnknownStatus};
 
 pub use postgres::PostgresStore;
+pub use schedules::{
+    Lease, NewExecution, ObjectFire, ScheduleFilter, ScheduleFire, ScheduleRecord, Switch,
+    TriggerRecord,
+};
 pub use sqlite::SqliteStore;
 
 /// Errors of a store; `Backend` wraps the database's own.
@@ -451,6 +456,54 @@ pub trait Store: Send + Sync {
     async fn request_map_run_update(&self, arn: &str, update: &str) -> Result<bool>;
     /// Takes the UpdateMapRun left for a Map Run, if any (it is gone afterwards).
     async fn take_map_run_update(&self, arn: &str) -> Result<Option<String>>;
+
+    // ---- schedules
+    /// Register a schedule; [`StoreError::AlreadyExists`] if its group holds the name.
+    async fn create_schedule(&self, schedule: &ScheduleRecord) -> Result<()>;
+    async fn get_schedule(&self, group: &str, name: &str) -> Result<Option<ScheduleRecord>>;
+    /// Replace a schedule's settings and next fire time (its version moves on, so a fire
+    /// computed from the old settings does not apply); returns it as stored.
+    async fn update_schedule(&self, schedule: &ScheduleRecord) -> Result<ScheduleRecord>;
+    async fn delete_schedule(&self, group: &str, name: &str) -> Result<()>;
+    /// Schedules by group and name.
+    async fn list_schedules(&self, filter: &ScheduleFilter) -> Result<Vec<ScheduleRecord>>;
+    /// ENABLED schedules whose next fire time is at or before `now`, earliest first.
+    async fn due_schedules(&self, now: f64, limit: usize) -> Result<Vec<ScheduleRecord>>;
+    /// Fire schedules in one transaction: each fire that still finds its schedule at the
+    /// version it names moves it on and creates its executions (those not already there,
+    /// leased to `lease.owner`), giving the ARNs it created; one that lost the race to
+    /// another replica or an update gives `None` and writes nothing.
+    async fn fire_schedules(
+        &self,
+        fires: &[ScheduleFire],
+        lease: &Lease,
+    ) -> Result<Vec<Option<Vec<String>>>>;
+
+    // ---- object triggers
+    /// Register a trigger; [`StoreError::AlreadyExists`] if the name is taken.
+    async fn create_trigger(&self, trigger: &TriggerRecord) -> Result<()>;
+    async fn get_trigger(&self, name: &str) -> Result<Option<TriggerRecord>>;
+    async fn list_triggers(&self) -> Result<Vec<TriggerRecord>>;
+    async fn set_trigger_state(&self, name: &str, state: Switch, now: f64)
+    -> Result<TriggerRecord>;
+    /// Delete a trigger and what it has seen.
+    async fn delete_trigger(&self, name: &str) -> Result<()>;
+    /// Take the trigger's next listing round: true when its interval has passed since the
+    /// last one any replica took (which is now this one).
+    async fn claim_trigger_listing(&self, name: &str, now: f64) -> Result<bool>;
+    /// For each `(key, etag)`, whether the trigger has not seen it yet.
+    async fn unseen_objects(
+        &self,
+        trigger: &str,
+        objects: &[(String, String)],
+    ) -> Result<Vec<bool>>;
+    /// Record object versions as seen, in one transaction, and create the execution of each
+    /// one not seen before: its ARN when it was created here, `None` when it was seen.
+    async fn fire_objects(
+        &self,
+        fires: &[ObjectFire],
+        lease: &Lease,
+    ) -> Result<Vec<Option<String>>>;
 
     // ---- timers
     /// The deadline of a durable timer: the stored one when `key` was set before (a replayed

@@ -1066,6 +1066,83 @@ impl Store for PostgresStore {
             None => Err(why_not_open(&mut *self.pool.acquire().await?, token).await?),
         }
     }
+
+    async fn create_schedule(&self, schedule: &ScheduleRecord) -> Result<()> {
+        scheduling::create_schedule(&self.pool, schedule).await
+    }
+
+    async fn get_schedule(&self, group: &str, name: &str) -> Result<Option<ScheduleRecord>> {
+        scheduling::get_schedule(&self.pool, group, name).await
+    }
+
+    async fn update_schedule(&self, schedule: &ScheduleRecord) -> Result<ScheduleRecord> {
+        scheduling::update_schedule(&self.pool, schedule).await
+    }
+
+    async fn delete_schedule(&self, group: &str, name: &str) -> Result<()> {
+        scheduling::delete_schedule(&self.pool, group, name).await
+    }
+
+    async fn list_schedules(&self, filter: &ScheduleFilter) -> Result<Vec<ScheduleRecord>> {
+        scheduling::list_schedules(&self.pool, filter).await
+    }
+
+    async fn due_schedules(&self, now: f64, limit: usize) -> Result<Vec<ScheduleRecord>> {
+        scheduling::due_schedules(&self.pool, now, limit).await
+    }
+
+    async fn fire_schedules(
+        &self,
+        fires: &[ScheduleFire],
+        lease: &Lease,
+    ) -> Result<Vec<Option<Vec<String>>>> {
+        retry_aborted(|| scheduling::fire_schedules(&self.pool, fires, lease)).await
+    }
+
+    async fn create_trigger(&self, trigger: &TriggerRecord) -> Result<()> {
+        scheduling::create_trigger(&self.pool, trigger).await
+    }
+
+    async fn get_trigger(&self, name: &str) -> Result<Option<TriggerRecord>> {
+        scheduling::get_trigger(&self.pool, name).await
+    }
+
+    async fn list_triggers(&self) -> Result<Vec<TriggerRecord>> {
+        scheduling::list_triggers(&self.pool).await
+    }
+
+    async fn set_trigger_state(
+        &self,
+        name: &str,
+        state: Switch,
+        now: f64,
+    ) -> Result<TriggerRecord> {
+        scheduling::set_trigger_state(&self.pool, name, state, now).await
+    }
+
+    async fn delete_trigger(&self, name: &str) -> Result<()> {
+        scheduling::delete_trigger(&self.pool, name).await
+    }
+
+    async fn claim_trigger_listing(&self, name: &str, now: f64) -> Result<bool> {
+        scheduling::claim_trigger_listing(&self.pool, name, now).await
+    }
+
+    async fn unseen_objects(
+        &self,
+        trigger: &str,
+        objects: &[(String, String)],
+    ) -> Result<Vec<bool>> {
+        scheduling::unseen_objects(&self.pool, trigger, objects).await
+    }
+
+    async fn fire_objects(
+        &self,
+        fires: &[ObjectFire],
+        lease: &Lease,
+    ) -> Result<Vec<Option<String>>> {
+        retry_aborted(|| scheduling::fire_objects(&self.pool, fires, lease)).await
+    }
 }
 
 /// Write by write, each as a batch of one (trivially in phase order), so each sees the ones
@@ -1249,4 +1326,52 @@ fn queued_child(r: &PgRow) -> Result<QueuedChild> {
         rerun: r.try_get::<i64, _>("rerun")? != 0,
         queued: r.try_get("queued")?,
     })
+}
+
+/// Insert an execution with its first checkpoint and events, held by `lease`, unless one
+/// with its ARN or its machine and name exists; true when it was inserted.
+async fn insert_new_execution(
+    conn: &mut PgConnection,
+    new: &NewExecution,
+    lease: &Lease,
+) -> Result<bool> {
+    let (e, c) = (&new.record, &new.cursor);
+    let done = sqlx::query(
+        "INSERT INTO executions (arn, state_machine_arn, name, status, input, start, definition, role_arn, kind, cursor_state, cursor_input, cursor_vars, version, next_event_id, owner, lease_until)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, $13, $14, $15)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(&e.arn)
+    .bind(&e.state_machine_arn)
+    .bind(&e.name)
+    .bind(e.status)
+    .bind(&e.input)
+    .bind(e.start)
+    .bind(&e.definition)
+    .bind(&e.role_arn)
+    .bind(e.kind)
+    .bind(c.state)
+    .bind(&c.input)
+    .bind(&c.vars)
+    .bind(1 + new.events.len() as i64)
+    .bind(&lease.owner)
+    .bind(lease.until)
+    .execute(&mut *conn)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Ok(false);
+    }
+    let mut events = EventRows::default();
+    events.push(&e.arn, 1, &new.events);
+    events.insert(conn).await?;
+    Ok(true)
+}
+
+/// The schedule and trigger statements (`schedules.rs`), for PostgreSQL.
+mod scheduling {
+    super::super::schedules::schedule_sql!(
+        sqlx::Postgres,
+        sqlx::postgres::PgRow,
+        super::insert_new_execution
+    );
 }

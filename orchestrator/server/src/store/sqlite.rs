@@ -1041,6 +1041,83 @@ impl Store for SqliteStore {
             .await?;
         Ok(row.get("fire_at"))
     }
+
+    async fn create_schedule(&self, schedule: &ScheduleRecord) -> Result<()> {
+        scheduling::create_schedule(&self.pool, schedule).await
+    }
+
+    async fn get_schedule(&self, group: &str, name: &str) -> Result<Option<ScheduleRecord>> {
+        scheduling::get_schedule(&self.pool, group, name).await
+    }
+
+    async fn update_schedule(&self, schedule: &ScheduleRecord) -> Result<ScheduleRecord> {
+        scheduling::update_schedule(&self.pool, schedule).await
+    }
+
+    async fn delete_schedule(&self, group: &str, name: &str) -> Result<()> {
+        scheduling::delete_schedule(&self.pool, group, name).await
+    }
+
+    async fn list_schedules(&self, filter: &ScheduleFilter) -> Result<Vec<ScheduleRecord>> {
+        scheduling::list_schedules(&self.pool, filter).await
+    }
+
+    async fn due_schedules(&self, now: f64, limit: usize) -> Result<Vec<ScheduleRecord>> {
+        scheduling::due_schedules(&self.pool, now, limit).await
+    }
+
+    async fn fire_schedules(
+        &self,
+        fires: &[ScheduleFire],
+        lease: &Lease,
+    ) -> Result<Vec<Option<Vec<String>>>> {
+        scheduling::fire_schedules(&self.pool, fires, lease).await
+    }
+
+    async fn create_trigger(&self, trigger: &TriggerRecord) -> Result<()> {
+        scheduling::create_trigger(&self.pool, trigger).await
+    }
+
+    async fn get_trigger(&self, name: &str) -> Result<Option<TriggerRecord>> {
+        scheduling::get_trigger(&self.pool, name).await
+    }
+
+    async fn list_triggers(&self) -> Result<Vec<TriggerRecord>> {
+        scheduling::list_triggers(&self.pool).await
+    }
+
+    async fn set_trigger_state(
+        &self,
+        name: &str,
+        state: Switch,
+        now: f64,
+    ) -> Result<TriggerRecord> {
+        scheduling::set_trigger_state(&self.pool, name, state, now).await
+    }
+
+    async fn delete_trigger(&self, name: &str) -> Result<()> {
+        scheduling::delete_trigger(&self.pool, name).await
+    }
+
+    async fn claim_trigger_listing(&self, name: &str, now: f64) -> Result<bool> {
+        scheduling::claim_trigger_listing(&self.pool, name, now).await
+    }
+
+    async fn unseen_objects(
+        &self,
+        trigger: &str,
+        objects: &[(String, String)],
+    ) -> Result<Vec<bool>> {
+        scheduling::unseen_objects(&self.pool, trigger, objects).await
+    }
+
+    async fn fire_objects(
+        &self,
+        fires: &[ObjectFire],
+        lease: &Lease,
+    ) -> Result<Vec<Option<String>>> {
+        scheduling::fire_objects(&self.pool, fires, lease).await
+    }
 }
 
 /// A `map_runs` row.
@@ -1085,4 +1162,48 @@ fn queued_child(r: &sqlx::sqlite::SqliteRow) -> QueuedChild {
         rerun: r.get("rerun"),
         queued: r.get("queued"),
     }
+}
+
+/// Insert an execution with its first checkpoint and events, held by `lease`, unless one
+/// with its ARN or its machine and name exists; true when it was inserted.
+async fn insert_new_execution(
+    conn: &mut sqlx::SqliteConnection,
+    new: &NewExecution,
+    lease: &Lease,
+) -> Result<bool> {
+    let (e, c) = (&new.record, &new.cursor);
+    let done = sqlx::query(
+        "INSERT INTO executions (arn, state_machine_arn, name, status, input, start, definition, role_arn, kind, cursor_state, cursor_input, cursor_vars, version, next_event_id, owner, lease_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?) ON CONFLICT DO NOTHING",
+    )
+    .bind(&e.arn)
+    .bind(&e.state_machine_arn)
+    .bind(&e.name)
+    .bind(e.status)
+    .bind(&e.input)
+    .bind(e.start)
+    .bind(&e.definition)
+    .bind(&e.role_arn)
+    .bind(e.kind)
+    .bind(c.state)
+    .bind(&c.input)
+    .bind(&c.vars)
+    .bind(1 + new.events.len() as i64)
+    .bind(&lease.owner)
+    .bind(lease.until)
+    .execute(&mut *conn)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Ok(false);
+    }
+    insert_event_rows(conn, &numbered(&e.arn, 1, &new.events), false).await?;
+    Ok(true)
+}
+
+/// The schedule and trigger statements (`schedules.rs`), for SQLite.
+mod scheduling {
+    super::super::schedules::schedule_sql!(
+        sqlx::Sqlite,
+        sqlx::sqlite::SqliteRow,
+        super::insert_new_execution
+    );
 }

@@ -214,6 +214,8 @@ pub(crate) async fn suite(store: &dyn Store) {
     map_run_children(store).await;
     child_queue(store, store).await;
     ended_among(store).await;
+    schedules(store, store).await;
+    triggers(store, store).await;
 }
 
 /// Two stores over one database behave as one: what one replica writes the other sees, and
@@ -234,6 +236,312 @@ pub(crate) async fn shared_database(a: &dyn Store, b: &dyn Store) {
     crossing_task_batches(a, b).await;
     settings_and_transitions(a, b).await;
     child_queue(a, b).await;
+    schedules(a, b).await;
+    triggers(a, b).await;
+}
+
+fn schedule(group: &str, name: &str, target: &StateMachineRecord) -> ScheduleRecord {
+    ScheduleRecord {
+        group: group.to_string(),
+        name: name.to_string(),
+        arn: format!("arn:aws:scheduler:us-east-1:123456789012:schedule/{group}/{name}"),
+        expression: "rate(1 minute)".to_string(),
+        timezone: "UTC".to_string(),
+        start: None,
+        end: Some(5000.0),
+        state: Switch::Enabled,
+        description: Some("d".into()),
+        target_arn: target.arn.clone(),
+        role_arn: "arn:aws:iam::123456789012:role/s".to_string(),
+        input: Some("{}".into()),
+        extra: "{}".to_string(),
+        catch_up: "ALL".to_string(),
+        catch_up_limit: 10,
+        after_completion: "NONE".to_string(),
+        created: 1000.0,
+        modified: 1000.0,
+        next_fire: Some(1060.0),
+        version: 0,
+    }
+}
+
+fn new_execution(sm: &StateMachineRecord, name: &str) -> NewExecution {
+    NewExecution {
+        record: execution(sm, name, 1060.0),
+        cursor: cursor(0),
+        events: vec![started_event(1060.0)],
+    }
+}
+
+/// Schedules are kept by group and name, listed in order, found when due, and fired once:
+/// of two fires of one version (two replicas), one applies; the loser writes nothing.
+async fn schedules(a: &dyn Store, b: &dyn Store) {
+    let sm = machine("scheduled");
+    let _ = a.create_state_machine(&sm).await;
+    let first = schedule("default", "s1", &sm);
+    a.create_schedule(&first).await.expect("create");
+    assert_err!(
+        b.create_schedule(&first).await,
+        StoreError::AlreadyExists(_)
+    );
+    a.create_schedule(&schedule("team", "s1", &sm))
+        .await
+        .expect("same name, other group");
+    let mut paused = schedule("default", "s2", &sm);
+    paused.state = Switch::Disabled;
+    a.create_schedule(&paused).await.expect("create paused");
+    assert_eq!(
+        b.get_schedule("default", "s1").await.expect("get"),
+        Some(first.clone())
+    );
+    assert_eq!(b.get_schedule("default", "nope").await.expect("get"), None);
+
+    let all = b
+        .list_schedules(&ScheduleFilter {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .expect("list");
+    let names: Vec<(String, String)> = all
+        .iter()
+        .map(|s| (s.group.clone(), s.name.clone()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("default".into(), "s1".into()),
+            ("default".into(), "s2".into()),
+            ("team".into(), "s1".into())
+        ]
+    );
+    let page = b
+        .list_schedules(&ScheduleFilter {
+            after: Some(("default".into(), "s1".into())),
+            limit: 1,
+            ..Default::default()
+        })
+        .await
+        .expect("page");
+    assert_eq!(page[0].name, "s2");
+    let enabled = b
+        .list_schedules(&ScheduleFilter {
+            state: Some(Switch::Enabled),
+            name_prefix: Some("s".into()),
+            group: Some("default".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .expect("filtered");
+    assert_eq!(enabled.len(), 1);
+
+    // Only enabled schedules whose time has come are due.
+    assert!(a.due_schedules(1059.0, 10).await.expect("due").is_empty());
+    let due = a.due_schedules(1060.0, 10).await.expect("due");
+    assert_eq!(due.len(), 2, "both groups' s1");
+
+    let fire = |version: i64, names: &[&str]| ScheduleFire {
+        group: "default".into(),
+        name: "s1".into(),
+        version,
+        next_fire: Some(1120.0),
+        delete: false,
+        modified: 1061.0,
+        executions: names.iter().map(|n| new_execution(&sm, n)).collect(),
+    };
+    let lease = Lease {
+        owner: "r1".into(),
+        until: 2000.0,
+    };
+    let (fa, fb) = ([fire(0, &["s1-t1"])], [fire(0, &["s1-t1-other"])]);
+    let (x, y) = futures::join!(a.fire_schedules(&fa, &lease), b.fire_schedules(&fb, &lease));
+    let (x, y) = (x.expect("fire a"), y.expect("fire b"));
+    let winners: Vec<&Option<Vec<String>>> =
+        [&x[0], &y[0]].into_iter().filter(|r| r.is_some()).collect();
+    assert_eq!(
+        winners.len(),
+        1,
+        "one of two concurrent fires applies: {x:?} {y:?}"
+    );
+    let s1 = a
+        .get_schedule("default", "s1")
+        .await
+        .expect("get")
+        .expect("there");
+    assert_eq!((s1.next_fire, s1.version), (Some(1120.0), 1));
+    let created = a
+        .list_executions(&ExecutionFilter {
+            state_machine_arn: Some(sm.arn.clone()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(created.len(), 1, "the loser created nothing");
+    // The created execution is leased to the firing replica, and its history started.
+    assert_eq!(all_events(a, &created[0]).await.len(), 1);
+    assert!(
+        a.claim_executions("r2", 1500.0, 1600.0, 10)
+            .await
+            .expect("claim")
+            .iter()
+            .all(|arn| *arn != created[0].arn)
+    );
+    // A fire that names an execution that exists (a backfill made it) moves the schedule
+    // on and creates nothing.
+    let again = a
+        .fire_schedules(&[fire(1, &[created[0].name.as_str()])], &lease)
+        .await
+        .expect("fire");
+    assert_eq!(again, vec![Some(vec![])]);
+
+    // An update moves the version, so a fire computed before it does not apply.
+    let mut changed = s1.clone();
+    changed.expression = "rate(5 minutes)".into();
+    changed.next_fire = Some(1300.0);
+    let stored = b.update_schedule(&changed).await.expect("update");
+    assert_eq!(
+        (stored.version, stored.next_fire, stored.created),
+        (3, Some(1300.0), 1000.0)
+    );
+    assert_eq!(
+        a.fire_schedules(&[fire(2, &[])], &lease)
+            .await
+            .expect("stale"),
+        vec![None]
+    );
+    // The last tick of a DELETE schedule removes it.
+    let last = ScheduleFire {
+        delete: true,
+        next_fire: None,
+        ..fire(3, &[])
+    };
+    assert_eq!(
+        a.fire_schedules(&[last], &lease).await.expect("last"),
+        vec![Some(vec![])]
+    );
+    assert_eq!(a.get_schedule("default", "s1").await.expect("get"), None);
+    assert_err!(b.update_schedule(&changed).await, StoreError::NotFound(_));
+    a.delete_schedule("team", "s1").await.expect("delete");
+    a.delete_schedule("default", "s2").await.expect("delete");
+    assert_err!(
+        a.delete_schedule("team", "s1").await,
+        StoreError::NotFound(_)
+    );
+}
+
+/// Triggers take turns listing, and each object version starts one execution however many
+/// times (and by however many replicas) it is seen.
+async fn triggers(a: &dyn Store, b: &dyn Store) {
+    let sm = machine("triggered");
+    let _ = a.create_state_machine(&sm).await;
+    let t = TriggerRecord {
+        name: "landing".into(),
+        arn: "arn:aws:sluice:us-east-1:123456789012:trigger/landing".into(),
+        bucket: "in".into(),
+        prefix: "raw/".into(),
+        suffix: ".csv".into(),
+        target_arn: sm.arn.clone(),
+        interval_seconds: 10.0,
+        state: Switch::Enabled,
+        include_existing: false,
+        created: 1000.0,
+        modified: 1000.0,
+        last_listed: None,
+    };
+    a.create_trigger(&t).await.expect("create");
+    assert_err!(b.create_trigger(&t).await, StoreError::AlreadyExists(_));
+    assert_eq!(
+        b.get_trigger("landing").await.expect("get"),
+        Some(t.clone())
+    );
+    assert_eq!(b.list_triggers().await.expect("list").len(), 1);
+
+    let (x, y) = futures::join!(
+        a.claim_trigger_listing("landing", 1100.0),
+        b.claim_trigger_listing("landing", 1100.0)
+    );
+    assert!(x.expect("a") ^ y.expect("b"), "one replica takes the round");
+    assert!(
+        !a.claim_trigger_listing("landing", 1105.0)
+            .await
+            .expect("too soon")
+    );
+    assert!(
+        a.claim_trigger_listing("landing", 1110.0)
+            .await
+            .expect("next round")
+    );
+
+    let objects = vec![
+        ("raw/1.csv".to_string(), "e1".to_string()),
+        ("raw/2.csv".to_string(), "e2".to_string()),
+    ];
+    assert_eq!(
+        a.unseen_objects("landing", &objects).await.expect("unseen"),
+        [true, true]
+    );
+    let fire = |key: &str, etag: &str, name: &str| ObjectFire {
+        trigger: "landing".into(),
+        key: key.into(),
+        etag: etag.into(),
+        seen: 1100.0,
+        execution: new_execution(&sm, name),
+    };
+    let lease = Lease {
+        owner: "r1".into(),
+        until: 2000.0,
+    };
+    let (fa, fb) = (
+        [fire("raw/1.csv", "e1", "o1")],
+        [fire("raw/1.csv", "e1", "o1")],
+    );
+    let (x, y) = futures::join!(a.fire_objects(&fa, &lease), b.fire_objects(&fb, &lease));
+    let started: Vec<String> = x
+        .expect("a")
+        .into_iter()
+        .chain(y.expect("b"))
+        .flatten()
+        .collect();
+    assert_eq!(started.len(), 1, "one execution for one version");
+    assert_eq!(
+        a.unseen_objects("landing", &objects).await.expect("unseen"),
+        [false, true]
+    );
+    // A new version of the same key is new.
+    let fired = a
+        .fire_objects(
+            &[
+                fire("raw/1.csv", "e1b", "o1b"),
+                fire("raw/1.csv", "e1", "o1-again"),
+            ],
+            &lease,
+        )
+        .await
+        .expect("fire");
+    assert_eq!(fired.iter().filter(|f| f.is_some()).count(), 1);
+
+    let paused = b
+        .set_trigger_state("landing", Switch::Disabled, 1200.0)
+        .await
+        .expect("pause");
+    assert_eq!((paused.state, paused.modified), (Switch::Disabled, 1200.0));
+    assert!(
+        !a.claim_trigger_listing("landing", 5000.0)
+            .await
+            .expect("paused")
+    );
+    a.delete_trigger("landing").await.expect("delete");
+    assert_err!(a.delete_trigger("landing").await, StoreError::NotFound(_));
+    a.create_trigger(&t).await.expect("created again");
+    assert_eq!(
+        a.unseen_objects("landing", &objects)
+            .await
+            .expect("a fresh seen-set"),
+        [true, true]
+    );
+    a.delete_trigger("landing").await.expect("delete");
 }
 
 /// A Map Run is written, updated in place and listed by its execution, oldest first.

@@ -1,0 +1,558 @@
+//! Schedules and object triggers as stored, and their SQL. The statements are the same for
+//! both backends (sqlx numbers `$N` parameters for SQLite too), so one macro writes them
+//! for each pool type; only inserting a started execution differs, and each backend passes
+//! its own.
+
+use super::{Cursor, ExecutionRecord, NewEvent};
+
+/// ENABLED or DISABLED: whether a schedule or trigger starts executions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Switch {
+    Enabled,
+    Disabled,
+}
+
+impl Switch {
+    /// The API's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Switch::Enabled => "ENABLED",
+            Switch::Disabled => "DISABLED",
+        }
+    }
+
+    /// Parse the API's spelling.
+    pub fn parse(text: &str) -> Option<Switch> {
+        match text {
+            "ENABLED" => Some(Switch::Enabled),
+            "DISABLED" => Some(Switch::Disabled),
+            _ => None,
+        }
+    }
+}
+
+/// A schedule (EventBridge Scheduler's `CreateSchedule`), with its durable next fire time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScheduleRecord {
+    pub group: String,
+    pub name: String,
+    pub arn: String,
+    /// `cron(…)`, `rate(…)` or `at(…)`, as submitted.
+    pub expression: String,
+    /// IANA time zone name.
+    pub timezone: String,
+    /// Seconds since the epoch.
+    pub start: Option<f64>,
+    pub end: Option<f64>,
+    pub state: Switch,
+    pub description: Option<String>,
+    /// The state machine the schedule starts.
+    pub target_arn: String,
+    pub role_arn: String,
+    /// The input template (with `<aws.scheduler.…>` placeholders), as submitted.
+    pub input: Option<String>,
+    /// JSON object of the API fields sluice keeps but does not act on, echoed by GetSchedule.
+    pub extra: String,
+    /// `ALL` or `LATEST`.
+    pub catch_up: String,
+    pub catch_up_limit: i64,
+    /// `NONE` or `DELETE`.
+    pub after_completion: String,
+    pub created: f64,
+    pub modified: f64,
+    /// `None` once the schedule has no tick left.
+    pub next_fire: Option<f64>,
+    /// Bumped by every write; a fire names the version it read.
+    pub version: i64,
+}
+
+/// Filter and page of `ListSchedules`.
+#[derive(Debug, Clone, Default)]
+pub struct ScheduleFilter {
+    pub group: Option<String>,
+    pub name_prefix: Option<String>,
+    pub state: Option<Switch>,
+    /// Schedules that sort after this `(group, name)`.
+    pub after: Option<(String, String)>,
+    pub limit: usize,
+}
+
+/// An execution to create, with its first checkpoint and `ExecutionStarted` event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewExecution {
+    pub record: ExecutionRecord,
+    pub cursor: Cursor,
+    pub events: Vec<NewEvent>,
+}
+
+/// The replica that creates executions holds them until `until`, so it drives them at once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lease {
+    pub owner: String,
+    pub until: f64,
+}
+
+/// One firing of a schedule: its executions and where it goes next, applied only if the
+/// schedule is still at `version` (another replica, or an update, did not move it first).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScheduleFire {
+    pub group: String,
+    pub name: String,
+    pub version: i64,
+    pub next_fire: Option<f64>,
+    /// Delete the schedule (its last tick fired and `after_completion` is DELETE).
+    pub delete: bool,
+    pub modified: f64,
+    pub executions: Vec<NewExecution>,
+}
+
+/// An object trigger: new objects under `s3://bucket/prefix…suffix` start `target_arn`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TriggerRecord {
+    pub name: String,
+    pub arn: String,
+    pub bucket: String,
+    pub prefix: String,
+    pub suffix: String,
+    pub target_arn: String,
+    pub interval_seconds: f64,
+    pub state: Switch,
+    /// Objects already there when the trigger was created start executions too.
+    pub include_existing: bool,
+    pub created: f64,
+    pub modified: f64,
+    pub last_listed: Option<f64>,
+}
+
+/// An object version a trigger saw, and the execution it starts if it was not seen before.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObjectFire {
+    pub trigger: String,
+    pub key: String,
+    pub etag: String,
+    pub seen: f64,
+    pub execution: NewExecution,
+}
+
+/// Writes the schedule and trigger functions of one backend. `$insert` is the backend's
+/// `async fn(&mut Connection, &NewExecution, &Lease) -> Result<bool>` (true: created).
+macro_rules! schedule_sql {
+    ($db:ty, $row:ty, $insert:path) => {
+        use sqlx::{QueryBuilder, Row};
+
+        use $crate::store::schedules::*;
+        use $crate::store::{Result, StoreError};
+
+        const SCHEDULE_COLUMNS: &str = "group_name, name, arn, expression, timezone, start_date, end_date, state, description, target_arn, role_arn, input, extra, catch_up, catch_up_limit, after_completion, created, modified, next_fire, version";
+
+        fn switch(text: &str) -> Result<Switch> {
+            Switch::parse(text)
+                .ok_or_else(|| StoreError::NotFound(format!("state {text:?} (damaged row)")))
+        }
+
+        fn schedule_row(row: &$row) -> Result<ScheduleRecord> {
+            Ok(ScheduleRecord {
+                group: row.try_get("group_name")?,
+                name: row.try_get("name")?,
+                arn: row.try_get("arn")?,
+                expression: row.try_get("expression")?,
+                timezone: row.try_get("timezone")?,
+                start: row.try_get("start_date")?,
+                end: row.try_get("end_date")?,
+                state: switch(row.try_get::<&str, _>("state")?)?,
+                description: row.try_get("description")?,
+                target_arn: row.try_get("target_arn")?,
+                role_arn: row.try_get("role_arn")?,
+                input: row.try_get("input")?,
+                extra: row.try_get("extra")?,
+                catch_up: row.try_get("catch_up")?,
+                catch_up_limit: row.try_get("catch_up_limit")?,
+                after_completion: row.try_get("after_completion")?,
+                created: row.try_get("created")?,
+                modified: row.try_get("modified")?,
+                next_fire: row.try_get("next_fire")?,
+                version: row.try_get("version")?,
+            })
+        }
+
+        pub(super) async fn create_schedule(
+            pool: &sqlx::Pool<$db>,
+            s: &ScheduleRecord,
+        ) -> Result<()> {
+            let done = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO schedules ({SCHEDULE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) ON CONFLICT DO NOTHING"
+            )))
+            .bind(&s.group)
+            .bind(&s.name)
+            .bind(&s.arn)
+            .bind(&s.expression)
+            .bind(&s.timezone)
+            .bind(s.start)
+            .bind(s.end)
+            .bind(s.state.as_str())
+            .bind(&s.description)
+            .bind(&s.target_arn)
+            .bind(&s.role_arn)
+            .bind(&s.input)
+            .bind(&s.extra)
+            .bind(&s.catch_up)
+            .bind(s.catch_up_limit)
+            .bind(&s.after_completion)
+            .bind(s.created)
+            .bind(s.modified)
+            .bind(s.next_fire)
+            .bind(s.version)
+            .execute(pool)
+            .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::AlreadyExists(format!(
+                    "schedule {}/{}",
+                    s.group, s.name
+                )));
+            }
+            Ok(())
+        }
+
+        pub(super) async fn get_schedule(
+            pool: &sqlx::Pool<$db>,
+            group: &str,
+            name: &str,
+        ) -> Result<Option<ScheduleRecord>> {
+            let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {SCHEDULE_COLUMNS} FROM schedules WHERE group_name = $1 AND name = $2"
+            )))
+            .bind(group)
+            .bind(name)
+            .fetch_optional(pool)
+            .await?;
+            row.map(|r| schedule_row(&r)).transpose()
+        }
+
+        pub(super) async fn update_schedule(
+            pool: &sqlx::Pool<$db>,
+            s: &ScheduleRecord,
+        ) -> Result<ScheduleRecord> {
+            let done = sqlx::query(
+                "UPDATE schedules SET expression = $3, timezone = $4, start_date = $5, end_date = $6, state = $7, description = $8, target_arn = $9, role_arn = $10, input = $11, extra = $12, catch_up = $13, catch_up_limit = $14, after_completion = $15, modified = $16, next_fire = $17, version = version + 1 WHERE group_name = $1 AND name = $2",
+            )
+            .bind(&s.group)
+            .bind(&s.name)
+            .bind(&s.expression)
+            .bind(&s.timezone)
+            .bind(s.start)
+            .bind(s.end)
+            .bind(s.state.as_str())
+            .bind(&s.description)
+            .bind(&s.target_arn)
+            .bind(&s.role_arn)
+            .bind(&s.input)
+            .bind(&s.extra)
+            .bind(&s.catch_up)
+            .bind(s.catch_up_limit)
+            .bind(&s.after_completion)
+            .bind(s.modified)
+            .bind(s.next_fire)
+            .execute(pool)
+            .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound(format!(
+                    "schedule {}/{}",
+                    s.group, s.name
+                )));
+            }
+            get_schedule(pool, &s.group, &s.name).await?.ok_or_else(|| {
+                StoreError::NotFound(format!("schedule {}/{}", s.group, s.name))
+            })
+        }
+
+        pub(super) async fn delete_schedule(
+            pool: &sqlx::Pool<$db>,
+            group: &str,
+            name: &str,
+        ) -> Result<()> {
+            let done = sqlx::query("DELETE FROM schedules WHERE group_name = $1 AND name = $2")
+                .bind(group)
+                .bind(name)
+                .execute(pool)
+                .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound(format!("schedule {group}/{name}")));
+            }
+            Ok(())
+        }
+
+        pub(super) async fn list_schedules(
+            pool: &sqlx::Pool<$db>,
+            f: &ScheduleFilter,
+        ) -> Result<Vec<ScheduleRecord>> {
+            let mut q = QueryBuilder::<$db>::new(format!(
+                "SELECT {SCHEDULE_COLUMNS} FROM schedules WHERE 1 = 1"
+            ));
+            if let Some(group) = &f.group {
+                q.push(" AND group_name = ").push_bind(group.clone());
+            }
+            if let Some(prefix) = &f.name_prefix {
+                // A range rather than LIKE: the prefix may hold `%` or `_`.
+                q.push(" AND name >= ").push_bind(prefix.clone());
+                q.push(" AND name < ")
+                    .push_bind(format!("{prefix}\u{10FFFF}"));
+            }
+            if let Some(state) = f.state {
+                q.push(" AND state = ").push_bind(state.as_str());
+            }
+            if let Some((group, name)) = &f.after {
+                q.push(" AND (group_name > ")
+                    .push_bind(group.clone())
+                    .push(" OR (group_name = ")
+                    .push_bind(group.clone())
+                    .push(" AND name > ")
+                    .push_bind(name.clone())
+                    .push("))");
+            }
+            q.push(" ORDER BY group_name, name LIMIT ")
+                .push_bind(i64::try_from(f.limit).unwrap_or(i64::MAX));
+            let rows = q.build().fetch_all(pool).await?;
+            rows.iter().map(schedule_row).collect()
+        }
+
+        pub(super) async fn due_schedules(
+            pool: &sqlx::Pool<$db>,
+            now: f64,
+            limit: usize,
+        ) -> Result<Vec<ScheduleRecord>> {
+            let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {SCHEDULE_COLUMNS} FROM schedules WHERE state = 'ENABLED' AND next_fire <= $1 ORDER BY next_fire, group_name, name LIMIT $2"
+            )))
+            .bind(now)
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(pool)
+            .await?;
+            rows.iter().map(schedule_row).collect()
+        }
+
+        pub(super) async fn fire_schedules(
+            pool: &sqlx::Pool<$db>,
+            fires: &[ScheduleFire],
+            lease: &Lease,
+        ) -> Result<Vec<Option<Vec<String>>>> {
+            let mut tx = pool.begin().await?;
+            let mut out = Vec::with_capacity(fires.len());
+            for fire in fires {
+                let moved = if fire.delete {
+                    sqlx::query(
+                        "DELETE FROM schedules WHERE group_name = $1 AND name = $2 AND version = $3",
+                    )
+                    .bind(&fire.group)
+                    .bind(&fire.name)
+                    .bind(fire.version)
+                    .execute(&mut *tx)
+                    .await?
+                } else {
+                    sqlx::query(
+                        "UPDATE schedules SET next_fire = $4, modified = $5, version = version + 1 WHERE group_name = $1 AND name = $2 AND version = $3",
+                    )
+                    .bind(&fire.group)
+                    .bind(&fire.name)
+                    .bind(fire.version)
+                    .bind(fire.next_fire)
+                    .bind(fire.modified)
+                    .execute(&mut *tx)
+                    .await?
+                };
+                if moved.rows_affected() == 0 {
+                    out.push(None);
+                    continue;
+                }
+                let mut created = Vec::new();
+                for e in &fire.executions {
+                    if $insert(&mut *tx, e, lease).await? {
+                        created.push(e.record.arn.clone());
+                    }
+                }
+                out.push(Some(created));
+            }
+            tx.commit().await?;
+            Ok(out)
+        }
+
+        const TRIGGER_COLUMNS: &str = "name, arn, bucket, prefix, suffix, target_arn, interval_seconds, state, include_existing, created, modified, last_listed";
+
+        fn trigger_row(row: &$row) -> Result<TriggerRecord> {
+            Ok(TriggerRecord {
+                name: row.try_get("name")?,
+                arn: row.try_get("arn")?,
+                bucket: row.try_get("bucket")?,
+                prefix: row.try_get("prefix")?,
+                suffix: row.try_get("suffix")?,
+                target_arn: row.try_get("target_arn")?,
+                interval_seconds: row.try_get("interval_seconds")?,
+                state: switch(row.try_get::<&str, _>("state")?)?,
+                include_existing: row.try_get::<i64, _>("include_existing")? != 0,
+                created: row.try_get("created")?,
+                modified: row.try_get("modified")?,
+                last_listed: row.try_get("last_listed")?,
+            })
+        }
+
+        pub(super) async fn create_trigger(
+            pool: &sqlx::Pool<$db>,
+            t: &TriggerRecord,
+        ) -> Result<()> {
+            let done = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO triggers ({TRIGGER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING"
+            )))
+            .bind(&t.name)
+            .bind(&t.arn)
+            .bind(&t.bucket)
+            .bind(&t.prefix)
+            .bind(&t.suffix)
+            .bind(&t.target_arn)
+            .bind(t.interval_seconds)
+            .bind(t.state.as_str())
+            .bind(i64::from(t.include_existing))
+            .bind(t.created)
+            .bind(t.modified)
+            .bind(t.last_listed)
+            .execute(pool)
+            .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::AlreadyExists(format!("trigger {}", t.name)));
+            }
+            Ok(())
+        }
+
+        pub(super) async fn get_trigger(
+            pool: &sqlx::Pool<$db>,
+            name: &str,
+        ) -> Result<Option<TriggerRecord>> {
+            let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {TRIGGER_COLUMNS} FROM triggers WHERE name = $1"
+            )))
+            .bind(name)
+            .fetch_optional(pool)
+            .await?;
+            row.map(|r| trigger_row(&r)).transpose()
+        }
+
+        pub(super) async fn list_triggers(pool: &sqlx::Pool<$db>) -> Result<Vec<TriggerRecord>> {
+            let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {TRIGGER_COLUMNS} FROM triggers ORDER BY name"
+            )))
+            .fetch_all(pool)
+            .await?;
+            rows.iter().map(trigger_row).collect()
+        }
+
+        pub(super) async fn set_trigger_state(
+            pool: &sqlx::Pool<$db>,
+            name: &str,
+            state: Switch,
+            now: f64,
+        ) -> Result<TriggerRecord> {
+            let done = sqlx::query("UPDATE triggers SET state = $2, modified = $3 WHERE name = $1")
+                .bind(name)
+                .bind(state.as_str())
+                .bind(now)
+                .execute(pool)
+                .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound(format!("trigger {name}")));
+            }
+            get_trigger(pool, name)
+                .await?
+                .ok_or_else(|| StoreError::NotFound(format!("trigger {name}")))
+        }
+
+        pub(super) async fn delete_trigger(pool: &sqlx::Pool<$db>, name: &str) -> Result<()> {
+            let mut tx = pool.begin().await?;
+            let done = sqlx::query("DELETE FROM triggers WHERE name = $1")
+                .bind(name)
+                .execute(&mut *tx)
+                .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound(format!("trigger {name}")));
+            }
+            sqlx::query("DELETE FROM trigger_objects WHERE trigger_name = $1")
+                .bind(name)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(())
+        }
+
+        pub(super) async fn claim_trigger_listing(
+            pool: &sqlx::Pool<$db>,
+            name: &str,
+            now: f64,
+        ) -> Result<bool> {
+            let done = sqlx::query(
+                "UPDATE triggers SET last_listed = $2 WHERE name = $1 AND state = 'ENABLED' AND (last_listed IS NULL OR last_listed + interval_seconds <= $2)",
+            )
+            .bind(name)
+            .bind(now)
+            .execute(pool)
+            .await?;
+            Ok(done.rows_affected() == 1)
+        }
+
+        pub(super) async fn unseen_objects(
+            pool: &sqlx::Pool<$db>,
+            trigger: &str,
+            objects: &[(String, String)],
+        ) -> Result<Vec<bool>> {
+            let mut seen = std::collections::HashSet::new();
+            for chunk in objects.chunks(500) {
+                let mut q = QueryBuilder::<$db>::new(
+                    "SELECT object_key, etag FROM trigger_objects WHERE trigger_name = ",
+                );
+                q.push_bind(trigger.to_string()).push(" AND object_key IN (");
+                let mut keys = q.separated(", ");
+                for (key, _) in chunk {
+                    keys.push_bind(key.clone());
+                }
+                q.push(")");
+                for row in q.build().fetch_all(pool).await? {
+                    seen.insert((
+                        row.try_get::<String, _>("object_key")?,
+                        row.try_get::<String, _>("etag")?,
+                    ));
+                }
+            }
+            Ok(objects
+                .iter()
+                .map(|(k, e)| !seen.contains(&(k.clone(), e.clone())))
+                .collect())
+        }
+
+        pub(super) async fn fire_objects(
+            pool: &sqlx::Pool<$db>,
+            fires: &[ObjectFire],
+            lease: &Lease,
+        ) -> Result<Vec<Option<String>>> {
+            let mut tx = pool.begin().await?;
+            let mut out = Vec::with_capacity(fires.len());
+            for fire in fires {
+                let fresh = sqlx::query(
+                    "INSERT INTO trigger_objects (trigger_name, object_key, etag, execution_arn, seen) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                )
+                .bind(&fire.trigger)
+                .bind(&fire.key)
+                .bind(&fire.etag)
+                .bind(&fire.execution.record.arn)
+                .bind(fire.seen)
+                .execute(&mut *tx)
+                .await?;
+                if fresh.rows_affected() == 0 {
+                    out.push(None);
+                    continue;
+                }
+                let created = $insert(&mut *tx, &fire.execution, lease).await?;
+                out.push(created.then(|| fire.execution.record.arn.clone()));
+            }
+            tx.commit().await?;
+            Ok(out)
+        }
+    };
+}
+
+pub(crate) use schedule_sql;
