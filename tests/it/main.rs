@@ -11,5 +11,6 @@ mod inference;
 mod lambda;
 mod map_runs;
 mod s3;
+mod schedules;
 mod support;
 mod worker;

@@ -323,7 +323,10 @@ async fn schedule_from(
         after_completion: after_completion.to_string(),
         created: now,
         modified: now,
-        next_fire: schedule.first_at_or_after(utc(now)).map(seconds),
+        // A schedule without a start date starts at once (a rate's first tick is its creation).
+        next_fire: schedule
+            .first_at_or_after(utc(now.floor()))
+            .map(seconds),
         version: 0,
     })
 }
