@@ -108,7 +108,10 @@ async fn boto3_and_the_aws_cli_manage_schedules() {
     let server = Server::start(&format!("sqlite:{}", dir.join("s.db").display()));
     let c = server.client();
     let machine = create(&c, "etl", serde_json::from_str(PASS).expect("JSON")).await;
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/schedules/scheduler_clients.py");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/schedules/scheduler_clients.py"
+    );
     let out = Command::new("python3")
         .args([script, &server.endpoint, &machine])
         .output()
@@ -128,7 +131,10 @@ async fn boto3_and_the_aws_cli_manage_schedules() {
             .find(|n| n.starts_with("cli-every-minute-"))
     })
     .await;
-    let arn = format!("{}:{first}", machine.replace(":stateMachine:", ":execution:"));
+    let arn = format!(
+        "{}:{first}",
+        machine.replace(":stateMachine:", ":execution:")
+    );
     let described = c
         .describe_execution()
         .execution_arn(&arn)
@@ -186,11 +192,17 @@ async fn a_killed_server_catches_up_every_tick_or_only_the_latest() {
     server.kill();
 
     let (all_before, all) = (minutes(&before, "all"), minutes(&after, "all"));
-    assert!(all_before.len() >= 2, "ticks before the crash: {all_before:?}");
+    assert!(
+        all_before.len() >= 2,
+        "ticks before the crash: {all_before:?}"
+    );
     // Catch-up on: every minute from the first to the last has its one execution.
     let expected: Vec<i64> = (all[0]..=all[all.len() - 1]).collect();
     assert_eq!(all, expected, "every tick once, none missed");
-    assert!(all.len() >= all_before.len() + 6, "{all_before:?} then {all:?}");
+    assert!(
+        all.len() >= all_before.len() + 6,
+        "{all_before:?} then {all:?}"
+    );
     // Catch-up off: the ticks missed while down collapse into the latest one.
     let latest = minutes(&after, "latest");
     let gaps: Vec<i64> = latest.windows(2).map(|w| w[1] - w[0]).collect();
@@ -479,7 +491,10 @@ async fn object_triggers_start_one_execution_per_object_version() {
 
     // A pushed notification (MinIO's webhook JSON) of an object the listing will also see,
     // and one of an object it already saw: one execution each, not two.
-    let etag = s3(&s3_url, &["head-object", "--bucket", &bucket, "--key", "raw/one.csv"])["ETag"]
+    let etag = s3(
+        &s3_url,
+        &["head-object", "--bucket", &bucket, "--key", "raw/one.csv"],
+    )["ETag"]
         .as_str()
         .expect("etag")
         .to_string();
@@ -492,7 +507,16 @@ async fn object_triggers_start_one_execution_per_object_version() {
                    "object": {"key": key.replace('/', "%2F"), "size": 8, "eTag": etag, "sequencer": "1"}}
         }]})
     };
-    let pushed_etag = s3(&s3_url, &["head-object", "--bucket", &bucket, "--key", "raw/pushed.csv"])["ETag"]
+    let pushed_etag = s3(
+        &s3_url,
+        &[
+            "head-object",
+            "--bucket",
+            &bucket,
+            "--key",
+            "raw/pushed.csv",
+        ],
+    )["ETag"]
         .as_str()
         .expect("etag")
         .to_string();
@@ -513,7 +537,12 @@ async fn object_triggers_start_one_execution_per_object_version() {
         .await
         .expect("POST");
     assert_eq!(bad.status().as_u16(), 400);
-    assert!(bad.text().await.expect("body").contains("/Records/0/s3/bucket/name"));
+    assert!(
+        bad.text()
+            .await
+            .expect("body")
+            .contains("/Records/0/s3/bucket/name")
+    );
     count(2).await;
 
     // Objects uploaded while the server is down start once each after it comes back.
@@ -563,5 +592,8 @@ async fn object_triggers_start_one_execution_per_object_version() {
     })
     .await;
     let (ok, listed, _) = sluice(&server.endpoint, &["triggers", "list"]);
-    assert!(ok && listed["Triggers"][0]["Name"] == "csv-landing", "{listed}");
+    assert!(
+        ok && listed["Triggers"][0]["Name"] == "csv-landing",
+        "{listed}"
+    );
 }
