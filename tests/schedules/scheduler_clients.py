@@ -85,6 +85,13 @@ scheduler.update_schedule(Name="nightly-etl", ScheduleExpression="cron(30 3 * * 
                           ScheduleExpressionTimezone="Europe/Paris", State="DISABLED", **base)
 paused = scheduler.get_schedule(Name="nightly-etl")
 assert paused["State"] == "DISABLED" and paused["ScheduleExpression"] == "cron(30 3 * * ? *)", paused
+expect_error("ResourceNotFoundException", ["team-a"], scheduler.create_schedule,
+             Name="hourly", GroupName="team-a", ScheduleExpression="rate(1 hour)", **base)
+group_arn = scheduler.create_schedule_group(Name="team-a")["ScheduleGroupArn"]
+assert group_arn.endswith(":schedule-group/team-a"), group_arn
+assert scheduler.get_schedule_group(Name="team-a")["State"] == "ACTIVE"
+groups = [g["Name"] for g in scheduler.list_schedule_groups()["ScheduleGroups"]]
+assert groups == ["default", "team-a"], groups
 scheduler.create_schedule(Name="hourly", GroupName="team-a", ScheduleExpression="rate(1 hour)", **base)
 
 # Paging with the paginator the SDK gives, and filters.
@@ -129,4 +136,8 @@ for i in range(7):
     scheduler.delete_schedule(Name=f"page-{i}")
 scheduler.delete_schedule(Name="hourly", GroupName="team-a")
 expect_error("ResourceNotFoundException", ["hourly"], scheduler.delete_schedule, Name="hourly", GroupName="team-a")
+scheduler.create_schedule(Name="doomed", GroupName="team-a", ScheduleExpression="rate(1 hour)", **base)
+scheduler.delete_schedule_group(Name="team-a")
+expect_error("ResourceNotFoundException", ["doomed"], scheduler.get_schedule, Name="doomed", GroupName="team-a")
+expect_error("ValidationException", ["default"], scheduler.delete_schedule_group, Name="default")
 print(json.dumps({"ok": True, "schedules": [s["Name"] for s in scheduler.list_schedules()["Schedules"]]}))

@@ -43,6 +43,8 @@ pub fn router(service: Arc<Service>) -> Router {
         .route("/", post(endpoint))
         .route("/schedules", any(rest_endpoint))
         .route("/schedules/{*rest}", any(rest_endpoint))
+        .route("/schedule-groups", any(rest_endpoint))
+        .route("/schedule-groups/{*rest}", any(rest_endpoint))
         .route("/sluice/triggers", any(rest_endpoint))
         .route("/sluice/triggers/{*rest}", any(rest_endpoint))
         .route("/sluice/s3-events", post(s3_events))

@@ -15,7 +15,9 @@ use crate::service::Service;
 use crate::service::schedules::{
     DEFAULT_CATCH_UP_LIMIT, DEFAULT_GROUP, compile, render_input, seconds, utc,
 };
-use crate::store::{ScheduleFilter, ScheduleRecord, StoreError, Switch, TriggerRecord};
+use crate::store::{
+    ScheduleFilter, ScheduleGroupRecord, ScheduleRecord, StoreError, Switch, TriggerRecord,
+};
 
 type Reply = Result<Value, ApiError>;
 
@@ -41,6 +43,13 @@ pub async fn route(
         },
         ("GET", ["schedules", name]) => get_schedule(svc, name, &query).await,
         ("DELETE", ["schedules", name]) => delete_schedule(svc, name, &query).await,
+        ("GET", ["schedule-groups"]) => list_groups(svc, caller, &query).await,
+        ("POST", ["schedule-groups", name]) => match json_body(body) {
+            Ok(_) => create_group(svc, caller, name).await,
+            Err(e) => Err(e),
+        },
+        ("GET", ["schedule-groups", name]) => get_group(svc, caller, name).await,
+        ("DELETE", ["schedule-groups", name]) => delete_group(svc, name).await,
         ("GET", ["sluice", "triggers"]) => list_triggers(svc).await,
         ("POST", ["sluice", "triggers", name]) => match json_body(body) {
             Ok(input) => create_trigger(svc, caller, name, &input).await,
@@ -53,11 +62,13 @@ pub async fn route(
         },
         ("DELETE", ["sluice", "triggers", name]) => delete_trigger(svc, name).await,
         ("POST", ["sluice", "triggers", name, "list"]) => list_trigger_now(svc, name).await,
-        (_, ["schedules", ..]) | (_, ["sluice", "triggers", ..]) => Err(ApiError::new(
-            "UnknownOperationException",
-            format!("sluice has no operation {method} {}", uri.path()),
-        )
-        .with_status(StatusCode::NOT_FOUND)),
+        (_, ["schedules", ..]) | (_, ["schedule-groups", ..]) | (_, ["sluice", "triggers", ..]) => {
+            Err(ApiError::new(
+                "UnknownOperationException",
+                format!("sluice has no operation {method} {}", uri.path()),
+            )
+            .with_status(StatusCode::NOT_FOUND))
+        }
         _ => return None,
     };
     Some(reply)
@@ -334,7 +345,20 @@ fn prefixed(prefix: &str, mut e: ApiError) -> ApiError {
     e
 }
 
+/// Schedules go in `default` or in a group created before them, as on AWS.
+async fn check_group_exists(svc: &Arc<Service>, group: &str) -> Result<(), ApiError> {
+    if group != DEFAULT_GROUP && svc.store.get_schedule_group(group).await?.is_none() {
+        return Err(not_found(&format!("Schedule group {group}")));
+    }
+    Ok(())
+}
+
 async fn create_schedule(svc: &Arc<Service>, caller: &Caller, name: &str, input: &Value) -> Reply {
+    check_group_exists(
+        svc,
+        text_field(input, "GroupName")?.unwrap_or(DEFAULT_GROUP),
+    )
+    .await?;
     let record = schedule_from(svc, caller, name, input, svc.config.schedule_clock.now()).await?;
     match svc.store.create_schedule(&record).await {
         Ok(()) => Ok(json!({"ScheduleArn": record.arn})),
@@ -488,6 +512,122 @@ async fn list_schedules(svc: &Arc<Service>, query: &Query) -> Reply {
         })
         .collect();
     let mut out = json!({"Schedules": schedules});
+    if let Some(token) = next {
+        out["NextToken"] = json!(token);
+    }
+    Ok(out)
+}
+
+// ---- schedule groups ----------------------------------------------------------------------------
+
+fn group_arn(caller: &Caller, svc: &Service, name: &str) -> String {
+    format!(
+        "arn:aws:scheduler:{}:{}:schedule-group/{name}",
+        caller.region, svc.config.account
+    )
+}
+
+fn describe_group(g: &ScheduleGroupRecord) -> Value {
+    json!({
+        "Arn": g.arn,
+        "Name": g.name,
+        "State": "ACTIVE",
+        "CreationDate": g.created,
+        "LastModificationDate": g.modified,
+    })
+}
+
+/// `default` exists always and is not stored.
+fn default_group(caller: &Caller, svc: &Service) -> ScheduleGroupRecord {
+    ScheduleGroupRecord {
+        name: DEFAULT_GROUP.into(),
+        arn: group_arn(caller, svc, DEFAULT_GROUP),
+        created: 0.0,
+        modified: 0.0,
+    }
+}
+
+async fn create_group(svc: &Arc<Service>, caller: &Caller, name: &str) -> Reply {
+    check_name("Name", name)?;
+    if name == DEFAULT_GROUP {
+        return Err(conflict("Schedule group default"));
+    }
+    let now = crate::time::now();
+    let group = ScheduleGroupRecord {
+        name: name.to_string(),
+        arn: group_arn(caller, svc, name),
+        created: now,
+        modified: now,
+    };
+    match svc.store.create_schedule_group(&group).await {
+        Ok(()) => Ok(json!({"ScheduleGroupArn": group.arn})),
+        Err(StoreError::AlreadyExists(_)) => Err(conflict(&format!("Schedule group {name}"))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn get_group(svc: &Arc<Service>, caller: &Caller, name: &str) -> Reply {
+    check_name("Name", name)?;
+    if name == DEFAULT_GROUP {
+        return Ok(describe_group(&default_group(caller, svc)));
+    }
+    let group = svc
+        .store
+        .get_schedule_group(name)
+        .await?
+        .ok_or_else(|| not_found(&format!("Schedule group {name}")))?;
+    Ok(describe_group(&group))
+}
+
+async fn delete_group(svc: &Arc<Service>, name: &str) -> Reply {
+    check_name("Name", name)?;
+    if name == DEFAULT_GROUP {
+        return Err(invalid(
+            "Name",
+            "the default schedule group cannot be deleted",
+        ));
+    }
+    match svc.store.delete_schedule_group(name).await {
+        Ok(()) => Ok(json!({})),
+        Err(StoreError::NotFound(_)) => Err(not_found(&format!("Schedule group {name}"))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn list_groups(svc: &Arc<Service>, caller: &Caller, query: &Query) -> Reply {
+    let limit = match query.get("MaxResults") {
+        None => 100,
+        Some(n) => n
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=100).contains(n))
+            .ok_or_else(|| invalid("MaxResults", "must be 1 to 100"))?,
+    };
+    let prefix = query.get("NamePrefix").unwrap_or("");
+    let after = query.get("NextToken");
+    // `default` sorts first among the names it is listed with.
+    let mut groups = Vec::new();
+    if after.is_none() && DEFAULT_GROUP.starts_with(prefix) {
+        groups.push(default_group(caller, svc));
+    }
+    let mut cursor = after.map(str::to_string);
+    while groups.len() <= limit {
+        let page = svc
+            .store
+            .list_schedule_groups(cursor.as_deref(), limit + 1)
+            .await?;
+        let done = page.len() <= limit;
+        cursor = page.last().map(|g| g.name.clone());
+        groups.extend(page.into_iter().filter(|g| g.name.starts_with(prefix)));
+        if done {
+            break;
+        }
+    }
+    let next = (groups.len() > limit).then(|| {
+        groups.truncate(limit);
+        groups.last().map(|g| g.name.clone()).unwrap_or_default()
+    });
+    let mut out = json!({"ScheduleGroups": groups.iter().map(describe_group).collect::<Vec<_>>()});
     if let Some(token) = next {
         out["NextToken"] = json!(token);
     }
@@ -729,6 +869,10 @@ mod tests {
             "/sluice/triggers/t1",
             "/sluice/triggers/t1/list",
             "/sluice/triggers/../x",
+            "/schedule-groups",
+            "/schedule-groups/g1",
+            "/schedule-groups/default",
+            "/schedule-groups?MaxResults=1&NamePrefix=g",
         ];
         let methods = [Method::GET, Method::POST, Method::PUT, Method::DELETE];
         let mut created = 0;

@@ -17,8 +17,8 @@ pub use crate::lifecycle::{ExecutionStatus, MachineType, TaskStatus, UnknownStat
 
 pub use postgres::PostgresStore;
 pub use schedules::{
-    Lease, NewExecution, ObjectFire, ScheduleFilter, ScheduleFire, ScheduleRecord, Switch,
-    TriggerRecord,
+    Lease, NewExecution, ObjectFire, ScheduleFilter, ScheduleFire, ScheduleGroupRecord,
+    ScheduleRecord, Switch, TriggerRecord,
 };
 pub use sqlite::SqliteStore;
 
@@ -478,6 +478,18 @@ pub trait Store: Send + Sync {
         fires: &[ScheduleFire],
         lease: &Lease,
     ) -> Result<Vec<Option<Vec<String>>>>;
+
+    /// Register a schedule group; [`StoreError::AlreadyExists`] if the name is taken.
+    async fn create_schedule_group(&self, group: &ScheduleGroupRecord) -> Result<()>;
+    async fn get_schedule_group(&self, name: &str) -> Result<Option<ScheduleGroupRecord>>;
+    /// Groups by name, after `after`.
+    async fn list_schedule_groups(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<ScheduleGroupRecord>>;
+    /// Delete a group and its schedules, in one transaction.
+    async fn delete_schedule_group(&self, name: &str) -> Result<()>;
 
     // ---- object triggers
     /// Register a trigger; [`StoreError::AlreadyExists`] if the name is taken.

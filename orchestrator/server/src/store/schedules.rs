@@ -66,6 +66,15 @@ pub struct ScheduleRecord {
     pub version: i64,
 }
 
+/// A schedule group (EventBridge Scheduler's `CreateScheduleGroup`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScheduleGroupRecord {
+    pub name: String,
+    pub arn: String,
+    pub created: f64,
+    pub modified: f64,
+}
+
 /// Filter and page of `ListSchedules`.
 #[derive(Debug, Clone, Default)]
 pub struct ScheduleFilter {
@@ -373,6 +382,75 @@ macro_rules! schedule_sql {
             }
             tx.commit().await?;
             Ok(out)
+        }
+
+        fn group_row(row: &$row) -> Result<ScheduleGroupRecord> {
+            Ok(ScheduleGroupRecord {
+                name: row.try_get("name")?,
+                arn: row.try_get("arn")?,
+                created: row.try_get("created")?,
+                modified: row.try_get("modified")?,
+            })
+        }
+
+        pub(super) async fn create_schedule_group(
+            pool: &sqlx::Pool<$db>,
+            g: &ScheduleGroupRecord,
+        ) -> Result<()> {
+            let done = sqlx::query(
+                "INSERT INTO schedule_groups (name, arn, created, modified) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            )
+            .bind(&g.name)
+            .bind(&g.arn)
+            .bind(g.created)
+            .bind(g.modified)
+            .execute(pool)
+            .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::AlreadyExists(format!("schedule group {}", g.name)));
+            }
+            Ok(())
+        }
+
+        pub(super) async fn get_schedule_group(
+            pool: &sqlx::Pool<$db>,
+            name: &str,
+        ) -> Result<Option<ScheduleGroupRecord>> {
+            let row = sqlx::query("SELECT name, arn, created, modified FROM schedule_groups WHERE name = $1")
+                .bind(name)
+                .fetch_optional(pool)
+                .await?;
+            row.map(|r| group_row(&r)).transpose()
+        }
+
+        pub(super) async fn list_schedule_groups(
+            pool: &sqlx::Pool<$db>,
+            after: Option<&str>,
+            limit: usize,
+        ) -> Result<Vec<ScheduleGroupRecord>> {
+            let rows = sqlx::query("SELECT name, arn, created, modified FROM schedule_groups WHERE name > $1 ORDER BY name LIMIT $2")
+                .bind(after.unwrap_or(""))
+                .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+                .fetch_all(pool)
+                .await?;
+            rows.iter().map(group_row).collect()
+        }
+
+        pub(super) async fn delete_schedule_group(pool: &sqlx::Pool<$db>, name: &str) -> Result<()> {
+            let mut tx = pool.begin().await?;
+            let done = sqlx::query("DELETE FROM schedule_groups WHERE name = $1")
+                .bind(name)
+                .execute(&mut *tx)
+                .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound(format!("schedule group {name}")));
+            }
+            sqlx::query("DELETE FROM schedules WHERE group_name = $1")
+                .bind(name)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(())
         }
 
         const TRIGGER_COLUMNS: &str = "name, arn, bucket, prefix, suffix, target_arn, interval_seconds, state, include_existing, created, modified, last_listed";

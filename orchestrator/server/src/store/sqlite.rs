@@ -1074,6 +1074,26 @@ impl Store for SqliteStore {
         scheduling::fire_schedules(&self.pool, fires, lease).await
     }
 
+    async fn create_schedule_group(&self, group: &ScheduleGroupRecord) -> Result<()> {
+        scheduling::create_schedule_group(&self.pool, group).await
+    }
+
+    async fn get_schedule_group(&self, name: &str) -> Result<Option<ScheduleGroupRecord>> {
+        scheduling::get_schedule_group(&self.pool, name).await
+    }
+
+    async fn list_schedule_groups(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<ScheduleGroupRecord>> {
+        scheduling::list_schedule_groups(&self.pool, after, limit).await
+    }
+
+    async fn delete_schedule_group(&self, name: &str) -> Result<()> {
+        scheduling::delete_schedule_group(&self.pool, name).await
+    }
+
     async fn create_trigger(&self, trigger: &TriggerRecord) -> Result<()> {
         scheduling::create_trigger(&self.pool, trigger).await
     }

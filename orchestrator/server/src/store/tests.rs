@@ -429,6 +429,33 @@ async fn schedules(a: &dyn Store, b: &dyn Store) {
         a.delete_schedule("team", "s1").await,
         StoreError::NotFound(_)
     );
+
+    // Groups: deleting one deletes its schedules.
+    let group = |name: &str| ScheduleGroupRecord {
+        name: name.into(),
+        arn: format!("arn:aws:scheduler:us-east-1:123456789012:schedule-group/{name}"),
+        created: 1.0,
+        modified: 1.0,
+    };
+    a.create_schedule_group(&group("g1")).await.expect("group");
+    a.create_schedule_group(&group("g2")).await.expect("group");
+    assert_err!(
+        b.create_schedule_group(&group("g1")).await,
+        StoreError::AlreadyExists(_)
+    );
+    assert_eq!(
+        b.get_schedule_group("g1").await.expect("get"),
+        Some(group("g1"))
+    );
+    let listed = b.list_schedule_groups(Some("g1"), 10).await.expect("list");
+    assert_eq!(listed, vec![group("g2")]);
+    a.create_schedule(&schedule("g1", "in-g1", &sm))
+        .await
+        .expect("create");
+    a.delete_schedule_group("g1").await.expect("delete group");
+    assert_eq!(a.get_schedule("g1", "in-g1").await.expect("get"), None);
+    assert_err!(a.delete_schedule_group("g1").await, StoreError::NotFound(_));
+    a.delete_schedule_group("g2").await.expect("delete group");
 }
 
 /// Triggers take turns listing, and each object version starts one execution however many

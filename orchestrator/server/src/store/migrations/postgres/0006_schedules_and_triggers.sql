@@ -34,6 +34,14 @@ CREATE TABLE schedules (
 );
 CREATE INDEX schedules_due ON schedules (state, next_fire);
 
+-- Schedule groups other than `default` (which always exists and is not stored).
+CREATE TABLE schedule_groups (
+    name TEXT COLLATE "C" PRIMARY KEY,
+    arn TEXT NOT NULL,
+    created DOUBLE PRECISION NOT NULL,
+    modified DOUBLE PRECISION NOT NULL
+);
+
 CREATE TABLE triggers (
     name TEXT COLLATE "C" PRIMARY KEY,
     arn TEXT NOT NULL,

@@ -34,6 +34,14 @@ CREATE TABLE schedules (
 );
 CREATE INDEX schedules_due ON schedules (state, next_fire);
 
+-- Schedule groups other than `default` (which always exists and is not stored).
+CREATE TABLE schedule_groups (
+    name TEXT PRIMARY KEY,
+    arn TEXT NOT NULL,
+    created REAL NOT NULL,
+    modified REAL NOT NULL
+);
+
 CREATE TABLE triggers (
     name TEXT PRIMARY KEY,
     arn TEXT NOT NULL,
