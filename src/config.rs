@@ -8,6 +8,7 @@ use sluice_integrations::Integrations;
 use sluice_integrations::aws::{
     ServiceConfig, SharedCredentials, default_credentials, static_credentials,
 };
+use sluice_integrations::awsjson::AwsJsonConfig;
 use sluice_integrations::objects::Buckets;
 
 use crate::settings::Settings;
@@ -118,6 +119,23 @@ pub async fn integrations(settings: &Settings) -> Integrations {
             )
         }),
         buckets: Buckets::new(settings.s3.local_dir.clone(), settings.s3.endpoint.clone()),
+        sns: service(&settings.sns.endpoint),
+        aws_json: {
+            // Served with credentials from the chain, or against local endpoints with a
+            // placeholder key.
+            let local = settings.aws.endpoint.is_some() || !settings.aws.endpoints.is_empty();
+            let credentials = match (&credentials, local) {
+                (Some(c), _) => Some(c.clone()),
+                (None, true) => Some(static_credentials("sluice", "sluice")),
+                (None, false) => None,
+            };
+            credentials.map(|credentials| AwsJsonConfig {
+                region: region.clone(),
+                credentials,
+                endpoint: settings.aws.endpoint.clone(),
+                endpoints: settings.aws.endpoints.clone(),
+            })
+        },
     }
 }
 

@@ -19,6 +19,8 @@ pub struct Settings {
     pub lambda: Endpoint,
     pub batch: Batch,
     pub s3: S3,
+    /// `[sns]`: `SLUICE_SNS_ENDPOINT`, `AWS_ENDPOINT_URL_SNS`.
+    pub sns: Endpoint,
 }
 
 /// The `[serve]` table.
@@ -89,6 +91,12 @@ pub struct Aws {
     /// Also try EC2 instance metadata for credentials when nothing else names a source
     /// (`SLUICE_AWS_INSTANCE_METADATA=true`).
     pub instance_metadata: bool,
+    /// One endpoint for every AWS service without its own (`AWS_ENDPOINT_URL`): a local
+    /// server such as moto or LocalStack.
+    pub endpoint: Option<String>,
+    /// Endpoints of single services called over the AWS JSON protocol, by their `aws-sdk:`
+    /// name (`AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL_SQS`, …).
+    pub endpoints: std::collections::BTreeMap<String, String>,
 }
 
 /// A service endpoint (`[lambda]`): `SLUICE_LAMBDA_ENDPOINT`, `AWS_ENDPOINT_URL_LAMBDA`.
@@ -163,6 +171,14 @@ impl Settings {
         if let Some(v) = env("SLUICE_AWS_INSTANCE_METADATA") {
             self.aws.instance_metadata = parse("SLUICE_AWS_INSTANCE_METADATA", v)?;
         }
+        if let Some(v) = env("AWS_ENDPOINT_URL") {
+            self.aws.endpoint = Some(v);
+        }
+        for service in sluice_integrations::awsjson::all_services() {
+            if let Some(v) = env(&sluice_integrations::awsjson::endpoint_variable(service)) {
+                self.aws.endpoints.insert(service.sdk_name.to_string(), v);
+            }
+        }
         let s = &mut self.serve;
         if let Some(v) = env("SLUICE_LISTEN") {
             s.listen = v;
@@ -197,6 +213,9 @@ impl Settings {
                 .or_else(|| env(aws))
                 .or_else(|| env("AWS_ENDPOINT_URL"))
         };
+        if let Some(v) = endpoint("SLUICE_SNS_ENDPOINT", "AWS_ENDPOINT_URL_SNS") {
+            self.sns.endpoint = Some(v);
+        }
         if let Some(v) = endpoint("SLUICE_LAMBDA_ENDPOINT", "AWS_ENDPOINT_URL_LAMBDA") {
             self.lambda.endpoint = Some(v);
         }

@@ -7,11 +7,17 @@ use sluice_task::{CallbackStarter, Dispatcher, JobLedger, TaskHandler};
 use tokio_util::task::TaskTracker;
 
 use crate::aws::ServiceConfig;
+use crate::aws_sdk::AwsSdkTasks;
+use crate::awsjson::{AwsJson, AwsJsonConfig};
 use crate::batch::BatchTasks;
 use crate::builtin::BuiltinActivities;
+use crate::dynamodb::DynamoDbTasks;
+use crate::eventbridge::EventBridgeTasks;
 use crate::lambda::{LambdaConfig, LambdaTasks};
 use crate::objects::Buckets;
 use crate::s3::S3Tasks;
+use crate::sns::SnsTasks;
+use crate::sqs::SqsTasks;
 
 /// The integrations of one process, as configured.
 #[derive(Debug, Clone, Default)]
@@ -23,6 +29,11 @@ pub struct Integrations {
     pub batch: Option<(ServiceConfig, Duration)>,
     /// Where `s3://` buckets are.
     pub buckets: Buckets,
+    /// SNS, when an endpoint or credentials are configured.
+    pub sns: Option<ServiceConfig>,
+    /// The AWS JSON protocol services (DynamoDB, SQS, EventBridge and `aws-sdk:` calls),
+    /// when an endpoint or credentials are configured.
+    pub aws_json: Option<AwsJsonConfig>,
 }
 
 /// Whether and how the built-in activities (`sluice-sql`, …) run in this process.
@@ -84,6 +95,16 @@ impl Integrations {
             }));
         }
         dispatcher.register(Arc::new(S3Tasks::new(self.buckets.clone())));
+        if let Some(sns) = &self.sns {
+            dispatcher.register(Arc::new(SnsTasks::new(sns)));
+        }
+        if let Some(config) = &self.aws_json {
+            let aws = AwsJson::new(config.clone());
+            dispatcher.register(Arc::new(DynamoDbTasks::new(aws.clone())));
+            dispatcher.register(Arc::new(SqsTasks::new(aws.clone())));
+            dispatcher.register(Arc::new(EventBridgeTasks::new(aws.clone())));
+            dispatcher.register(Arc::new(AwsSdkTasks::new(aws)));
+        }
         dispatcher
     }
 
@@ -93,6 +114,15 @@ impl Integrations {
         let mut starters: Vec<Arc<dyn CallbackStarter>> = Vec::new();
         if let Some(lambda) = &self.lambda {
             starters.push(Arc::new(LambdaTasks::new(lambda)));
+        }
+        if let Some(sns) = &self.sns {
+            starters.push(Arc::new(SnsTasks::new(sns)));
+        }
+        if let Some(config) = &self.aws_json {
+            let aws = AwsJson::new(config.clone());
+            starters.push(Arc::new(SqsTasks::new(aws.clone())));
+            starters.push(Arc::new(EventBridgeTasks::new(aws.clone())));
+            starters.push(Arc::new(AwsSdkTasks::new(aws)));
         }
         starters
     }

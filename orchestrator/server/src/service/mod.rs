@@ -9,6 +9,7 @@ mod committer;
 mod driver;
 mod jobs;
 mod map_runs;
+mod nested;
 pub mod schedules;
 pub mod triggers;
 pub(crate) use map_runs::UpdateError as UpdateMapRunError;
@@ -195,6 +196,18 @@ impl Service {
         token_key: TokenKey,
         shutdown: CancellationToken,
     ) -> Arc<Service> {
+        // Nested workflows start executions on this same service: their handler holds it
+        // weakly (the service owns the engine that owns the handler).
+        Arc::new_cyclic(|weak| Self::build(store, config, token_key, shutdown, weak.clone()))
+    }
+
+    fn build(
+        store: Arc<dyn Store>,
+        config: Config,
+        token_key: TokenKey,
+        shutdown: CancellationToken,
+        weak: std::sync::Weak<Service>,
+    ) -> Service {
         let registry = Arc::new(Registry::default());
         let shutting_down = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let cleanup = TaskTracker::new();
@@ -207,7 +220,7 @@ impl Service {
         // Activities and callbacks park here; the built-in activities go to workers; S3
         // resources (Distributed Map readers and writers, aws-sdk:s3) run in process.
         let dispatcher = config.integrations.dispatcher(DispatchOptions {
-            first: vec![parked.clone()],
+            first: vec![parked.clone(), nested::handler(weak)],
             jobs: Some(Arc::new(jobs::StoreJobs {
                 store: store.clone(),
                 shutting_down: shutting_down.clone(),
@@ -221,7 +234,7 @@ impl Service {
         let committer = Committer::start(store.clone());
         let map_runs = map_runs::MapRunBook::start(store.clone());
         let children = child_pool::ChildPool::new(config.child_slots);
-        Arc::new(Service {
+        Service {
             store,
             registry,
             parked,
@@ -240,7 +253,7 @@ impl Service {
             shutdown,
             express: TaskTracker::new(),
             cleanup,
-        })
+        }
     }
 
     /// Take the leases of every RUNNING execution no other replica holds and drive them
