@@ -120,6 +120,11 @@ pub async fn integrations(settings: &Settings) -> Integrations {
         }),
         buckets: Buckets::new(settings.s3.local_dir.clone(), settings.s3.endpoint.clone()),
         sns: service(&settings.sns.endpoint),
+        connections: settings.connections.clone(),
+        http_timeout: settings
+            .http
+            .timeout_seconds
+            .map(|s| Duration::from_secs_f64(s.clamp(0.001, 3600.0))),
         aws_json: {
             // Served with credentials from the chain, or against local endpoints with a
             // placeholder key.

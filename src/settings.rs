@@ -21,6 +21,19 @@ pub struct Settings {
     pub s3: S3,
     /// `[sns]`: `SLUICE_SNS_ENDPOINT`, `AWS_ENDPOINT_URL_SNS`.
     pub sns: Endpoint,
+    /// `[connections.<name>]`: the EventBridge connections HTTP Tasks name, with their
+    /// secrets (API key, basic credentials or a bearer token) and invocation parameters.
+    pub connections: sluice_integrations::http::Connections,
+    /// `[http] timeout_seconds` (`SLUICE_HTTP_TIMEOUT_SECONDS`): how long an HTTP Task's
+    /// request may take (default AWS's 60).
+    pub http: Http,
+}
+
+/// The `[http]` table.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Http {
+    pub timeout_seconds: Option<f64>,
 }
 
 /// The `[serve]` table.
@@ -201,6 +214,9 @@ impl Settings {
         if let Some(v) = env("SLUICE_MAX_PAYLOAD_BYTES") {
             s.max_payload_bytes = parse("SLUICE_MAX_PAYLOAD_BYTES", v)?;
         }
+        if let Some(v) = env("SLUICE_HTTP_TIMEOUT_SECONDS") {
+            self.http.timeout_seconds = Some(parse("SLUICE_HTTP_TIMEOUT_SECONDS", v)?);
+        }
         if let Some(v) = env("SLUICE_WEBHOOK_TOKEN") {
             s.webhook_token = Some(v);
         }
@@ -246,6 +262,13 @@ impl Settings {
         }
         if shown.serve.webhook_token.is_some() {
             shown.serve.webhook_token = Some(REDACTED.into());
+        }
+        for c in shown.connections.values_mut() {
+            for secret in [&mut c.api_key_value, &mut c.password, &mut c.bearer_token] {
+                if secret.is_some() {
+                    *secret = Some(REDACTED.into());
+                }
+            }
         }
         Ok(toml::to_string(&shown)?)
     }

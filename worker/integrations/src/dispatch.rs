@@ -13,6 +13,7 @@ use crate::batch::BatchTasks;
 use crate::builtin::BuiltinActivities;
 use crate::dynamodb::DynamoDbTasks;
 use crate::eventbridge::EventBridgeTasks;
+use crate::http::{Connections, HttpTasks};
 use crate::lambda::{LambdaConfig, LambdaTasks};
 use crate::objects::Buckets;
 use crate::s3::S3Tasks;
@@ -34,6 +35,10 @@ pub struct Integrations {
     /// The AWS JSON protocol services (DynamoDB, SQS, EventBridge and `aws-sdk:` calls),
     /// when an endpoint or credentials are configured.
     pub aws_json: Option<AwsJsonConfig>,
+    /// The EventBridge connections HTTP Tasks authenticate through, with their secrets.
+    pub connections: Connections,
+    /// How long an HTTP Task's request may take (`None`: AWS's 60 seconds).
+    pub http_timeout: Option<Duration>,
 }
 
 /// Whether and how the built-in activities (`sluice-sql`, …) run in this process.
@@ -95,6 +100,10 @@ impl Integrations {
             }));
         }
         dispatcher.register(Arc::new(S3Tasks::new(self.buckets.clone())));
+        dispatcher.register(Arc::new(HttpTasks::new(
+            self.connections.clone(),
+            self.http_timeout.unwrap_or(crate::http::TIMEOUT),
+        )));
         if let Some(sns) = &self.sns {
             dispatcher.register(Arc::new(SnsTasks::new(sns)));
         }
