@@ -121,6 +121,9 @@ pub async fn integrations(settings: &Settings) -> Integrations {
         buckets: Buckets::new(settings.s3.local_dir.clone(), settings.s3.endpoint.clone()),
         sns: service(&settings.sns.endpoint),
         connections: settings.connections.clone(),
+        job_poll: Some(Duration::from_secs_f64(
+            settings.batch.poll_seconds.max(0.001),
+        )),
         http_timeout: settings
             .http
             .timeout_seconds

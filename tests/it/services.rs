@@ -89,7 +89,22 @@ fn messaging_and_data_integrations_against_moto() {
         .as_str()
         .expect("topic arn")
         .to_string();
-    let input = serde_json::json!({"table": table, "queue": queue, "topic": topic}).to_string();
+    let job = format!("nightly-{suffix}");
+    aws(
+        &endpoint,
+        &[
+            "glue",
+            "create-job",
+            "--name",
+            &job,
+            "--role",
+            "arn:aws:iam::123456789012:role/glue",
+            "--command",
+            "Name=glueetl,ScriptLocation=s3://scripts/job.py",
+        ],
+    );
+    let input =
+        serde_json::json!({"table": table, "queue": queue, "topic": topic, "job": job}).to_string();
     let definition = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/services/services.asl.json"
@@ -100,6 +115,7 @@ fn messaging_and_data_integrations_against_moto() {
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .env("AWS_REGION", "us-east-1")
+        .env("SLUICE_BATCH_POLL_SECONDS", "0.1")
         .output()
         .expect("sluice runs");
     let result: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
@@ -162,4 +178,13 @@ fn messaging_and_data_integrations_against_moto() {
     // EventBridge.
     assert_eq!(o["events"]["FailedEntryCount"], 0);
     assert!(o["events"]["Entries"][0]["EventId"].is_string());
+    // Athena and Glue: .sync waits for the job and returns its description.
+    assert_eq!(o["query"]["state"], "SUCCEEDED", "{o:#}");
+    assert!(o["results"]["rows"].is_array(), "{o:#}");
+    assert_eq!(o["glue"]["state"], "SUCCEEDED", "{o:#}");
+    assert_eq!(o["glue"]["job"], serde_json::json!(job));
+    assert_eq!(
+        o["missingJob"]["Error"], "Glue.EntityNotFoundException",
+        "{o:#}"
+    );
 }

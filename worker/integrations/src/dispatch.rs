@@ -14,6 +14,7 @@ use crate::builtin::BuiltinActivities;
 use crate::dynamodb::DynamoDbTasks;
 use crate::eventbridge::EventBridgeTasks;
 use crate::http::{Connections, HttpTasks};
+use crate::jobs::JobTasks;
 use crate::lambda::{LambdaConfig, LambdaTasks};
 use crate::objects::Buckets;
 use crate::s3::S3Tasks;
@@ -39,6 +40,8 @@ pub struct Integrations {
     pub connections: Connections,
     /// How long an HTTP Task's request may take (`None`: AWS's 60 seconds).
     pub http_timeout: Option<Duration>,
+    /// How often `.sync` Athena, Glue and ECS jobs are polled (`None`: 5 seconds).
+    pub job_poll: Option<Duration>,
 }
 
 /// Whether and how the built-in activities (`sluice-sql`, …) run in this process.
@@ -94,7 +97,7 @@ impl Integrations {
         }
         if let Some((config, poll)) = &self.batch {
             let batch = BatchTasks::new(config, *poll, options.cleanup.clone());
-            dispatcher.register(Arc::new(match options.jobs {
+            dispatcher.register(Arc::new(match options.jobs.clone() {
                 Some(ledger) => batch.recorded_in(ledger),
                 None => batch,
             }));
@@ -112,9 +115,16 @@ impl Integrations {
             dispatcher.register(Arc::new(DynamoDbTasks::new(aws.clone())));
             dispatcher.register(Arc::new(SqsTasks::new(aws.clone())));
             dispatcher.register(Arc::new(EventBridgeTasks::new(aws.clone())));
+            dispatcher.register(Arc::new(
+                JobTasks::new(aws.clone(), self.job_poll()).recorded_in(options.jobs.clone()),
+            ));
             dispatcher.register(Arc::new(AwsSdkTasks::new(aws)));
         }
         dispatcher
+    }
+
+    fn job_poll(&self) -> Duration {
+        self.job_poll.unwrap_or(Duration::from_secs(5))
     }
 
     /// The integrations that start `.waitForTaskToken` calls (the orchestrator waits for the
@@ -131,6 +141,7 @@ impl Integrations {
             let aws = AwsJson::new(config.clone());
             starters.push(Arc::new(SqsTasks::new(aws.clone())));
             starters.push(Arc::new(EventBridgeTasks::new(aws.clone())));
+            starters.push(Arc::new(JobTasks::new(aws.clone(), self.job_poll())));
             starters.push(Arc::new(AwsSdkTasks::new(aws)));
         }
         starters

@@ -3,7 +3,7 @@
 //! AWS Lambda (`lambda`), AWS Batch (`batch`), S3 (`s3`, over the buckets `objects`
 //! resolves), DataFusion SQL (`sql`), ONNX inference over images and tables (`infer`), the built-in
 //! activities (`builtin`), SNS (`sns`), SQS (`sqs`), EventBridge (`eventbridge`), DynamoDB
-//! (`dynamodb`), HTTPS APIs (`http`) and `aws-sdk:` calls (`aws_sdk`), the last four over the AWS JSON protocol
+//! (`dynamodb`), HTTPS APIs (`http`), Athena, Glue and ECS jobs (`jobs`) and `aws-sdk:` calls (`aws_sdk`), the last four over the AWS JSON protocol
 //! (`awsjson`). `aws` configures the AWS SDK clients. [`Integrations::dispatcher`] is the one place that assembles them:
 //! `sluice run`, `sluice serve` and `sluice worker` all build their dispatcher through it.
 //!
@@ -19,6 +19,7 @@ pub mod dynamodb;
 pub mod eventbridge;
 pub mod http;
 pub mod infer;
+pub mod jobs;
 pub mod lambda;
 pub mod objects;
 pub mod s3;
