@@ -165,7 +165,7 @@ async fn same_minute(n: usize) {
 }
 
 async fn trigger(endpoint: &str, n: usize) {
-    use object_store::{ObjectStore, PutPayload};
+    use object_store::{ObjectStoreExt, PutPayload};
     let mut config = Config::default();
     config.integrations.buckets =
         sluice_integrations::objects::Buckets::new(None, Some(endpoint.to_string()));

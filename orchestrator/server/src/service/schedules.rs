@@ -137,16 +137,35 @@ impl Service {
     ) -> Result<FireReport, ServiceError> {
         let mut report = FireReport::default();
         let mut machines: HashMap<String, Option<(StateMachineRecord, usize)>> = HashMap::new();
+        // Drivers start once every due schedule has fired: the executions of a busy minute
+        // are created first, then run.
+        let mut to_drive = Vec::new();
+        let outcome = self
+            .fire_pass(now, &mut report, &mut machines, &mut to_drive)
+            .await;
+        for arn in to_drive {
+            self.spawn_driver(arn);
+        }
+        outcome.map(|()| report)
+    }
+
+    async fn fire_pass(
+        self: &Arc<Self>,
+        now: f64,
+        report: &mut FireReport,
+        machines: &mut HashMap<String, Option<(StateMachineRecord, usize)>>,
+        to_drive: &mut Vec<String>,
+    ) -> Result<(), ServiceError> {
         loop {
             let due = self.store.due_schedules(now, FIRE_BATCH).await?;
             if due.is_empty() {
-                return Ok(report);
+                return Ok(());
             }
             let full = due.len() == FIRE_BATCH;
             let mut fires = Vec::with_capacity(due.len());
             let mut express = Vec::new();
             for record in &due {
-                let (fire, runs, skipped) = self.plan_fire(record, now, &mut machines).await?;
+                let (fire, runs, skipped) = self.plan_fire(record, now, machines).await?;
                 report.skipped += skipped;
                 express.push(runs);
                 fires.push(fire);
@@ -169,16 +188,14 @@ impl Service {
                     next = ?fire.next_fire.map(utc),
                     "schedule fired"
                 );
-                for arn in created {
-                    self.spawn_driver(arn);
-                }
+                to_drive.extend(created);
                 // Express executions live in memory: they start once their tick is taken.
                 for record in runs {
                     self.spawn_express(record);
                 }
             }
             if !full {
-                return Ok(report);
+                return Ok(());
             }
         }
     }

@@ -1348,43 +1348,52 @@ fn queued_child(r: &PgRow) -> Result<QueuedChild> {
     })
 }
 
-/// Insert an execution with its first checkpoint and events, held by `lease`, unless one
-/// with its ARN or its machine and name exists; true when it was inserted.
-async fn insert_new_execution(
+/// Insert executions with their first checkpoints and events, held by `lease`, except those
+/// whose ARN or machine and name exist; the ARNs inserted.
+async fn insert_new_executions(
     conn: &mut PgConnection,
-    new: &NewExecution,
+    news: &[&NewExecution],
     lease: &Lease,
-) -> Result<bool> {
-    let (e, c) = (&new.record, &new.cursor);
-    let done = sqlx::query(
-        "INSERT INTO executions (arn, state_machine_arn, name, status, input, start, definition, role_arn, kind, cursor_state, cursor_input, cursor_vars, version, next_event_id, owner, lease_until)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, $13, $14, $15)
-         ON CONFLICT DO NOTHING",
-    )
-    .bind(&e.arn)
-    .bind(&e.state_machine_arn)
-    .bind(&e.name)
-    .bind(e.status)
-    .bind(&e.input)
-    .bind(e.start)
-    .bind(&e.definition)
-    .bind(&e.role_arn)
-    .bind(e.kind)
-    .bind(c.state)
-    .bind(&c.input)
-    .bind(&c.vars)
-    .bind(1 + new.events.len() as i64)
-    .bind(&lease.owner)
-    .bind(lease.until)
-    .execute(&mut *conn)
-    .await?;
-    if done.rows_affected() == 0 {
-        return Ok(false);
+) -> Result<Vec<String>> {
+    let mut created = Vec::new();
+    for chunk in news.chunks(2000) {
+        let mut q = QueryBuilder::<Postgres>::new(
+            "INSERT INTO executions (arn, state_machine_arn, name, status, input, start, definition, role_arn, kind, cursor_state, cursor_input, cursor_vars, version, next_event_id, owner, lease_until) ",
+        );
+        q.push_values(chunk, |mut row, n| {
+            let (e, c) = (&n.record, &n.cursor);
+            row.push_bind(&e.arn)
+                .push_bind(&e.state_machine_arn)
+                .push_bind(&e.name)
+                .push_bind(e.status)
+                .push_bind(&e.input)
+                .push_bind(e.start)
+                .push_bind(&e.definition)
+                .push_bind(&e.role_arn)
+                .push_bind(e.kind)
+                .push_bind(c.state)
+                .push_bind(&c.input)
+                .push_bind(&c.vars)
+                .push_bind(0i64)
+                .push_bind(1 + n.events.len() as i64)
+                .push_bind(&lease.owner)
+                .push_bind(lease.until);
+        });
+        q.push(" ON CONFLICT DO NOTHING RETURNING arn");
+        for row in q.build().fetch_all(&mut *conn).await? {
+            created.push(row.try_get::<String, _>("arn")?);
+        }
     }
+    let inserted: std::collections::HashSet<&str> = created.iter().map(String::as_str).collect();
     let mut events = EventRows::default();
-    events.push(&e.arn, 1, &new.events);
+    for n in news
+        .iter()
+        .filter(|n| inserted.contains(n.record.arn.as_str()))
+    {
+        events.push(&n.record.arn, 1, &n.events);
+    }
     events.insert(conn).await?;
-    Ok(true)
+    Ok(created)
 }
 
 /// The schedule and trigger statements (`schedules.rs`), for PostgreSQL.
@@ -1392,6 +1401,6 @@ mod scheduling {
     super::super::schedules::schedule_sql!(
         sqlx::Postgres,
         sqlx::postgres::PgRow,
-        super::insert_new_execution
+        super::insert_new_executions
     );
 }

@@ -144,7 +144,8 @@ pub struct ObjectFire {
 }
 
 /// Writes the schedule and trigger functions of one backend. `$insert` is the backend's
-/// `async fn(&mut Connection, &NewExecution, &Lease) -> Result<bool>` (true: created).
+/// `async fn(&mut Connection, &[&NewExecution], &Lease) -> Result<Vec<String>>`: it inserts
+/// the executions not already there, with their events, and gives the ARNs it inserted.
 macro_rules! schedule_sql {
     ($db:ty, $row:ty, $insert:path) => {
         use sqlx::{QueryBuilder, Row};
@@ -345,7 +346,7 @@ macro_rules! schedule_sql {
             lease: &Lease,
         ) -> Result<Vec<Option<Vec<String>>>> {
             let mut tx = pool.begin().await?;
-            let mut out = Vec::with_capacity(fires.len());
+            let mut won = Vec::with_capacity(fires.len());
             for fire in fires {
                 let moved = if fire.delete {
                     sqlx::query(
@@ -368,20 +369,31 @@ macro_rules! schedule_sql {
                     .execute(&mut *tx)
                     .await?
                 };
-                if moved.rows_affected() == 0 {
-                    out.push(None);
-                    continue;
-                }
-                let mut created = Vec::new();
-                for e in &fire.executions {
-                    if $insert(&mut *tx, e, lease).await? {
-                        created.push(e.record.arn.clone());
-                    }
-                }
-                out.push(Some(created));
+                won.push(moved.rows_affected() > 0);
             }
+            // The winners' executions, in as few statements as the backend allows.
+            let news: Vec<&NewExecution> = fires
+                .iter()
+                .zip(&won)
+                .filter(|(_, won)| **won)
+                .flat_map(|(f, _)| &f.executions)
+                .collect();
+            let created: std::collections::HashSet<String> =
+                $insert(&mut *tx, &news, lease).await?.into_iter().collect();
             tx.commit().await?;
-            Ok(out)
+            Ok(fires
+                .iter()
+                .zip(won)
+                .map(|(fire, won)| {
+                    won.then(|| {
+                        fire.executions
+                            .iter()
+                            .filter(|e| created.contains(&e.record.arn))
+                            .map(|e| e.record.arn.clone())
+                            .collect()
+                    })
+                })
+                .collect())
         }
 
         fn group_row(row: &$row) -> Result<ScheduleGroupRecord> {
@@ -608,9 +620,9 @@ macro_rules! schedule_sql {
             lease: &Lease,
         ) -> Result<Vec<Option<String>>> {
             let mut tx = pool.begin().await?;
-            let mut out = Vec::with_capacity(fires.len());
+            let mut fresh = Vec::with_capacity(fires.len());
             for fire in fires {
-                let fresh = sqlx::query(
+                let inserted = sqlx::query(
                     "INSERT INTO trigger_objects (trigger_name, object_key, etag, execution_arn, seen) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
                 )
                 .bind(&fire.trigger)
@@ -620,15 +632,25 @@ macro_rules! schedule_sql {
                 .bind(fire.seen)
                 .execute(&mut *tx)
                 .await?;
-                if fresh.rows_affected() == 0 {
-                    out.push(None);
-                    continue;
-                }
-                let created = $insert(&mut *tx, &fire.execution, lease).await?;
-                out.push(created.then(|| fire.execution.record.arn.clone()));
+                fresh.push(inserted.rows_affected() > 0);
             }
+            let news: Vec<&NewExecution> = fires
+                .iter()
+                .zip(&fresh)
+                .filter(|(_, fresh)| **fresh)
+                .map(|(f, _)| &f.execution)
+                .collect();
+            let created: std::collections::HashSet<String> =
+                $insert(&mut *tx, &news, lease).await?.into_iter().collect();
             tx.commit().await?;
-            Ok(out)
+            Ok(fires
+                .iter()
+                .map(|f| {
+                    created
+                        .contains(&f.execution.record.arn)
+                        .then(|| f.execution.record.arn.clone())
+                })
+                .collect())
         }
     };
 }
