@@ -297,21 +297,37 @@ impl Service {
         Ok((fire, express, due.skipped))
     }
 
-    /// Fire due schedules until shutdown, every `period`.
+    /// Fire due schedules until shutdown: at the earliest next fire time when it comes
+    /// within `period`, else after `period` (a schedule created meanwhile, on any replica, is
+    /// seen then).
     pub(crate) async fn run_scheduler(self: Arc<Self>, period: std::time::Duration) {
-        let mut tick = tokio::time::interval(period);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let clock = self.config.schedule_clock;
+        let mut failed = false;
         loop {
+            let wait = match self.store.next_fire_time().await {
+                // After a failure, wait a whole period rather than spin on a due schedule.
+                Ok(Some(_)) if failed => period,
+                Ok(Some(next)) => {
+                    let until = clock.real((next - clock.now()).max(0.0));
+                    period.min(std::time::Duration::from_secs_f64(until))
+                }
+                Ok(None) => period,
+                Err(e) => {
+                    tracing::warn!(error = %e, "reading the next fire time failed");
+                    period
+                }
+            };
             tokio::select! {
                 _ = self.shutdown.cancelled() => return,
-                _ = tick.tick() => {}
+                _ = tokio::time::sleep(wait) => {}
             }
-            if let Err(e) = self
-                .fire_due_schedules(self.config.schedule_clock.now())
-                .await
-            {
-                tracing::warn!(error = %e, "firing schedules failed; trying again");
-            }
+            failed = match self.fire_due_schedules(clock.now()).await {
+                Ok(_) => false,
+                Err(e) => {
+                    tracing::warn!(error = %e, "firing schedules failed; trying again");
+                    true
+                }
+            };
         }
     }
 }

@@ -469,6 +469,8 @@ pub trait Store: Send + Sync {
     async fn list_schedules(&self, filter: &ScheduleFilter) -> Result<Vec<ScheduleRecord>>;
     /// ENABLED schedules whose next fire time is at or before `now`, earliest first.
     async fn due_schedules(&self, now: f64, limit: usize) -> Result<Vec<ScheduleRecord>>;
+    /// The earliest next fire time of an ENABLED schedule.
+    async fn next_fire_time(&self) -> Result<Option<f64>>;
     /// Fire schedules in one transaction: each fire that still finds its schedule at the
     /// version it names moves it on and creates its executions (those not already there,
     /// leased to `lease.owner`), giving the ARNs it created; one that lost the race to

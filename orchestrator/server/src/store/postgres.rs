@@ -1091,6 +1091,10 @@ impl Store for PostgresStore {
         scheduling::due_schedules(&self.pool, now, limit).await
     }
 
+    async fn next_fire_time(&self) -> Result<Option<f64>> {
+        scheduling::next_fire_time(&self.pool).await
+    }
+
     async fn fire_schedules(
         &self,
         fires: &[ScheduleFire],

@@ -340,36 +340,61 @@ macro_rules! schedule_sql {
             rows.iter().map(schedule_row).collect()
         }
 
+        pub(super) async fn next_fire_time(pool: &sqlx::Pool<$db>) -> Result<Option<f64>> {
+            let row = sqlx::query(
+                "SELECT MIN(next_fire) AS next FROM schedules WHERE state = 'ENABLED'",
+            )
+            .fetch_one(pool)
+            .await?;
+            Ok(row.try_get("next")?)
+        }
+
         pub(super) async fn fire_schedules(
             pool: &sqlx::Pool<$db>,
             fires: &[ScheduleFire],
             lease: &Lease,
         ) -> Result<Vec<Option<Vec<String>>>> {
             let mut tx = pool.begin().await?;
-            let mut won = Vec::with_capacity(fires.len());
-            for fire in fires {
-                let moved = if fire.delete {
-                    sqlx::query(
-                        "DELETE FROM schedules WHERE group_name = $1 AND name = $2 AND version = $3",
-                    )
-                    .bind(&fire.group)
-                    .bind(&fire.name)
-                    .bind(fire.version)
-                    .execute(&mut *tx)
+            let mut won = vec![false; fires.len()];
+            // Moving schedules on: one statement per chunk, each row only if the schedule is
+            // still at the version the fire read.
+            let moves: Vec<(usize, &ScheduleFire)> =
+                fires.iter().enumerate().filter(|(_, f)| !f.delete).collect();
+            for chunk in moves.chunks(200) {
+                let mut q = QueryBuilder::<$db>::new(
+                    "UPDATE schedules SET next_fire = v.column4, modified = v.column5, version = schedules.version + 1 FROM (",
+                );
+                q.push_values(chunk, |mut row, (_, f)| {
+                    row.push_bind(f.group.clone())
+                        .push_bind(f.name.clone())
+                        .push_bind(f.version)
+                        .push_bind(f.next_fire)
+                        .push_bind(f.modified);
+                });
+                q.push(
+                    ") AS v WHERE schedules.group_name = v.column1 AND schedules.name = v.column2 AND schedules.version = v.column3 RETURNING schedules.group_name, schedules.name",
+                );
+                let moved: std::collections::HashSet<(String, String)> = q
+                    .build()
+                    .fetch_all(&mut *tx)
                     .await?
-                } else {
-                    sqlx::query(
-                        "UPDATE schedules SET next_fire = $4, modified = $5, version = version + 1 WHERE group_name = $1 AND name = $2 AND version = $3",
-                    )
-                    .bind(&fire.group)
-                    .bind(&fire.name)
-                    .bind(fire.version)
-                    .bind(fire.next_fire)
-                    .bind(fire.modified)
-                    .execute(&mut *tx)
-                    .await?
-                };
-                won.push(moved.rows_affected() > 0);
+                    .iter()
+                    .map(|r| Ok((r.try_get("group_name")?, r.try_get("name")?)))
+                    .collect::<Result<_>>()?;
+                for (i, f) in chunk {
+                    won[*i] = moved.contains(&(f.group.clone(), f.name.clone()));
+                }
+            }
+            for (i, fire) in fires.iter().enumerate().filter(|(_, f)| f.delete) {
+                let deleted = sqlx::query(
+                    "DELETE FROM schedules WHERE group_name = $1 AND name = $2 AND version = $3",
+                )
+                .bind(&fire.group)
+                .bind(&fire.name)
+                .bind(fire.version)
+                .execute(&mut *tx)
+                .await?;
+                won[i] = deleted.rows_affected() > 0;
             }
             // The winners' executions, in as few statements as the backend allows.
             let news: Vec<&NewExecution> = fires

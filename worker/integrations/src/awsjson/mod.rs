@@ -38,9 +38,17 @@ pub struct JsonService {
     pub error_prefix: &'static str,
 }
 
+/// Step Functions names a few services by their AWS SDK for Java 2 module rather than by
+/// their service id: `aws-sdk:config` is AWS Config (`configservice`).
+const ALIASES: &[(&str, &str)] = &[("config", "configservice")];
+
 /// The JSON-protocol service named `sdk_name` in an `aws-sdk:` resource.
 pub fn service(sdk_name: &str) -> Option<&'static JsonService> {
-    services::SERVICES.iter().find(|s| s.sdk_name == sdk_name)
+    let name = ALIASES
+        .iter()
+        .find(|(alias, _)| *alias == sdk_name)
+        .map_or(sdk_name, |(_, real)| real);
+    services::SERVICES.iter().find(|s| s.sdk_name == name)
 }
 
 /// Every JSON-protocol service (for documentation and validation).
@@ -445,6 +453,7 @@ mod tests {
         );
         assert_eq!(service("acmpca").expect("acm-pca").error_prefix, "AcmPca");
         assert!(service("s3").is_none(), "S3 is not a JSON service");
+        assert_eq!(service("config").expect("AWS Config").target_prefix, "StarlingDoveService");
         assert!(all_services().len() > 100);
         assert_eq!(api_action("putItem"), "PutItem");
         assert_eq!(endpoint_variable(dynamodb), "AWS_ENDPOINT_URL_DYNAMODB");
