@@ -453,7 +453,10 @@ mod tests {
         );
         assert_eq!(service("acmpca").expect("acm-pca").error_prefix, "AcmPca");
         assert!(service("s3").is_none(), "S3 is not a JSON service");
-        assert_eq!(service("config").expect("AWS Config").target_prefix, "StarlingDoveService");
+        assert_eq!(
+            service("config").expect("AWS Config").target_prefix,
+            "StarlingDoveService"
+        );
         assert!(all_services().len() > 100);
         assert_eq!(api_action("putItem"), "PutItem");
         assert_eq!(endpoint_variable(dynamodb), "AWS_ENDPOINT_URL_DYNAMODB");
