@@ -83,6 +83,10 @@ struct WorkerArgs {
     /// Region for request signing.
     #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
     region: String,
+    /// Serve `/metrics` (Prometheus text) and `/healthz` on this address (env:
+    /// SLUICE_METRICS_LISTEN).
+    #[arg(long, env = "SLUICE_METRICS_LISTEN")]
+    metrics_listen: Option<std::net::SocketAddr>,
 }
 
 /// Flags of `sluice serve`. Each overrides the config file and the environment (see
@@ -426,21 +430,43 @@ fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
             worker_name: args.worker_name,
             heartbeat: std::time::Duration::from_secs(args.heartbeat_seconds.max(1)),
             integrations: config::integrations(&settings).await,
+            metrics: args
+                .metrics_listen
+                .map(|_| std::sync::Arc::new(sluice_worker::metrics::WorkerMetrics::new())),
         };
+        if let (Some(addr), Some(metrics)) = (args.metrics_listen, options.metrics.clone()) {
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                if let Err(e) = sluice_worker::metrics::serve(addr, metrics, stop).await {
+                    eprintln!("sluice worker: the metrics port {addr} could not be served: {e}");
+                }
+            });
+        }
         // Ctrl-C or SIGTERM: stop polling at once, finish the tasks in hand, then exit.
         shutdown::run_until_done(stop.clone(), sluice_worker::activity::run(options, stop)).await
     })?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// Logs on stderr, filtered by `SLUICE_LOG` (default `info`), coloured only on a terminal.
+/// Logs on stderr, filtered by `SLUICE_LOG` (default `info`): plain text (coloured only on a
+/// terminal), or JSON lines with `SLUICE_LOG_FORMAT=json` for log stores that search fields.
 fn init_logs() {
     use std::io::IsTerminal;
+    let filter = || {
+        tracing_subscriber::EnvFilter::try_from_env("SLUICE_LOG")
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
+    };
+    if std::env::var("SLUICE_LOG_FORMAT").as_deref() == Ok("json") {
+        tracing_subscriber::fmt()
+            .json()
+            .with_current_span(true)
+            .with_env_filter(filter())
+            .with_writer(std::io::stderr)
+            .init();
+        return;
+    }
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("SLUICE_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
+        .with_env_filter(filter())
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();

@@ -12,6 +12,7 @@ mod inference;
 mod lambda;
 mod map_runs;
 mod nested;
+mod observability;
 mod s3;
 mod schedules;
 mod services;

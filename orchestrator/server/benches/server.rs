@@ -427,6 +427,8 @@ async fn worker_dispatch(label: &str, pollers: Pollers) {
             worker_name: "bench".into(),
             heartbeat: Duration::from_secs(60),
             integrations: Default::default(),
+            metrics: None,
+            metrics: None,
         };
         tasks.push(tokio::spawn(async move {
             let _ =
@@ -546,6 +548,7 @@ async fn client_floor(pollers: Pollers) {
         worker_name: "bench".into(),
         heartbeat: Duration::from_secs(60),
         integrations: Default::default(),
+        metrics: None,
     });
     let raw = Arc::new(Client::new(&endpoint));
     let arn = "arn:aws:states:us-east-1:123456789012:activity:floor";

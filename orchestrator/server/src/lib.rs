@@ -4,6 +4,7 @@
 pub mod api;
 pub mod client;
 pub mod lifecycle;
+pub mod metrics;
 pub mod serve;
 pub mod service;
 pub mod store;

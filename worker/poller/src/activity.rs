@@ -31,6 +31,8 @@ pub struct WorkerOptions {
     pub heartbeat: Duration,
     /// The services the built-in handlers call (Lambda for `sluice-lambda`, S3 for SQL).
     pub integrations: Integrations,
+    /// Where tasks are counted (`--metrics-listen`).
+    pub metrics: Option<std::sync::Arc<crate::metrics::WorkerMetrics>>,
 }
 
 /// Why the worker could not start or run.
@@ -101,6 +103,7 @@ pub async fn run(options: WorkerOptions, stop: CancellationToken) -> Result<(), 
                 dispatcher.clone(),
                 options.worker_name.clone(),
                 options.heartbeat,
+                options.metrics.clone(),
                 stop.clone(),
             ));
         }
@@ -116,6 +119,7 @@ async fn poll(
     dispatcher: Arc<Dispatcher>,
     worker: String,
     heartbeat: Duration,
+    metrics: Option<Arc<crate::metrics::WorkerMetrics>>,
     stop: CancellationToken,
 ) {
     while !stop.is_cancelled() {
@@ -156,6 +160,15 @@ async fn poll(
             resume_key: None,
         });
         tokio::pin!(work);
+        let name = activity
+            .rsplit(":activity:")
+            .next()
+            .unwrap_or(&activity)
+            .to_string();
+        let started = std::time::Instant::now();
+        if let Some(m) = &metrics {
+            m.running.with_label_values(&[&name]).inc();
+        }
         let outcome = loop {
             tokio::select! {
                 out = &mut work => break out,
@@ -166,6 +179,18 @@ async fn poll(
                 }
             }
         };
+        if let Some(m) = &metrics {
+            m.running.with_label_values(&[&name]).dec();
+            let result = if outcome.is_ok() {
+                "succeeded"
+            } else {
+                "failed"
+            };
+            m.tasks.with_label_values(&[&name, result]).inc();
+            m.task_duration
+                .with_label_values(&[&name])
+                .observe(started.elapsed().as_secs_f64());
+        }
         let sent = match outcome {
             Ok(output) => sfn
                 .send_task_success()

@@ -3,3 +3,4 @@
 //! same dispatcher `sluice run` and `sluice serve` build (`sluice_integrations`).
 
 pub mod activity;
+pub mod metrics;

@@ -50,6 +50,8 @@ pub fn router(service: Arc<Service>) -> Router {
         .route("/sluice/s3-events", post(s3_events))
         .layer(DefaultBodyLimit::max(limit))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .with_state(service)
 }
 
@@ -141,6 +143,22 @@ async fn endpoint(
     .await;
     // One line per request: what was asked, how it ended, how long it took.
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let status = result.as_ref().map_or_else(|e| e.status.as_u16(), |_| 200);
+    let label = if ACTIONS.contains(&action.as_str()) {
+        action.as_str()
+    } else {
+        "unknown"
+    };
+    service
+        .metrics
+        .api_requests
+        .with_label_values(&[label, &status.to_string()])
+        .inc();
+    service
+        .metrics
+        .api_latency
+        .with_label_values(&[label])
+        .observe(latency_ms / 1000.0);
     match &result {
         Ok(_) => {
             tracing::info!(target: "sluice::api", action = %action, status = 200, latency_ms, "request")
@@ -192,7 +210,21 @@ async fn rest_endpoint(
             })
     }
     .await;
-    tracing::info!(target: "sluice::api", method = %method, path = %uri.path(), status = result.as_ref().map(|_| 200).unwrap_or_else(|e| e.status.as_u16()), "request");
+    let status = result.as_ref().map_or_else(|e| e.status.as_u16(), |_| 200);
+    tracing::info!(target: "sluice::api", method = %method, path = %uri.path(), status, "request");
+    // A bounded label: the method and the first path segment.
+    let segment = uri
+        .path()
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or("");
+    let label = format!("{method} /{segment}");
+    service
+        .metrics
+        .api_requests
+        .with_label_values(&[&label, &status.to_string()])
+        .inc();
     match result {
         Ok(value) => (
             StatusCode::OK,
@@ -250,4 +282,26 @@ async fn s3_events(
             .into_response(),
         Err(e) => e.into_response(),
     }
+}
+
+/// Ready to serve: the store answers and no shutdown has begun (503 otherwise).
+async fn readyz(State(service): State<Arc<Service>>) -> Response {
+    match service.ready().await {
+        Ok(()) => (StatusCode::OK, "ready").into_response(),
+        Err(reason) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: {reason}"),
+        )
+            .into_response(),
+    }
+}
+
+/// The Prometheus text exposition.
+async fn metrics(State(service): State<Arc<Service>>) -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        service.render_metrics().await,
+    )
+        .into_response()
 }

@@ -50,10 +50,11 @@ fn latest_per_execution(
 impl Committer {
     /// Start the writer; it ends after [`Committer::close`], or when every `Committer`
     /// clone is dropped.
-    pub fn start(store: Arc<dyn Store>) -> Committer {
+    pub fn start(store: Arc<dyn Store>, metrics: Arc<crate::metrics::Metrics>) -> Committer {
         let (tx, rx) = mpsc::channel::<(Work, Reply)>(4 * MAX_BATCH);
         let writer = BatchWriter::spawn(rx, MAX_BATCH, move |batch: Vec<(Work, Reply)>| {
             let store = store.clone();
+            let metrics = metrics.clone();
             async move {
                 let mut transitions = Vec::new();
                 let mut t_replies = Vec::new();
@@ -114,8 +115,17 @@ impl Committer {
                 if transitions.is_empty() {
                     return;
                 }
-                match store.commit(&transitions).await {
+                let started = std::time::Instant::now();
+                let committed = store.commit(&transitions).await;
+                metrics
+                    .commit_duration
+                    .observe(started.elapsed().as_secs_f64());
+                metrics.commit_batch.observe(transitions.len() as f64);
+                match committed {
                     Ok(results) => {
+                        metrics
+                            .transitions
+                            .inc_by(results.iter().filter(|r| r.is_ok()).count() as u64);
                         for (reply, result) in t_replies.into_iter().zip(results) {
                             let _ = reply.send(result);
                         }

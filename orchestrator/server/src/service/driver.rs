@@ -328,6 +328,7 @@ impl Service {
                 count: Default::default(),
             };
             let transitions = AtomicU64::new(u64::try_from(cursor.transitions).unwrap_or(0));
+            let step_started = std::time::Instant::now();
             let step = self.engine.step(StepRequest {
                 machine: &machine,
                 info: &info,
@@ -411,6 +412,10 @@ impl Service {
                 ),
             };
             events.push(finish_event(&finish));
+            self.metrics
+                .step_duration
+                .observe(step_started.elapsed().as_secs_f64());
+            let status = finish.status;
             let t = Transition {
                 execution_arn: arn.to_string(),
                 expected_version: cursor.version,
@@ -419,10 +424,31 @@ impl Service {
                 finish: Some(finish),
             };
             return match self.committer.commit(t).await {
-                Ok(()) | Err(StoreError::Conflict(_)) => Ok(()),
+                Ok(()) => {
+                    self.metrics
+                        .executions_finished
+                        .with_label_values(&[
+                            crate::metrics::machine_label(&execution.state_machine_arn),
+                            status.as_str(),
+                        ])
+                        .inc();
+                    Ok(())
+                }
+                Err(StoreError::Conflict(_)) => Ok(()),
                 Err(e) => Err(e.into()),
             };
         }
+    }
+
+    /// Count an execution that started (`sluice_executions_started_total`).
+    pub(crate) fn count_started(&self, record: &ExecutionRecord) {
+        self.metrics
+            .executions_started
+            .with_label_values(&[
+                crate::metrics::machine_label(&record.state_machine_arn),
+                record.kind.as_str(),
+            ])
+            .inc();
     }
 
     /// Create a durable execution and start driving it. Returns the record (an existing one
@@ -458,6 +484,7 @@ impl Service {
                 {
                     self.spawn_driver(record.arn.clone());
                 }
+                self.count_started(&record);
                 Ok((record, true))
             }
         }
@@ -468,6 +495,7 @@ impl Service {
         self: &Arc<Self>,
         mut record: ExecutionRecord,
     ) -> Result<ExpressOutcome, ServiceError> {
+        self.count_started(&record);
         let machine = self.plans.get(&record.definition)?;
         let input = stored_json(&record.input, "execution input")?;
         let sm_name = name_of(&record.state_machine_arn).to_string();
@@ -517,6 +545,13 @@ impl Service {
         self.committer
             .record_finished(record.clone(), events.to_vec())
             .await?;
+        self.metrics
+            .executions_finished
+            .with_label_values(&[
+                crate::metrics::machine_label(&record.state_machine_arn),
+                record.status.as_str(),
+            ])
+            .inc();
         Ok(ExpressOutcome { record })
     }
 

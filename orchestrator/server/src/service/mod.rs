@@ -126,6 +126,8 @@ fn token_key(secret: &str) -> TokenKey {
 /// The running orchestrator.
 pub struct Service {
     pub store: Arc<dyn Store>,
+    /// What `/metrics` shows.
+    pub metrics: Arc<crate::metrics::Metrics>,
     pub registry: Arc<Registry>,
     /// Activity tasks and callbacks: parked Task states, pollers and answers.
     pub parked: Arc<ParkedTasks>,
@@ -231,11 +233,13 @@ impl Service {
         let mut engine = Engine::new(dispatcher);
         engine.limits = config.limits.clone();
         // The writer task lives as long as a Committer exists, i.e. as long as the service.
-        let committer = Committer::start(store.clone());
+        let metrics = Arc::new(crate::metrics::Metrics::new());
+        let committer = Committer::start(store.clone(), metrics.clone());
         let map_runs = map_runs::MapRunBook::start(store.clone());
         let children = child_pool::ChildPool::new(config.child_slots);
         Service {
             store,
+            metrics,
             registry,
             parked,
             config,
@@ -473,6 +477,36 @@ impl Service {
         {
             handle.abort();
         }
+    }
+
+    /// `/readyz`: the store answers and no shutdown has begun.
+    pub async fn ready(&self) -> Result<(), String> {
+        if self.is_shutting_down() {
+            return Err("shutting down".into());
+        }
+        self.store.ping().await.map_err(|e| e.to_string())
+    }
+
+    /// `/metrics`: the counters, and the gauges read now.
+    pub async fn render_metrics(&self) -> String {
+        let m = &self.metrics;
+        m.executions_driven.set(self.active_drivers() as f64);
+        match self.store.pending_tasks().await {
+            Ok(queues) => {
+                m.tasks_pending.reset();
+                m.task_oldest_age.reset();
+                let now = crate::time::now();
+                for (activity, n, oldest) in queues {
+                    let name = activity.rsplit(":activity:").next().unwrap_or(&activity);
+                    m.tasks_pending.with_label_values(&[name]).set(n as f64);
+                    m.task_oldest_age
+                        .with_label_values(&[name])
+                        .set((now - oldest).max(0.0));
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "reading task queues for /metrics failed"),
+        }
+        m.render()
     }
 
     /// Executions currently driven by this process.

@@ -181,6 +181,13 @@ impl Service {
                 };
                 report.fired += 1;
                 report.started += created.len() + runs.len();
+                for e in fire
+                    .executions
+                    .iter()
+                    .filter(|e| created.contains(&e.record.arn))
+                {
+                    self.count_started(&e.record);
+                }
                 tracing::info!(
                     target: "sluice::schedules",
                     schedule = %format!("{}/{}", fire.group, fire.name),
@@ -248,7 +255,11 @@ impl Service {
             return Ok((fire, Vec::new(), due.skipped));
         };
         let mut express = Vec::new();
+        let clock_now = self.config.schedule_clock.now();
         for tick in due.fire {
+            self.metrics
+                .schedule_lateness
+                .observe((clock_now - seconds(tick)).max(0.0));
             let name = execution_name(&record.group, &record.name, tick);
             let input = render_input(record.input.as_deref(), &record.arn, tick);
             let execution = ExecutionRecord {

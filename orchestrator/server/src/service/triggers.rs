@@ -173,6 +173,14 @@ impl Service {
                 .flatten()
             {
                 started += 1;
+                self.metrics
+                    .executions_started
+                    .with_label_values(&[crate::metrics::machine_label(&machine.arn), "STANDARD"])
+                    .inc();
+                self.metrics
+                    .trigger_executions
+                    .with_label_values(&[&trigger.name])
+                    .inc();
                 self.spawn_driver(arn);
             }
         }

@@ -519,6 +519,12 @@ pub trait Store: Send + Sync {
         lease: &Lease,
     ) -> Result<Vec<Option<String>>>;
 
+    // ---- health
+    /// A round trip to the database (readiness).
+    async fn ping(&self) -> Result<()>;
+    /// Activity tasks waiting for a worker: `(activity ARN, how many, oldest creation time)`.
+    async fn pending_tasks(&self) -> Result<Vec<(String, i64, f64)>>;
+
     // ---- timers
     /// The deadline of a durable timer: the stored one when `key` was set before (a replayed
     /// step), else `fire_at`, which is stored. Timers of an execution go when it ends.

@@ -490,6 +490,22 @@ macro_rules! schedule_sql {
             Ok(())
         }
 
+        pub(super) async fn ping(pool: &sqlx::Pool<$db>) -> Result<()> {
+            sqlx::query("SELECT 1").execute(pool).await?;
+            Ok(())
+        }
+
+        pub(super) async fn pending_tasks(pool: &sqlx::Pool<$db>) -> Result<Vec<(String, i64, f64)>> {
+            let rows = sqlx::query(
+                "SELECT activity_arn, COUNT(*) AS n, MIN(created) AS oldest FROM tasks WHERE status = 'PENDING' AND activity_arn IS NOT NULL GROUP BY activity_arn",
+            )
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|r| Ok((r.try_get("activity_arn")?, r.try_get("n")?, r.try_get("oldest")?)))
+                .collect()
+        }
+
         const TRIGGER_COLUMNS: &str = "name, arn, bucket, prefix, suffix, target_arn, interval_seconds, state, include_existing, created, modified, last_listed";
 
         fn trigger_row(row: &$row) -> Result<TriggerRecord> {

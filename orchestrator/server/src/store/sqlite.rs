@@ -1098,6 +1098,14 @@ impl Store for SqliteStore {
         scheduling::delete_schedule_group(&self.pool, name).await
     }
 
+    async fn ping(&self) -> Result<()> {
+        scheduling::ping(&self.pool).await
+    }
+
+    async fn pending_tasks(&self) -> Result<Vec<(String, i64, f64)>> {
+        scheduling::pending_tasks(&self.pool).await
+    }
+
     async fn create_trigger(&self, trigger: &TriggerRecord) -> Result<()> {
         scheduling::create_trigger(&self.pool, trigger).await
     }
