@@ -7,6 +7,7 @@ mod remote;
 mod schedules;
 mod settings;
 mod shutdown;
+mod telemetry;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -342,7 +343,8 @@ fn show_config(args: &ServeArgs) -> anyhow::Result<ExitCode> {
 
 fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let settings = serve_settings(&args)?;
-    init_logs();
+    // Declared before the runtime, so it is dropped (flushing traces) after it.
+    let _telemetry = telemetry::init("sluice-serve");
     let s = &settings.serve;
     let grace_seconds = s.shutdown_grace_seconds;
     if !(grace_seconds.is_finite() && grace_seconds >= 0.0) {
@@ -414,7 +416,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
-    init_logs();
+    let _telemetry = telemetry::init("sluice-worker");
     let settings = settings::Settings::load(args.config.as_deref(), &settings::process_env)?;
     let stop = tokio_util::sync::CancellationToken::new();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -446,30 +448,6 @@ fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
         shutdown::run_until_done(stop.clone(), sluice_worker::activity::run(options, stop)).await
     })?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// Logs on stderr, filtered by `SLUICE_LOG` (default `info`): plain text (coloured only on a
-/// terminal), or JSON lines with `SLUICE_LOG_FORMAT=json` for log stores that search fields.
-fn init_logs() {
-    use std::io::IsTerminal;
-    let filter = || {
-        tracing_subscriber::EnvFilter::try_from_env("SLUICE_LOG")
-            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
-    };
-    if std::env::var("SLUICE_LOG_FORMAT").as_deref() == Ok("json") {
-        tracing_subscriber::fmt()
-            .json()
-            .with_current_span(true)
-            .with_env_filter(filter())
-            .with_writer(std::io::stderr)
-            .init();
-        return;
-    }
-    tracing_subscriber::fmt()
-        .with_env_filter(filter())
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
-        .init();
 }
 
 /// The host name (a pod's name on Kubernetes): distinct between machines and the same after

@@ -180,3 +180,55 @@ async fn probes_metrics_and_json_logs() {
         assert!(v["level"].is_string());
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn traces_reach_an_otlp_receiver() {
+    use std::io::{BufRead, BufReader};
+    let dir = temp_dir("otlp");
+    let spans = dir.join("spans");
+    let mut receiver = Command::new("python3")
+        .args([
+            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/http/otlp_receiver.py"),
+            &spans.display().to_string(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs the receiver");
+    let mut line = String::new();
+    BufReader::new(receiver.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("the receiver prints its address");
+    let endpoint = line.trim().trim_start_matches("listening on ").to_string();
+    let server = Server::start_env(
+        &format!("sqlite:{}", dir.join("s.db").display()),
+        &[],
+        &[("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str())],
+    );
+    let c = server.client();
+    let machine = create(
+        &c,
+        "traced",
+        json!({"StartAt": "Hello", "States": {"Hello": {"Type": "Pass", "End": true}}}),
+    )
+    .await;
+    let exec = start(&c, &machine, "{}").await;
+    assert_eq!(
+        finished(&c, &exec).await.status(),
+        &ExecutionStatus::Succeeded
+    );
+    // SIGTERM flushes the spans not yet sent.
+    let (status, _) = server.stop();
+    assert!(status.success());
+    let mut bytes = Vec::new();
+    for entry in std::fs::read_dir(&spans).expect("spans were received") {
+        bytes.extend(std::fs::read(entry.expect("entry").path()).expect("read"));
+    }
+    let _ = receiver.kill();
+    let _ = receiver.wait();
+    let has = |needle: &str| bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
+    // Protobuf keeps strings as they are: the span names, the service, the execution.
+    assert!(has("sluice-serve"), "no spans from sluice-serve");
+    assert!(has("step") && has("api"), "the step and API spans");
+    assert!(has(&exec), "the execution ARN is on its spans");
+    assert!(has("Hello"), "the state name is on the step span");
+}

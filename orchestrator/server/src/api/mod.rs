@@ -139,8 +139,9 @@ async fn endpoint(
             other => ApiError::serialization(format!("reading the request body: {other}")),
         })?;
         handle(&service, &method, &uri, &headers, &body).await
-    }
-    .await;
+    };
+    let result =
+        tracing::Instrument::instrument(result, tracing::info_span!("api", action = %action)).await;
     // One line per request: what was asked, how it ended, how long it took.
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     let status = result.as_ref().map_or_else(|e| e.status.as_u16(), |_| 200);

@@ -329,18 +329,26 @@ impl Service {
             };
             let transitions = AtomicU64::new(u64::try_from(cursor.transitions).unwrap_or(0));
             let step_started = std::time::Instant::now();
-            let step = self.engine.step(StepRequest {
-                machine: &machine,
-                info: &info,
-                rng: &rng,
-                state: usize::try_from(cursor.state).unwrap_or(usize::MAX),
-                input: state_input,
-                vars: &mut vars,
-                events: Some(&buffer),
-                timers: Some(&timers),
-                children: Some(&children),
-                transitions: &transitions,
-            });
+            let step_span = tracing::info_span!(
+                "step",
+                execution = %arn,
+                state = %machine.graph.states.get(usize::try_from(cursor.state).unwrap_or(usize::MAX)).map(|s| s.name.as_str()).unwrap_or(""),
+            );
+            let step = tracing::Instrument::instrument(
+                self.engine.step(StepRequest {
+                    machine: &machine,
+                    info: &info,
+                    rng: &rng,
+                    state: usize::try_from(cursor.state).unwrap_or(usize::MAX),
+                    input: state_input,
+                    vars: &mut vars,
+                    events: Some(&buffer),
+                    timers: Some(&timers),
+                    children: Some(&children),
+                    transitions: &transitions,
+                }),
+                step_span,
+            );
             let outcome = match deadline {
                 Some(at) => {
                     let left = Duration::from_secs_f64((at - now()).max(0.0));
