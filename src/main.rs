@@ -409,6 +409,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             config,
             shutdown: root.clone(),
             grace: std::time::Duration::from_secs_f64(grace_seconds),
+            json_logs: std::env::var("SLUICE_LOG_FORMAT").as_deref() == Ok("json"),
         });
         shutdown::run_until_done(root, serving).await
     })?;

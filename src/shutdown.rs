@@ -32,7 +32,7 @@ async fn signal() {
 pub async fn run_until_done<F: Future>(root: CancellationToken, work: F) -> F::Output {
     let watch = async {
         signal().await;
-        eprintln!("sluice: signal received, shutting down");
+        tracing::info!("signal received, shutting down");
         root.cancel();
         std::future::pending::<std::convert::Infallible>().await
     };

@@ -171,7 +171,15 @@ async fn probes_metrics_and_json_logs() {
         get(&format!("http://{worker_metrics}/healthz")).await.0,
         200
     );
-    // Logs are JSON lines with the request's fields.
+    // Logs are JSON lines with the request's fields, the address line too.
+    assert!(
+        server
+            .logged("")
+            .iter()
+            .all(|l| serde_json::from_str::<Value>(l).is_ok()),
+        "a log line is not JSON: {:?}",
+        server.logged("")
+    );
     let requests = server.logged("\"request\"");
     assert!(!requests.is_empty(), "no request log lines");
     for line in requests.iter().take(5) {

@@ -72,8 +72,13 @@ impl Server {
                 .next()
                 .expect("sluice serve printed its address before exiting")
                 .expect("stderr is readable");
-            if let Some(url) = line.strip_prefix("sluice serve listening on ") {
-                break url.trim().to_string();
+            // A plain line, or the same message inside a JSON log line.
+            if let Some((_, rest)) = line.split_once("sluice serve listening on ") {
+                break rest
+                    .split(|c: char| c == '"' || c.is_whitespace())
+                    .next()
+                    .unwrap_or("")
+                    .to_string();
             }
         };
         // Keep draining stderr so the server never blocks on a full pipe.

@@ -63,6 +63,8 @@ pub struct ServeOptions {
     pub shutdown: CancellationToken,
     /// How long a shutdown may take before what is left is cut off.
     pub grace: Duration,
+    /// The logs are JSON lines: the address line is one too.
+    pub json_logs: bool,
 }
 
 /// Failures while starting or serving.
@@ -97,11 +99,25 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
     let resumed = service.resume().await?;
     service.start_maintenance();
     tracing::info!(listen = %options.listen, resumed, "sluice serve is ready");
-    // Tools and tests wait for this line to know the port is open.
-    eprintln!(
+    // Tools and tests wait for this line to know the port is open; it is printed whatever
+    // the log filter, as a JSON line when the logs are.
+    let announce = format!(
         "sluice serve listening on http://{}",
         listener.local_addr().map_err(ServeError::Serve)?
     );
+    if options.json_logs {
+        eprintln!(
+            "{}",
+            serde_json::json!({
+                "timestamp": crate::time::iso8601(crate::time::now()),
+                "level": "INFO",
+                "fields": {"message": announce},
+                "target": "sluice_server::serve",
+            })
+        );
+    } else {
+        eprintln!("{announce}");
+    }
     let app = crate::api::router(service.clone());
     let serving =
         axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());

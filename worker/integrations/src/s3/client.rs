@@ -51,6 +51,13 @@ pub enum Action {
     ListObjectsV2(Shape),
     GetObject(Shape),
     PutObject(Shape),
+    /// `aws-sdk:s3:headObject`, `getObjectAttributes`, `copyObject`, `deleteObject`,
+    /// `deleteObjects`: the object calls definitions make beside reading and writing.
+    HeadObject,
+    GetObjectAttributes,
+    CopyObject,
+    DeleteObject,
+    DeleteObjects,
 }
 
 impl Action {
@@ -73,6 +80,12 @@ impl Action {
             "listObjectsV2" => Some(Action::ListObjectsV2(shape)),
             "getObject" => Some(Action::GetObject(shape)),
             "putObject" => Some(Action::PutObject(shape)),
+            _ if shape == Shape::ItemReader => None,
+            "headObject" => Some(Action::HeadObject),
+            "getObjectAttributes" => Some(Action::GetObjectAttributes),
+            "copyObject" => Some(Action::CopyObject),
+            "deleteObject" => Some(Action::DeleteObject),
+            "deleteObjects" => Some(Action::DeleteObjects),
             _ => None,
         }
     }
@@ -83,6 +96,11 @@ impl Action {
             Action::ListObjectsV2(shape) => list_objects_v2(buckets, params, shape).await,
             Action::GetObject(shape) => get_object(buckets, params, shape).await,
             Action::PutObject(_) => put_object(buckets, params).await,
+            Action::HeadObject => head_object(buckets, params, false).await,
+            Action::GetObjectAttributes => head_object(buckets, params, true).await,
+            Action::CopyObject => copy_object(buckets, params).await,
+            Action::DeleteObject => delete_objects(buckets, params, false).await,
+            Action::DeleteObjects => delete_objects(buckets, params, true).await,
         }
     }
 }
@@ -500,6 +518,114 @@ async fn put_object(buckets: &Buckets, params: &Value) -> Result<Value, S3Failur
     Ok(json!({"ETag": quoted(put.e_tag.as_deref())}))
 }
 
+/// HeadObject, or GetObjectAttributes (`attributes`): the object's metadata.
+async fn head_object(
+    buckets: &Buckets,
+    params: &Value,
+    attributes: bool,
+) -> Result<Value, S3Failure> {
+    let bucket = field(params, "Bucket")?;
+    let key = field(params, "Key")?;
+    let meta = open(buckets, bucket)?
+        .head(&Path::from(key))
+        .await
+        .map_err(|e| failed(bucket, key, e))?;
+    let etag = quoted(meta.e_tag.as_deref());
+    let mut out = if attributes {
+        // GetObjectAttributes gives the ETag without its quotes.
+        json!({
+            "ETag": etag.trim_matches('"'),
+            "LastModified": iso(meta.last_modified),
+            "ObjectSize": meta.size,
+            "StorageClass": "STANDARD",
+        })
+    } else {
+        json!({
+            "AcceptRanges": "bytes",
+            "ContentLength": meta.size,
+            "ETag": etag,
+            "LastModified": iso(meta.last_modified),
+            "Metadata": {},
+        })
+    };
+    if let Some(v) = &meta.version {
+        out["VersionId"] = json!(v);
+    }
+    Ok(out)
+}
+
+/// CopyObject: `CopySource` is `bucket/key` (URL-encoded, as S3 takes it).
+async fn copy_object(buckets: &Buckets, params: &Value) -> Result<Value, S3Failure> {
+    let bucket = field(params, "Bucket")?;
+    let key = field(params, "Key")?;
+    let source = field(params, "CopySource")?;
+    let source = url::form_urlencoded::parse(format!("s={source}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default();
+    let (from_bucket, from_key) = source
+        .trim_start_matches('/')
+        .split_once('/')
+        .ok_or_else(|| S3Failure::new("InvalidRequest", "CopySource must be bucket/key"))?;
+    let target = open(buckets, bucket)?;
+    if from_bucket == bucket {
+        target
+            .copy(&Path::from(from_key), &Path::from(key))
+            .await
+            .map_err(|e| failed(from_bucket, from_key, e))?;
+    } else {
+        let bytes = open(buckets, from_bucket)?
+            .get(&Path::from(from_key))
+            .await
+            .map_err(|e| failed(from_bucket, from_key, e))?
+            .bytes()
+            .await
+            .map_err(|e| failed(from_bucket, from_key, e))?;
+        target
+            .put(&Path::from(key), PutPayload::from(bytes))
+            .await
+            .map_err(|e| failed(bucket, key, e))?;
+    }
+    let meta = target
+        .head(&Path::from(key))
+        .await
+        .map_err(|e| failed(bucket, key, e))?;
+    Ok(json!({"CopyObjectResult": {
+        "ETag": quoted(meta.e_tag.as_deref()),
+        "LastModified": iso(meta.last_modified),
+    }}))
+}
+
+/// DeleteObject (`Key`), or DeleteObjects (`Delete.Objects[].Key`). Deleting a key that is
+/// not there succeeds, as on S3.
+async fn delete_objects(buckets: &Buckets, params: &Value, many: bool) -> Result<Value, S3Failure> {
+    let bucket = field(params, "Bucket")?;
+    let keys: Vec<String> = if many {
+        params
+            .pointer("/Delete/Objects")
+            .and_then(Value::as_array)
+            .ok_or_else(|| S3Failure::new("InvalidRequest", "Delete.Objects must be an array"))?
+            .iter()
+            .map(|o| field(o, "Key").map(str::to_string))
+            .collect::<Result<_, _>>()?
+    } else {
+        vec![field(params, "Key")?.to_string()]
+    };
+    let store = open(buckets, bucket)?;
+    let mut deleted = Vec::new();
+    for key in &keys {
+        match store.delete(&Path::from(key.as_str())).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => deleted.push(json!({"Key": key})),
+            Err(e) => return Err(failed(bucket, key, e)),
+        }
+    }
+    Ok(if many {
+        json!({"Deleted": deleted})
+    } else {
+        json!({})
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -517,6 +643,10 @@ mod tests {
         assert_eq!(
             Action::of(&Resource::parse("arn:aws:states:::s3:deleteObject")),
             None
+        );
+        assert_eq!(
+            Action::of(&Resource::parse("arn:aws:states:::aws-sdk:s3:headObject")),
+            Some(Action::HeadObject)
         );
         assert_eq!(
             Action::of(&Resource::parse("arn:aws:states:::lambda:invoke")),
@@ -738,6 +868,61 @@ mod tests {
             seen.extend(rows);
         }
         assert_eq!(seen, (0..10).collect::<Vec<i64>>());
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[tokio::test]
+    async fn head_copy_and_delete_objects() {
+        let root = std::env::temp_dir().join(format!("sluice-s3-objects-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let buckets = Buckets::local(&root);
+        let call = |action: &str, params: Value| {
+            let buckets = buckets.clone();
+            let action = Action::of(&Resource::parse(&format!(
+                "arn:aws:states:::aws-sdk:s3:{action}"
+            )))
+            .expect("known");
+            async move { action.run(&buckets, &params).await }
+        };
+        call(
+            "putObject",
+            json!({"Bucket": "b", "Key": "in/a.txt", "Body": "hello"}),
+        )
+        .await
+        .expect("put");
+        let head = call("headObject", json!({"Bucket": "b", "Key": "in/a.txt"}))
+            .await
+            .expect("head");
+        assert_eq!(head["ContentLength"], 5);
+        let attrs = call(
+            "getObjectAttributes",
+            json!({"Bucket": "b", "Key": "in/a.txt", "ObjectAttributes": ["ObjectSize"]}),
+        )
+        .await
+        .expect("attributes");
+        assert_eq!(attrs["ObjectSize"], 5);
+        let copied = call(
+            "copyObject",
+            json!({"Bucket": "c", "Key": "out/a.txt", "CopySource": "b/in/a.txt"}),
+        )
+        .await
+        .expect("copy");
+        assert!(copied["CopyObjectResult"]["ETag"].is_string());
+        call(
+            "copyObject",
+            json!({"Bucket": "b", "Key": "in/a2.txt", "CopySource": "/b/in%2Fa.txt"}),
+        )
+        .await
+        .expect("copy within a bucket");
+        let deleted = call("deleteObjects", json!({"Bucket": "b", "Delete": {"Objects": [{"Key": "in/a.txt"}, {"Key": "in/missing"}]}}))
+            .await
+            .expect("delete");
+        assert_eq!(deleted["Deleted"].as_array().map(Vec::len), Some(2));
+        let gone = call("headObject", json!({"Bucket": "b", "Key": "in/a.txt"})).await;
+        assert_eq!(gone.expect_err("deleted").error, "S3.NoSuchKey");
+        call("deleteObject", json!({"Bucket": "c", "Key": "out/a.txt"}))
+            .await
+            .expect("delete one");
         let _ = std::fs::remove_dir_all(&root);
     }
 }
