@@ -20,6 +20,7 @@ pub struct Metrics {
     pub commit_batch: Histogram,
     pub schedule_lateness: Histogram,
     pub trigger_executions: IntCounterVec,
+    pub map_run_items: IntCounterVec,
     pub tasks_pending: GaugeVec,
     pub task_oldest_age: GaugeVec,
     pub executions_driven: Gauge,
@@ -126,6 +127,11 @@ impl Metrics {
                 "sluice_trigger_executions_total",
                 "Executions object triggers started, by trigger",
                 &["trigger"],
+            ),
+            map_run_items: counter_vec(
+                "sluice_map_run_items_total",
+                "Items of Distributed Map runs that ended, by status",
+                &["status"],
             ),
             tasks_pending: gauge_vec(
                 "sluice_activity_tasks_pending",

@@ -21,6 +21,8 @@ pub(crate) struct MapRunBook {
     writes: mpsc::UnboundedSender<MapRunRecord>,
     /// The writer task; it ends when the book (and with it the sender) is dropped.
     _writer: tokio::task::JoinHandle<()>,
+    /// Counts the items of runs as they end (`sluice_map_run_items_total`).
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 struct Live {
@@ -97,7 +99,10 @@ fn decode_update(text: &str) -> MapRunUpdate {
 
 impl MapRunBook {
     /// A book writing to `store`.
-    pub(crate) fn start(store: Arc<dyn Store>) -> MapRunBook {
+    pub(crate) fn start(
+        store: Arc<dyn Store>,
+        metrics: Arc<crate::metrics::Metrics>,
+    ) -> MapRunBook {
         let (writes, mut pending) = mpsc::unbounded_channel::<MapRunRecord>();
         let live: Arc<Mutex<HashMap<String, Live>>> = Arc::default();
         let book = Arc::clone(&live);
@@ -135,6 +140,7 @@ impl MapRunBook {
             live,
             writes,
             _writer: writer,
+            metrics,
         }
     }
 
@@ -203,6 +209,16 @@ impl MapRunBook {
         if ended {
             record.stop = Some(now);
             record.running = 0;
+            if !entry.ended {
+                let items = &self.metrics.map_run_items;
+                let add = |status: &str, n: i64| {
+                    items
+                        .with_label_values(&[status])
+                        .inc_by(u64::try_from(n).unwrap_or(0));
+                };
+                add("SUCCEEDED", record.items_succeeded);
+                add("FAILED", record.items_failed);
+            }
         }
         let due = ended || entry.written.is_none_or(|at| at.elapsed() >= WRITE_EVERY);
         if due {

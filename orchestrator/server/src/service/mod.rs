@@ -235,7 +235,7 @@ impl Service {
         // The writer task lives as long as a Committer exists, i.e. as long as the service.
         let metrics = Arc::new(crate::metrics::Metrics::new());
         let committer = Committer::start(store.clone(), metrics.clone());
-        let map_runs = map_runs::MapRunBook::start(store.clone());
+        let map_runs = map_runs::MapRunBook::start(store.clone(), metrics.clone());
         let children = child_pool::ChildPool::new(config.child_slots);
         Service {
             store,
