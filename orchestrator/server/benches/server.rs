@@ -428,7 +428,6 @@ async fn worker_dispatch(label: &str, pollers: Pollers) {
             heartbeat: Duration::from_secs(60),
             integrations: Default::default(),
             metrics: None,
-            metrics: None,
         };
         tasks.push(tokio::spawn(async move {
             let _ =
