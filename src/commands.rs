@@ -202,6 +202,25 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
 }
 
 /// `sluice validate`.
+/// `sluice graph`: the definition drawn as SVG or Mermaid text.
+pub fn graph(path: &Path, output: Option<&Path>, mermaid: bool) -> Result<ExitCode> {
+    use sluice_engine::lang::graph;
+    let definition = load(path)?;
+    let layout = graph::layout(&definition);
+    let text = if mermaid {
+        graph::mermaid(&layout)
+    } else {
+        graph::svg(&layout)
+    };
+    match output {
+        Some(file) => {
+            std::fs::write(file, text).with_context(|| format!("writing {}", file.display()))?
+        }
+        None => print!("{text}"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn validate(path: &Path, as_json: bool) -> Result<ExitCode> {
     let definition = match load(path) {
         Ok(d) => d,

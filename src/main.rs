@@ -34,6 +34,8 @@ enum Command {
     Run(RunArgs),
     /// Check a definition and report every problem with its location.
     Validate(ValidateArgs),
+    /// Draw a definition as a graph: SVG (the default) or Mermaid text.
+    Graph(GraphArgs),
     /// Run the orchestrator: durable executions behind the AWS Step Functions API.
     Serve(ServeArgs),
     /// Print the configuration `sluice serve` would run with (secrets redacted): defaults <
@@ -292,6 +294,18 @@ struct ValidateArgs {
     json: bool,
 }
 
+#[derive(clap::Args)]
+struct GraphArgs {
+    /// The definition: JSON or YAML; `-` reads stdin.
+    definition: PathBuf,
+    /// Write here instead of standard output.
+    #[arg(long, short)]
+    output: Option<PathBuf>,
+    /// Mermaid flowchart text instead of SVG.
+    #[arg(long)]
+    mermaid: bool,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -311,6 +325,9 @@ fn main() -> ExitCode {
             config: args.config,
         }),
         Command::Validate(args) => commands::validate(&args.definition, args.json),
+        Command::Graph(args) => {
+            commands::graph(&args.definition, args.output.as_deref(), args.mermaid)
+        }
         Command::Serve(args) => serve(args),
         Command::Config(args) => show_config(&args),
         Command::Worker(args) => worker(args),

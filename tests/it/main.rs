@@ -6,6 +6,7 @@ mod awscli;
 mod batch;
 mod cli;
 mod crash;
+mod graph;
 mod http;
 #[cfg(feature = "inference")]
 mod inference;

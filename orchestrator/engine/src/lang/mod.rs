@@ -7,6 +7,7 @@ pub mod checker;
 pub mod choice;
 pub mod distributed;
 pub mod errors;
+pub mod graph;
 pub mod intrinsics;
 pub mod jsonata;
 pub mod load;
