@@ -18,7 +18,7 @@ use crate::store::{
 };
 
 /// Due schedules read, and fires written, per store round trip.
-const FIRE_BATCH: usize = 500;
+const FIRE_BATCH: usize = 2000;
 
 /// The name of the group every schedule belongs to unless it names another.
 pub const DEFAULT_GROUP: &str = "default";
