@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod client;
+pub mod console;
 pub mod lifecycle;
 pub mod metrics;
 pub mod serve;

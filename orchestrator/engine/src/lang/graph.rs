@@ -294,6 +294,17 @@ fn escape(text: &str) -> String {
 
 /// The layout as an SVG document.
 pub fn svg(layout: &Layout) -> String {
+    svg_painted(layout, &|_| None)
+}
+
+/// The layout as SVG, with extra CSS classes on the boxes `paint` names (the console paints
+/// each state with its status). Every state's group carries `data-id` (its path) and
+/// `data-name` (its name, as history events name it).
+pub fn svg_painted(layout: &Layout, paint: &dyn Fn(&Node) -> Option<String>) -> String {
+    let classes = |n: &Node, base: &str| match paint(n) {
+        Some(extra) => escape(&format!("{base} {extra}")),
+        None => base.to_string(),
+    };
     let mut s = String::new();
     let _ = write!(
         s,
@@ -304,7 +315,7 @@ pub fn svg(layout: &Layout) -> String {
     for n in layout.nodes.iter().filter(|n| n.container) {
         let _ = write!(
             s,
-            r##"<g class="container" data-id="{id}"><rect x="{x}" y="{y}" width="{w}" height="{h}" rx="6" fill="none" stroke="#999" stroke-dasharray="4 3"/><text x="{tx}" y="{ty}" fill="#555">{label}</text></g>"##,
+            r##"<g class="{class}" data-id="{id}" data-name="{name}"><rect x="{x}" y="{y}" width="{w}" height="{h}" rx="6" fill="none" stroke="#999" stroke-dasharray="4 3"/><text x="{tx}" y="{ty}" fill="#555">{label}</text></g>"##,
             id = escape(&n.id),
             x = n.x,
             y = n.y,
@@ -313,6 +324,8 @@ pub fn svg(layout: &Layout) -> String {
             tx = n.x + 8.0,
             ty = n.y + 16.0,
             label = escape(&format!("{} ({})", n.name, n.kind)),
+            class = classes(n, "container"),
+            name = escape(&n.name),
         );
     }
     let centre: HashMap<&str, &Node> = layout.nodes.iter().map(|n| (n.id.as_str(), n)).collect();
@@ -345,7 +358,7 @@ pub fn svg(layout: &Layout) -> String {
     for n in layout.nodes.iter().filter(|n| !n.container) {
         let _ = write!(
             s,
-            r##"<g class="state" data-id="{id}"><rect x="{x}" y="{y}" width="{w}" height="{h}" rx="6" fill="#f4f6f8" stroke="#333"/><text x="{tx}" y="{ty}" text-anchor="middle">{name}</text><text x="{tx}" y="{ty2}" text-anchor="middle" fill="#777" font-size="10">{kind}</text></g>"##,
+            r##"<g class="{class}" data-id="{id}" data-name="{name}"><rect x="{x}" y="{y}" width="{w}" height="{h}" rx="6" fill="#f4f6f8" stroke="#333"/><text x="{tx}" y="{ty}" text-anchor="middle">{name}</text><text x="{tx}" y="{ty2}" text-anchor="middle" fill="#777" font-size="10">{kind}</text></g>"##,
             id = escape(&n.id),
             x = n.x,
             y = n.y,
@@ -356,6 +369,7 @@ pub fn svg(layout: &Layout) -> String {
             ty2 = n.y + 31.0,
             name = escape(&n.name),
             kind = escape(&n.kind),
+            class = classes(n, "state"),
         );
     }
     s.push_str("</svg>\n");

@@ -639,6 +639,7 @@ async fn list_executions(svc: &Arc<Service>, input: &Value) -> Reply {
             status,
             after,
             limit: limit + 1,
+            ..Default::default()
         })
         .await?;
     let items: Vec<Value> = rows

@@ -22,6 +22,7 @@ use axum::routing::{any, get, post};
 use serde_json::Value;
 
 pub use actions::ACTIONS;
+pub(crate) use actions::dispatch;
 pub use error::ApiError;
 
 use crate::service::Service;
@@ -52,7 +53,8 @@ pub fn router(service: Arc<Service>) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .with_state(service)
+        .with_state(service.clone())
+        .merge(crate::console::router(service))
 }
 
 /// One request of the protocol, after its body was read: check the signature (when keys are

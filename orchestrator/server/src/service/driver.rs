@@ -44,13 +44,15 @@ impl EventSink for Buffer<'_> {
             return;
         }
         // Written at once: what a running task has done so far (scheduled, taken by a
-        // worker, submitted) and a Map Run that started show in the history while they run.
+        // worker, submitted), a Wait being waited out and a Map Run that started show in the
+        // history while they run.
         // Scheduled and started events come in pairs for Lambda and service tasks; the
         // second one writes both.
         let parks = matches!(
             e.kind.as_str(),
             "ActivityScheduled"
                 | "ActivityStarted"
+                | "WaitStateEntered"
                 | "LambdaFunctionStarted"
                 | "TaskStarted"
                 | "TaskSubmitted"

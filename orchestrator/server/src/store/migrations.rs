@@ -44,6 +44,11 @@ const SQLITE: &[Script] = &[
         "schedules and triggers",
         include_str!("migrations/sqlite/0006_schedules_and_triggers.sql"),
     ),
+    (
+        7,
+        "console indexes",
+        include_str!("migrations/sqlite/0007_console_indexes.sql"),
+    ),
 ];
 
 const POSTGRES: &[Script] = &[
@@ -76,6 +81,11 @@ const POSTGRES: &[Script] = &[
         6,
         "schedules and triggers",
         include_str!("migrations/postgres/0006_schedules_and_triggers.sql"),
+    ),
+    (
+        7,
+        "console indexes",
+        include_str!("migrations/postgres/0007_console_indexes.sql"),
     ),
 ];
 

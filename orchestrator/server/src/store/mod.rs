@@ -280,6 +280,10 @@ pub struct ExecutionFilter {
     pub status: Option<ExecutionStatus>,
     /// Return executions that sort after this ARN (newest first by start time, then ARN).
     pub after: Option<(f64, String)>,
+    /// Started at or after this time (seconds since the epoch).
+    pub started_after: Option<f64>,
+    /// Started before this time.
+    pub started_before: Option<f64>,
     pub limit: usize,
 }
 
@@ -524,6 +528,8 @@ pub trait Store: Send + Sync {
     async fn ping(&self) -> Result<()>;
     /// Activity tasks waiting for a worker: `(activity ARN, how many, oldest creation time)`.
     async fn pending_tasks(&self) -> Result<Vec<(String, i64, f64)>>;
+    /// Activity tasks and callbacks not yet answered (pending or claimed), oldest first.
+    async fn open_tasks(&self, limit: usize) -> Result<Vec<TaskRecord>>;
 
     // ---- timers
     /// The deadline of a durable timer: the stored one when `key` was set before (a replayed

@@ -543,6 +543,8 @@ impl Store for PostgresStore {
                AND ($2::text IS NULL OR status = $2)
                AND ($3::float8 IS NULL OR start < $3 OR (start = $3 AND arn > $4))
                AND ($6::text IS NULL OR map_run_arn = $6)
+               AND ($7::float8 IS NULL OR start >= $7)
+               AND ($8::float8 IS NULL OR start < $8)
              ORDER BY start DESC, arn LIMIT $5",
         )
         .bind(f.state_machine_arn.as_deref())
@@ -551,6 +553,8 @@ impl Store for PostgresStore {
         .bind(after_arn)
         .bind(sql_limit(f.limit))
         .bind(f.map_run_arn.as_deref())
+        .bind(f.started_after)
+        .bind(f.started_before)
         .fetch_all(&self.pool)
         .await?;
         all(&rows, execution)
@@ -1129,6 +1133,16 @@ impl Store for PostgresStore {
 
     async fn pending_tasks(&self) -> Result<Vec<(String, i64, f64)>> {
         scheduling::pending_tasks(&self.pool).await
+    }
+
+    async fn open_tasks(&self, limit: usize) -> Result<Vec<TaskRecord>> {
+        let rows = sqlx::query(
+            "SELECT * FROM tasks WHERE status IN ('PENDING', 'CLAIMED') ORDER BY created, token LIMIT $1",
+        )
+        .bind(sql_limit(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        all(&rows, task)
     }
 
     async fn create_trigger(&self, trigger: &TriggerRecord) -> Result<()> {

@@ -524,6 +524,8 @@ impl Store for SqliteStore {
                AND (? IS NULL OR map_run_arn = ?)
                AND (? IS NULL OR status = ?)
                AND (? IS NULL OR start < ? OR (start = ? AND arn > ?))
+               AND (? IS NULL OR start >= ?)
+               AND (? IS NULL OR start < ?)
              ORDER BY start DESC, arn LIMIT ?",
         )
         .bind(&f.state_machine_arn)
@@ -536,6 +538,10 @@ impl Store for SqliteStore {
         .bind(after_start)
         .bind(after_start)
         .bind(after_arn)
+        .bind(f.started_after)
+        .bind(f.started_after)
+        .bind(f.started_before)
+        .bind(f.started_before)
         .bind(f.limit as i64)
         .fetch_all(&self.pool)
         .await?;
@@ -1104,6 +1110,17 @@ impl Store for SqliteStore {
 
     async fn pending_tasks(&self) -> Result<Vec<(String, i64, f64)>> {
         scheduling::pending_tasks(&self.pool).await
+    }
+
+    async fn open_tasks(&self, limit: usize) -> Result<Vec<TaskRecord>> {
+        // Status literals let SQLite use the partial index `open_tasks_by_created`.
+        let rows = sqlx::query(
+            "SELECT * FROM tasks WHERE status IN ('PENDING', 'CLAIMED') ORDER BY created, token LIMIT ?",
+        )
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(task).collect())
     }
 
     async fn create_trigger(&self, trigger: &TriggerRecord) -> Result<()> {

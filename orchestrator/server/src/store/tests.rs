@@ -706,6 +706,7 @@ async fn map_run_children(store: &dyn Store) {
             status: None,
             after: None,
             limit: 10,
+            ..Default::default()
         })
         .await
         .expect("list");
@@ -1438,6 +1439,7 @@ async fn listing_executions(store: &dyn Store) {
                         status: status.map(|s| s.parse().expect("an execution status")),
                         after: after.clone(),
                         limit: 2,
+                        ..Default::default()
                     })
                     .await
                     .expect("list_executions");
@@ -1471,6 +1473,20 @@ async fn listing_executions(store: &dyn Store) {
         .find(|e| e.arn == made[1].arn)
         .expect("b is listed");
     assert_eq!(listed_b.status, ExecutionStatus::Failed);
+
+    // A time window: start in [20, 40).
+    let window = store
+        .list_executions(&ExecutionFilter {
+            state_machine_arn: Some(sm.arn.clone()),
+            started_after: Some(20.0),
+            started_before: Some(40.0),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .expect("list_executions");
+    let names: Vec<&str> = window.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(names, ["d", "b", "c"]);
 }
 
 async fn redrive(store: &dyn Store) {
@@ -1627,6 +1643,16 @@ async fn tasks(store: &dyn Store) {
         Some(t1.clone())
     );
     assert_eq!(store.get_task("nope").await.expect("get_task"), None);
+    // Open tasks (the console's approvals), oldest first: callbacks and activity tasks alike.
+    let open: Vec<String> = store
+        .open_tasks(1000)
+        .await
+        .expect("open_tasks")
+        .into_iter()
+        .map(|t| t.token)
+        .filter(|t| ["t1", "t2", "cb"].contains(&t.as_str()))
+        .collect();
+    assert_eq!(open, ["cb", "t1", "t2"]);
 
     // Oldest first; a claimed task is not handed out again while its lease holds.
     let claim = |worker: &'static str, now: f64| {
