@@ -409,8 +409,11 @@ try:
     group = driver.find_element(By.CSS_SELECTOR, '.graph g[data-name="A"]')
     assert "problem" in group.get_attribute("class").split()
 
-    # The screenshot the README shows.
-    visit(f"/console/execution?arn={q(caught_run)}", "execution")
+    # The screenshot the README shows: the caught failure, its failed state clicked.
+    visit(f"/console/execution?arn={q(caught_run)}", "execution-caught-again")
+    driver.find_element(By.CSS_SELECTOR, '#graph g[data-name="Reject"]').click()
+    wait_for("the failure in the panel", lambda: "row 17 has no id" in driver.find_element(By.CSS_SELECTOR, "#state-panel").text)
+    driver.save_screenshot(os.path.join(SHOTS, "execution.png"))
 finally:
     driver.quit()
 

@@ -5,6 +5,7 @@ mod api;
 mod awscli;
 mod batch;
 mod cli;
+mod console;
 mod crash;
 mod graph;
 mod http;

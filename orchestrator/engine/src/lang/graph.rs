@@ -131,8 +131,7 @@ fn place(
         return (0.0, 0.0);
     };
     let names: Vec<&String> = states.keys().collect();
-    // Layers: the longest path from StartAt over forward edges (a breadth-first order first,
-    // so an edge back to an earlier state does not push it down).
+    // A breadth-first order from StartAt: it orders the boxes within a row.
     let start = graph.get("StartAt").and_then(Value::as_str).unwrap_or("");
     let mut order: HashMap<&str, usize> = HashMap::new();
     let mut queue = std::collections::VecDeque::new();
@@ -155,27 +154,68 @@ fn place(
         let len = order.len();
         order.entry(n.as_str()).or_insert(len);
     }
-    let mut layer: HashMap<&str, usize> = HashMap::new();
     let mut by_order: Vec<&str> = order.keys().copied().collect();
     by_order.sort_by_key(|n| order[n]);
-    for n in &by_order {
-        layer.entry(n).or_insert(0);
-        let here = layer[n];
-        for (t, _) in edges_of(&states[*n]) {
-            if let Some(&to) = order.get(t.as_str())
-                && to > order[n]
-            {
-                let e = layer
-                    .entry(
-                        states
-                            .get_key_value(t.as_str())
-                            .map_or("", |(k, _)| k.as_str()),
-                    )
-                    .or_insert(0);
-                *e = (*e).max(here + 1);
+    // Layers: the longest path from the top over the edges that do not close a cycle (found
+    // by a depth-first walk from StartAt, then from states no walk reached), so a state is
+    // always below every state that leads to it except along a loop.
+    let index: HashMap<&str, usize> = by_order.iter().enumerate().map(|(i, n)| (*n, i)).collect();
+    let targets: Vec<Vec<usize>> = by_order
+        .iter()
+        .map(|n| {
+            edges_of(&states[*n])
+                .into_iter()
+                .filter_map(|(t, _)| index.get(t.as_str()).copied())
+                .collect()
+        })
+        .collect();
+    #[derive(Clone, Copy, PartialEq)]
+    enum Seen {
+        Not,
+        OnPath,
+        Done,
+    }
+    let mut seen = vec![Seen::Not; by_order.len()];
+    let mut forward: Vec<Vec<usize>> = vec![Vec::new(); by_order.len()];
+    let mut finished = Vec::with_capacity(by_order.len());
+    for root in 0..by_order.len() {
+        if seen[root] != Seen::Not {
+            continue;
+        }
+        seen[root] = Seen::OnPath;
+        let mut path = vec![(root, 0usize)];
+        while let Some((node, next)) = path.last_mut() {
+            let node = *node;
+            if let Some(&t) = targets[node].get(*next) {
+                *next += 1;
+                match seen[t] {
+                    Seen::Not => {
+                        forward[node].push(t);
+                        seen[t] = Seen::OnPath;
+                        path.push((t, 0));
+                    }
+                    // Back to a state on the current path: a loop, drawn upwards.
+                    Seen::OnPath => {}
+                    Seen::Done => forward[node].push(t),
+                }
+            } else {
+                seen[node] = Seen::Done;
+                finished.push(node);
+                path.pop();
             }
         }
     }
+    let mut depth = vec![0usize; by_order.len()];
+    for &v in finished.iter().rev() {
+        for &t in &forward[v] {
+            depth[t] = depth[t].max(depth[v] + 1);
+        }
+    }
+    let layer: HashMap<&str, usize> = by_order
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (*n, depth[i]))
+        .collect();
     let rows = layer.values().copied().max().map_or(0, |m| m + 1);
     let mut cursor_y = y;
     let mut width: f64 = 0.0;
@@ -482,6 +522,32 @@ mod tests {
         assert!(
             m.starts_with("flowchart TD") && m.contains("subgraph") && m.contains("-.->|catch|")
         );
+    }
+
+    #[test]
+    fn a_state_sits_below_every_state_that_leads_to_it() {
+        // Report is reached by Next from Load and by Next from the Catch handler: it goes
+        // below both, whichever the breadth-first walk met first. The loop back to Load
+        // does not push anything down.
+        let def = serde_json::json!({"StartAt": "Load", "States": {
+            "Load": {"Type": "Task", "Resource": "x", "Next": "Report",
+                     "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Quarantine"}]},
+            "Quarantine": {"Type": "Pass", "Next": "Report"},
+            "Report": {"Type": "Choice", "Choices": [{"Variable": "$.again", "BooleanEquals": true, "Next": "Load"}],
+                       "Default": "Done"},
+            "Done": {"Type": "Succeed"}}});
+        let l = layout(&def);
+        let y = |id: &str| {
+            l.nodes
+                .iter()
+                .find(|n| n.id == id)
+                .map(|n| n.y)
+                .expect("drawn")
+        };
+        assert!(y("Load") < y("Quarantine"));
+        assert!(y("Quarantine") < y("Report"));
+        assert!(y("Report") < y("Done"));
+        assert!(overlaps(&l).is_empty());
     }
 
     #[test]
