@@ -20,6 +20,7 @@ import time
 import boto3
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 
 ENDPOINT, SHOTS = sys.argv[1], sys.argv[2]
@@ -47,7 +48,12 @@ FILL = {
 def wait_for(what, check, timeout=30.0):
     deadline = time.time() + timeout
     while True:
-        value = check()
+        try:
+            value = check()
+        except WebDriverException:
+            # The page reloaded itself (a live page at the end of its execution) under us:
+            # stale elements, nodes no longer in the document. Look again.
+            value = None
         if value:
             return value
         if time.time() > deadline:
@@ -259,7 +265,10 @@ def expect_colours(expected):
 
 
 def status_text():
-    return driver.find_element(By.CSS_SELECTOR, "#status").text.strip()
+    # Read in one script call: the page may be reloading itself.
+    return driver.execute_script(
+        "const s = document.getElementById('status'); return s ? s.textContent.trim() : '';"
+    )
 
 
 try:

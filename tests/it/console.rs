@@ -355,3 +355,53 @@ async fn hostile_console_requests_get_located_errors_never_a_crash() {
         .expect("DescribeStateMachine");
     assert_eq!(described.name(), "hostile");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_wait_is_in_the_history_and_painted_running() {
+    let server = Server::start("sqlite::memory:");
+    let sdk = server.client();
+    let machine = create(
+        &sdk,
+        "waits",
+        serde_json::json!({"StartAt": "Sleep", "States": {
+            "Sleep": {"Type": "Wait", "Seconds": 600, "Next": "After"},
+            "After": {"Type": "Pass", "End": true}}}),
+    )
+    .await;
+    let arn = crate::support::start(&sdk, &machine, "{}").await;
+    // The Wait's entry is written while it waits, as AWS shows it.
+    let kinds = crate::support::eventually(std::time::Duration::from_secs(10), || async {
+        let kinds: Vec<String> = crate::support::history(&sdk, &arn)
+            .await
+            .iter()
+            .map(|e| e.r#type().as_str().to_string())
+            .collect();
+        kinds
+            .contains(&"WaitStateEntered".to_string())
+            .then_some(kinds)
+    })
+    .await;
+    assert_eq!(kinds, ["ExecutionStarted", "WaitStateEntered"]);
+    let live: serde_json::Value = http()
+        .get(format!(
+            "{}/console/execution/live?arn={}&after=0",
+            server.endpoint,
+            arn.replace(':', "%3A")
+        ))
+        .send()
+        .await
+        .expect("GET")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(live["status"], "RUNNING");
+    assert_eq!(live["states"]["Sleep"]["status"], "running");
+    assert!(live["states"].get("After").is_none());
+    assert_eq!(live["last"], 2);
+    assert!(
+        live["rows"]
+            .as_str()
+            .unwrap_or("")
+            .contains("WaitStateEntered")
+    );
+}

@@ -117,6 +117,10 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
         );
     } else {
         eprintln!("{announce}");
+        eprintln!(
+            "the console: http://{}/",
+            listener.local_addr().map_err(ServeError::Serve)?
+        );
     }
     let app = crate::api::router(service.clone());
     let serving =
