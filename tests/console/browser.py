@@ -278,9 +278,9 @@ try:
     visit(f"/console/state-machine?arn={q(etl)}", "state-machine")
     assert driver.find_elements(By.CSS_SELECTOR, "#graph svg") or driver.find_elements(By.CSS_SELECTOR, ".graph svg")
     assert "No problems" in driver.page_source
-    edges = driver.find_elements(By.CSS_SELECTOR, ".graph line.edge.Catch")
+    edges = driver.find_elements(By.CSS_SELECTOR, ".graph .edge.Catch")
     assert edges, "the Catch edge is drawn"
-    assert driver.find_elements(By.CSS_SELECTOR, ".graph line.edge.Default")
+    assert driver.find_elements(By.CSS_SELECTOR, ".graph .edge.Default")
 
     # Start an execution from the machine's page.
     driver.find_element(By.NAME, "name").send_keys("from-console")

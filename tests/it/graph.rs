@@ -1,6 +1,6 @@
 //! `sluice graph`: every definition under `pipelines/`, and a sample of the conformance
 //! corpus when it is there (`SLUICE_SHARED`), drawn as SVG with no two state boxes
-//! overlapping (checked on the SVG's geometry), and as Mermaid text.
+//! overlapping and no edge through a box (checked on the SVG's geometry), and as Mermaid text.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -47,6 +47,42 @@ fn check(definition: &Path) -> usize {
         for (c, cx, cy, cw, ch) in &b[i + 1..] {
             let apart = ax + aw <= *cx || cx + cw <= *ax || ay + ah <= *cy || cy + ch <= *ay;
             assert!(apart, "{}: {a} and {c} overlap", definition.display());
+        }
+    }
+    // No edge passes through a state box: straight where nothing is in the way, else along
+    // the gaps between rows and a lane beside them.
+    for path in svg.split(r#"<path class="edge "#).skip(1) {
+        let d = path
+            .split(r#"d=""#)
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .expect("an edge has a path");
+        let points: Vec<(f64, f64)> = d
+            .split(['M', 'L'])
+            .filter(|p| !p.trim().is_empty())
+            .map(|p| {
+                let mut xy = p
+                    .split_whitespace()
+                    .map(|v| v.parse::<f64>().expect("a number"));
+                (xy.next().expect("x"), xy.next().expect("y"))
+            })
+            .collect();
+        for w in points.windows(2) {
+            for (id, x, y, bw, bh) in &b {
+                let through = (1..64).any(|i| {
+                    let t = f64::from(i) / 64.0;
+                    let (px, py) = (
+                        w[0].0 + (w[1].0 - w[0].0) * t,
+                        w[0].1 + (w[1].1 - w[0].1) * t,
+                    );
+                    px > *x + 0.5 && px < x + bw - 0.5 && py > *y + 0.5 && py < y + bh - 0.5
+                });
+                assert!(
+                    !through,
+                    "{}: an edge ({d}) passes through {id}",
+                    definition.display()
+                );
+            }
         }
     }
     b.len()

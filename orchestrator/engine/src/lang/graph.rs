@@ -368,30 +368,38 @@ pub fn svg_painted(layout: &Layout, paint: &dyn Fn(&Node) -> Option<String>) -> 
             name = escape(&n.name),
         );
     }
-    let centre: HashMap<&str, &Node> = layout.nodes.iter().map(|n| (n.id.as_str(), n)).collect();
+    let by_id: HashMap<&str, &Node> = layout.nodes.iter().map(|n| (n.id.as_str(), n)).collect();
     for e in &layout.edges {
-        let (Some(a), Some(b)) = (centre.get(e.from.as_str()), centre.get(e.to.as_str())) else {
+        let (Some(a), Some(b)) = (by_id.get(e.from.as_str()), by_id.get(e.to.as_str())) else {
             continue;
         };
-        let (x1, y1) = (a.x + a.w / 2.0, a.y + a.h);
-        let (x2, y2) = (b.x + b.w / 2.0, b.y);
+        let points = route(layout, a, b);
         let style = match e.kind {
             EdgeKind::Next => r##"stroke="#555""##,
             EdgeKind::Choice => r##"stroke="#2a6fb0""##,
             EdgeKind::Default => r##"stroke="#2a6fb0" stroke-width="2""##,
             EdgeKind::Catch => r##"stroke="#c0392b" stroke-dasharray="5 3""##,
         };
+        let d: Vec<String> = points
+            .iter()
+            .enumerate()
+            .map(|(i, (x, y))| format!("{}{x} {y}", if i == 0 { "M" } else { "L" }))
+            .collect();
         let _ = write!(
             s,
-            r##"<line class="edge {kind:?}" x1="{x1}" y1="{y1}" x2="{x2}" y2="{y2}" {style} marker-end="url(#arrow)"/>"##,
+            r##"<path class="edge {kind:?}" d="{d}" fill="none" {style} marker-end="url(#arrow)"/>"##,
             kind = e.kind,
+            d = d.join(" "),
         );
         if e.kind == EdgeKind::Default {
+            // On the middle segment, where it is least likely to meet another label.
+            let mid = points.len() / 2;
+            let ((x1, y1), (x2, y2)) = (points[mid - 1], points[mid]);
             let _ = write!(
                 s,
                 r##"<text x="{}" y="{}" fill="#2a6fb0">default</text>"##,
                 (x1 + x2) / 2.0 + 4.0,
-                (y1 + y2) / 2.0
+                (y1 + y2) / 2.0 - 2.0
             );
         }
     }
@@ -414,6 +422,75 @@ pub fn svg_painted(layout: &Layout, paint: &dyn Fn(&Node) -> Option<String>) -> 
     }
     s.push_str("</svg>\n");
     s
+}
+
+/// The points an edge from `a` to `b` passes through. From the bottom of `a` to the top of
+/// `b`: straight when no other box is in the way; otherwise down into the gap below `a`'s
+/// row, along it to a lane right of every box in the rows the edge spans, along that lane to
+/// the gap above `b`'s row, and into `b`. Loops (an edge up, or within a row) take the same
+/// lane. Gaps and lanes are free of boxes by construction: rows are separated by `GAP_Y`,
+/// boxes by `GAP_X`, and a container keeps `PAD` around what it holds.
+fn route(layout: &Layout, a: &Node, b: &Node) -> Vec<(f64, f64)> {
+    let (x1, y1) = (a.x + a.w / 2.0, a.y + a.h);
+    let (x2, y2) = (b.x + b.w / 2.0, b.y);
+    let scope = || layout.nodes.iter().filter(|n| n.parent == a.parent);
+    let downward = b.y > a.y;
+    if downward {
+        let in_the_way = scope().any(|n| {
+            n.id != a.id
+                && n.id != b.id
+                && n.y + n.h > y1
+                && n.y < y2
+                && crosses(n, (x1, y1), (x2, y2))
+        });
+        if !in_the_way {
+            return vec![(x1, y1), (x2, y2)];
+        }
+    }
+    // The rows the lane runs beside: those strictly between a downward edge's ends; for a
+    // loop, every row from `b`'s to `a`'s. The lane goes left or right of them, whichever
+    // is the shorter way.
+    let spanned = || {
+        scope().filter(move |n| {
+            if downward {
+                n.y > a.y && n.y < b.y
+            } else {
+                n.y >= b.y && n.y <= a.y
+            }
+        })
+    };
+    let right = spanned().map(|n| n.x + n.w).fold(x1.max(x2), f64::max) + GAP_X / 2.0;
+    let left = spanned().map(|n| n.x).fold(x1.min(x2), f64::min) - GAP_X / 2.0;
+    let detour = |lane: f64| (lane - x1).abs() + (lane - x2).abs();
+    let lane = if detour(left) < detour(right) {
+        left
+    } else {
+        right
+    };
+    let row_bottom = scope()
+        .filter(|n| n.y == a.y)
+        .map(|n| n.y + n.h)
+        .fold(y1, f64::max);
+    let below_a = row_bottom + GAP_Y / 2.0;
+    let above_b = y2 - GAP_Y / 2.0;
+    vec![
+        (x1, y1),
+        (x1, below_a),
+        (lane, below_a),
+        (lane, above_b),
+        (x2, above_b),
+        (x2, y2),
+    ]
+}
+
+/// Whether the segment from `p` to `q` passes through box `n` (sampled finely enough for
+/// boxes tens of pixels wide).
+fn crosses(n: &Node, p: (f64, f64), q: (f64, f64)) -> bool {
+    (1..64).any(|i| {
+        let t = f64::from(i) / 64.0;
+        let (x, y) = (p.0 + (q.0 - p.0) * t, p.1 + (q.1 - p.1) * t);
+        x > n.x && x < n.x + n.w && y > n.y && y < n.y + n.h
+    })
 }
 
 /// The layout as Mermaid flowchart text (containers as subgraphs).
@@ -477,6 +554,28 @@ pub fn overlaps(layout: &Layout) -> Vec<(String, String)> {
                 a.x + a.w <= b.x || b.x + b.w <= a.x || a.y + a.h <= b.y || b.y + b.h <= a.y;
             if !apart {
                 out.push((a.id.clone(), b.id.clone()));
+            }
+        }
+    }
+    out
+}
+
+/// Edges that pass through a box of their scope other than their own ends: `(from, to, box)`.
+/// Empty for every layout (the routing keeps to gaps and lanes); the tests hold it to that.
+pub fn edges_through_boxes(layout: &Layout) -> Vec<(String, String, String)> {
+    let by_id: HashMap<&str, &Node> = layout.nodes.iter().map(|n| (n.id.as_str(), n)).collect();
+    let mut out = Vec::new();
+    for e in &layout.edges {
+        let (Some(a), Some(b)) = (by_id.get(e.from.as_str()), by_id.get(e.to.as_str())) else {
+            continue;
+        };
+        let points = route(layout, a, b);
+        for n in layout.nodes.iter().filter(|n| n.parent == a.parent) {
+            if n.id == a.id || n.id == b.id {
+                continue;
+            }
+            if points.windows(2).any(|w| crosses(n, w[0], w[1])) {
+                out.push((e.from.clone(), e.to.clone(), n.id.clone()));
             }
         }
     }
@@ -548,6 +647,9 @@ mod tests {
         assert!(y("Quarantine") < y("Report"));
         assert!(y("Report") < y("Done"));
         assert!(overlaps(&l).is_empty());
+        // Load's Next to Report goes around Quarantine; the loop back to Load goes up a lane.
+        assert_eq!(edges_through_boxes(&l), Vec::new());
+        assert!(svg(&l).contains(r#"<path class="edge Next""#));
     }
 
     #[test]
