@@ -270,6 +270,9 @@ async fn sign_in(
     let Some(key) = key else {
         // The key id is logged (it names who tried), never the secret.
         tracing::warn!(target: "sluice::console", key_id = %form.key_id, "console sign-in refused");
+        // A pause before a refusal slows guessing over one connection (a proxy in front
+        // should rate-limit by client; sluice keeps no per-client state).
+        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
         return view::respond_with(StatusCode::UNAUTHORIZED, sign_in_page(&next, true));
     };
     let value = session::issue(key, now() + session::LIFETIME_SECONDS);

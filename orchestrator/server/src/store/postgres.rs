@@ -533,30 +533,37 @@ impl Store for PostgresStore {
     }
 
     async fn list_executions(&self, f: &ExecutionFilter) -> Result<Vec<ExecutionRecord>> {
-        let (after_start, after_arn) = match &f.after {
-            Some((s, a)) => (Some(*s), Some(a.as_str())),
-            None => (None, None),
-        };
-        let rows = sqlx::query(
-            "SELECT * FROM executions
-             WHERE ($1::text IS NULL OR state_machine_arn = $1)
-               AND ($2::text IS NULL OR status = $2)
-               AND ($3::float8 IS NULL OR start < $3 OR (start = $3 AND arn > $4))
-               AND ($6::text IS NULL OR map_run_arn = $6)
-               AND ($7::float8 IS NULL OR start >= $7)
-               AND ($8::float8 IS NULL OR start < $8)
-             ORDER BY start DESC, arn LIMIT $5",
-        )
-        .bind(f.state_machine_arn.as_deref())
-        .bind(f.status.map(ExecutionStatus::as_str))
-        .bind(after_start)
-        .bind(after_arn)
-        .bind(sql_limit(f.limit))
-        .bind(f.map_run_arn.as_deref())
-        .bind(f.started_after)
-        .bind(f.started_before)
-        .fetch_all(&self.pool)
-        .await?;
+        // Only the filters given are in the query, so the planner can use the index that
+        // fits them (by machine, by Map Run, or by start time): a rare machine among many
+        // executions is found through its own index, not by scanning everyone's.
+        let mut q = QueryBuilder::<Postgres>::new("SELECT * FROM executions WHERE 1 = 1");
+        if let Some(machine) = &f.state_machine_arn {
+            q.push(" AND state_machine_arn = ").push_bind(machine.clone());
+        }
+        if let Some(run) = &f.map_run_arn {
+            q.push(" AND map_run_arn = ").push_bind(run.clone());
+        }
+        if let Some(status) = f.status {
+            q.push(" AND status = ").push_bind(status.as_str());
+        }
+        if let Some((start, arn)) = &f.after {
+            q.push(" AND (start < ")
+                .push_bind(*start)
+                .push(" OR (start = ")
+                .push_bind(*start)
+                .push(" AND arn > ")
+                .push_bind(arn.clone())
+                .push("))");
+        }
+        if let Some(after) = f.started_after {
+            q.push(" AND start >= ").push_bind(after);
+        }
+        if let Some(before) = f.started_before {
+            q.push(" AND start < ").push_bind(before);
+        }
+        q.push(" ORDER BY start DESC, arn LIMIT ")
+            .push_bind(sql_limit(f.limit));
+        let rows = q.build().fetch_all(&self.pool).await?;
         all(&rows, execution)
     }
 

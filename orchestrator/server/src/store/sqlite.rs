@@ -514,37 +514,37 @@ impl Store for SqliteStore {
     }
 
     async fn list_executions(&self, f: &ExecutionFilter) -> Result<Vec<ExecutionRecord>> {
-        let (after_start, after_arn) = match &f.after {
-            Some((s, a)) => (Some(*s), Some(a.as_str())),
-            None => (None, None),
-        };
-        let rows = sqlx::query(
-            "SELECT * FROM executions
-             WHERE (? IS NULL OR state_machine_arn = ?)
-               AND (? IS NULL OR map_run_arn = ?)
-               AND (? IS NULL OR status = ?)
-               AND (? IS NULL OR start < ? OR (start = ? AND arn > ?))
-               AND (? IS NULL OR start >= ?)
-               AND (? IS NULL OR start < ?)
-             ORDER BY start DESC, arn LIMIT ?",
-        )
-        .bind(&f.state_machine_arn)
-        .bind(&f.state_machine_arn)
-        .bind(&f.map_run_arn)
-        .bind(&f.map_run_arn)
-        .bind(f.status)
-        .bind(f.status)
-        .bind(after_start)
-        .bind(after_start)
-        .bind(after_start)
-        .bind(after_arn)
-        .bind(f.started_after)
-        .bind(f.started_after)
-        .bind(f.started_before)
-        .bind(f.started_before)
-        .bind(f.limit as i64)
-        .fetch_all(&self.pool)
-        .await?;
+        // Only the filters given are in the query, so the planner can use the index that
+        // fits them (by machine, by Map Run, or by start time): a rare machine among many
+        // executions is found through its own index, not by scanning everyone's.
+        let mut q = QueryBuilder::<Sqlite>::new("SELECT * FROM executions WHERE 1 = 1");
+        if let Some(machine) = &f.state_machine_arn {
+            q.push(" AND state_machine_arn = ").push_bind(machine.clone());
+        }
+        if let Some(run) = &f.map_run_arn {
+            q.push(" AND map_run_arn = ").push_bind(run.clone());
+        }
+        if let Some(status) = f.status {
+            q.push(" AND status = ").push_bind(status.as_str());
+        }
+        if let Some((start, arn)) = &f.after {
+            q.push(" AND (start < ")
+                .push_bind(*start)
+                .push(" OR (start = ")
+                .push_bind(*start)
+                .push(" AND arn > ")
+                .push_bind(arn.clone())
+                .push("))");
+        }
+        if let Some(after) = f.started_after {
+            q.push(" AND start >= ").push_bind(after);
+        }
+        if let Some(before) = f.started_before {
+            q.push(" AND start < ").push_bind(before);
+        }
+        q.push(" ORDER BY start DESC, arn LIMIT ")
+            .push_bind(f.limit as i64);
+        let rows = q.build().fetch_all(&self.pool).await?;
         Ok(rows.iter().map(execution).collect())
     }
 
