@@ -538,7 +538,8 @@ impl Store for PostgresStore {
         // executions is found through its own index, not by scanning everyone's.
         let mut q = QueryBuilder::<Postgres>::new("SELECT * FROM executions WHERE 1 = 1");
         if let Some(machine) = &f.state_machine_arn {
-            q.push(" AND state_machine_arn = ").push_bind(machine.clone());
+            q.push(" AND state_machine_arn = ")
+                .push_bind(machine.clone());
         }
         if let Some(run) = &f.map_run_arn {
             q.push(" AND map_run_arn = ").push_bind(run.clone());
