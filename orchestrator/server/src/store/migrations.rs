@@ -49,6 +49,11 @@ const SQLITE: &[Script] = &[
         "console indexes",
         include_str!("migrations/sqlite/0007_console_indexes.sql"),
     ),
+    (
+        8,
+        "executions by status and start",
+        include_str!("migrations/sqlite/0008_executions_by_status_start.sql"),
+    ),
 ];
 
 const POSTGRES: &[Script] = &[
@@ -86,6 +91,11 @@ const POSTGRES: &[Script] = &[
         7,
         "console indexes",
         include_str!("migrations/postgres/0007_console_indexes.sql"),
+    ),
+    (
+        8,
+        "executions by status and start",
+        include_str!("migrations/postgres/0008_executions_by_status_start.sql"),
     ),
 ];
 

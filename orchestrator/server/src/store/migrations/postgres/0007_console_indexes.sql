@@ -1,7 +1,3 @@
--- Indexes the console reads through: executions of one status newest first (replacing the
--- index on status alone, which left the newest of a common status to a sort), and the tasks
--- still waiting on a person or a worker (the approvals page), oldest first.
--- (executions_by_start, executions of every machine newest first, is in the baseline.)
-CREATE INDEX executions_by_status_start ON executions (status, start DESC, arn);
-DROP INDEX IF EXISTS executions_by_status;
+-- The tasks still waiting on a person or a worker (the console's approvals page), oldest
+-- first. (executions_by_start, the other index the console reads through, is in the baseline.)
 CREATE INDEX open_tasks_by_created ON tasks (created, token) WHERE status IN ('PENDING', 'CLAIMED');
