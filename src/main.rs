@@ -90,6 +90,27 @@ struct WorkerArgs {
     /// SLUICE_METRICS_LISTEN).
     #[arg(long, env = "SLUICE_METRICS_LISTEN")]
     metrics_listen: Option<std::net::SocketAddr>,
+    /// The access key id to sign requests to the endpoint with (one of `sluice serve --auth`'s
+    /// keys; env: SLUICE_ENDPOINT_ACCESS_KEY_ID). Without it they are signed with the
+    /// standard AWS chain. With it, the chain (an IAM role, say) is left to the services the
+    /// handlers call, such as Lambda and Batch.
+    #[arg(
+        long,
+        env = "SLUICE_ENDPOINT_ACCESS_KEY_ID",
+        requires = "endpoint_secret_access_key",
+        value_name = "ID"
+    )]
+    endpoint_access_key_id: Option<String>,
+    /// Its secret (env: SLUICE_ENDPOINT_SECRET_ACCESS_KEY; prefer the environment: flags show
+    /// in process listings).
+    #[arg(
+        long,
+        env = "SLUICE_ENDPOINT_SECRET_ACCESS_KEY",
+        hide_env_values = true,
+        requires = "endpoint_access_key_id",
+        value_name = "SECRET"
+    )]
+    endpoint_secret_access_key: Option<String>,
 }
 
 /// Flags of `sluice serve`. Each overrides the config file and the environment (see
@@ -442,7 +463,15 @@ fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
         .build()?;
     runtime.block_on(async {
         let options = sluice_worker::activity::WorkerOptions {
-            credentials: config::worker_credentials(&settings, &args.region).await,
+            credentials: match (
+                &args.endpoint_access_key_id,
+                &args.endpoint_secret_access_key,
+            ) {
+                (Some(id), Some(secret)) => {
+                    sluice_integrations::aws::static_credentials(id, secret)
+                }
+                _ => config::worker_credentials(&settings, &args.region).await,
+            },
             endpoint: args.endpoint,
             region: args.region,
             activities: args.activities,

@@ -239,8 +239,11 @@ def case_external_postgres(docs):
     args = wc["args"]
     assert args[args.index("--concurrency") + 1] == "8"
     wenv = env_of(wc)
-    assert wenv["AWS_ACCESS_KEY_ID"]["valueFrom"]["secretKeyRef"] == {
+    assert wenv["SLUICE_ENDPOINT_ACCESS_KEY_ID"]["valueFrom"]["secretKeyRef"] == {
         "name": "sluice-auth", "key": "access-key-id"}
+    assert wenv["SLUICE_ENDPOINT_SECRET_ACCESS_KEY"]["valueFrom"]["secretKeyRef"] == {
+        "name": "sluice-auth", "key": "secret-access-key"}
+    assert "AWS_ACCESS_KEY_ID" not in wenv, "the serve key is not the AWS chain's"
     assert wenv["SLUICE_LOG"]["value"] == "info,sluice=debug"
 
 
@@ -275,7 +278,8 @@ def case_irsa(docs):
     wdep, wc = check_worker(docs, "lambda", [
         "sluice-lambda", "arn:aws:states:eu-west-1:111122223333:activity:sluice-sql"])
     assert wdep["spec"]["template"]["spec"]["serviceAccountName"] == "sluice-lambda-workers"
-    assert "AWS_ACCESS_KEY_ID" not in env_of(wc), "without auth keys, IRSA signs"
+    assert "AWS_ACCESS_KEY_ID" not in env_of(wc), "IRSA signs for AWS services"
+    assert "SLUICE_ENDPOINT_ACCESS_KEY_ID" not in env_of(wc), "without auth keys, IRSA signs"
     conf = tomllib.loads(config_toml(docs))
     assert conf["serve"]["account"] == "111122223333" and conf["aws"]["region"] == "eu-west-1"
     assert conf["connections"]["orders-api"] == {

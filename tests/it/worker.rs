@@ -205,6 +205,53 @@ async fn worker_signs_with_a_profile_from_the_credential_chain() {
     assert_eq!(output, json!({"from": "profile"}));
 }
 
+/// With an endpoint key the worker signs its requests to serve with it, and leaves the
+/// standard chain (here a key in the environment that serve does not accept, standing in for
+/// an IAM role) to the services its handlers call.
+#[tokio::test]
+async fn worker_signs_with_its_endpoint_key_and_leaves_the_chain_to_aws_services() {
+    let server = Server::start_with("sqlite::memory:", &["--auth", "AKIDTEST:secret"]);
+    let client = server.client();
+    let _worker = Worker::start(
+        &server.endpoint,
+        "sluice-echo",
+        1,
+        &[
+            ("AWS_ACCESS_KEY_ID", "AKIDFROMTHEROLE"),
+            ("AWS_SECRET_ACCESS_KEY", "role-secret"),
+            ("SLUICE_ENDPOINT_ACCESS_KEY_ID", "AKIDTEST"),
+            ("SLUICE_ENDPOINT_SECRET_ACCESS_KEY", "secret"),
+        ],
+    );
+    let activity = activity_arn(&client, "sluice-echo").await;
+    let def = json!({"StartAt": "Echo", "States": {"Echo": {
+        "Type": "Task", "Resource": activity, "End": true}}});
+    let sm = crate::support::create(&client, "endpoint-key-echo", def).await;
+    let exec = crate::support::start(&client, &sm, r#"{"from": "endpoint key"}"#).await;
+    let done = finished(&client, &exec).await;
+    assert_eq!(done.status(), &ExecutionStatus::Succeeded);
+
+    // Half a key is refused before the worker starts.
+    let half = std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args([
+            "worker",
+            "--endpoint",
+            &server.endpoint,
+            "--activity",
+            "sluice-echo",
+        ])
+        .args(["--endpoint-access-key-id", "AKIDTEST"])
+        .env_remove("SLUICE_ENDPOINT_SECRET_ACCESS_KEY")
+        .output()
+        .expect("sluice runs");
+    assert!(!half.status.success());
+    assert!(
+        String::from_utf8_lossy(&half.stderr).contains("--endpoint-secret-access-key"),
+        "{}",
+        String::from_utf8_lossy(&half.stderr)
+    );
+}
+
 /// A worker in the middle of a 60-second long poll stops at once on SIGTERM.
 #[tokio::test]
 async fn a_polling_worker_stops_promptly_on_sigterm() {
