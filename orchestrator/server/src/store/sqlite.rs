@@ -4,14 +4,16 @@
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
 };
 use std::collections::HashMap;
 
-use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+use sqlx::{ConnectOptions, QueryBuilder, Row, Sqlite, SqlitePool};
 
 use super::*;
 
@@ -34,6 +36,11 @@ struct Head<'a> {
 #[derive(Clone)]
 pub struct SqliteStore {
     pub(super) pool: SqlitePool,
+    /// For an in-memory database, a connection outside the pool that keeps it alive. sqlx
+    /// closes a pooled connection that fails its release check (a query cancelled mid-flight,
+    /// say a long poll whose client went away) and opens another; the database is shared-cache
+    /// memory named by sqlx, so it survives that only while some connection holds it.
+    _keeper: Option<Arc<std::sync::Mutex<SqliteConnection>>>,
 }
 
 impl SqliteStore {
@@ -55,8 +62,13 @@ impl SqliteStore {
 
     /// A private in-memory database (for tests and `sluice run`).
     pub async fn in_memory() -> Result<Self> {
+        // sqlx names each `:memory:` database uniquely and opens it with a shared cache, so
+        // every connection made from these options reaches the same database.
         let options = SqliteConnectOptions::from_str("sqlite::memory:")?;
-        Self::with_options(options).await
+        let keeper = options.connect().await?;
+        let mut store = Self::with_options(options).await?;
+        store._keeper = Some(Arc::new(std::sync::Mutex::new(keeper)));
+        Ok(store)
     }
 
     async fn with_options(options: SqliteConnectOptions) -> Result<Self> {
@@ -71,7 +83,10 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         super::migrations::sqlite().run(&pool).await?;
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore {
+            pool,
+            _keeper: None,
+        })
     }
 }
 
@@ -1267,4 +1282,33 @@ mod scheduling {
         sqlx::sqlite::SqliteRow,
         super::insert_new_executions
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A pooled connection closed and reopened (as sqlx does after a cancelled query) finds
+    /// the same in-memory database.
+    #[tokio::test]
+    async fn an_in_memory_database_outlives_its_pooled_connection() {
+        let store = SqliteStore::in_memory().await.expect("store");
+        store
+            .create_activity(&ActivityRecord {
+                arn: "arn:aws:states:us-east-1:123456789012:activity:keep".into(),
+                name: "keep".into(),
+                created: 1.0,
+            })
+            .await
+            .expect("activity");
+        let conn = store.pool.acquire().await.expect("connection");
+        sqlx::Connection::close(conn.detach())
+            .await
+            .expect("closed");
+        let activities = store
+            .list_activities(None, 10)
+            .await
+            .expect("the tables are still there");
+        assert_eq!(activities.len(), 1);
+    }
 }
