@@ -239,6 +239,48 @@ async fn with_auth_the_console_signs_in_with_an_access_key_and_refuses_forgeries
     assert_eq!(server.logged("console sign-in refused").len(), 1);
 }
 
+/// One client guessing secrets is held back after ten refusals, even with the right secret,
+/// and told when to come back; behind an HTTPS proxy the cookie is `Secure`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_guessing_secrets_is_held_back() {
+    let server = Server::start_with("sqlite::memory:", &["--auth", "AKIDCONSOLE:console-secret"]);
+    let base = &server.endpoint;
+    let web = http();
+    let sign_in = |secret: &'static str| {
+        web.post(format!("{base}/console/login"))
+            .header("x-forwarded-proto", "https")
+            .form(&[("key_id", "AKIDCONSOLE"), ("secret", secret), ("next", "/")])
+            .send()
+    };
+    let r = sign_in("console-secret").await.expect("POST");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let set = r.headers()[SET_COOKIE].to_str().expect("text");
+    assert!(set.contains("; Secure"), "{set}");
+    for _ in 0..10 {
+        let r = sign_in("a-guess").await.expect("POST");
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    let r = sign_in("console-secret").await.expect("POST");
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: i64 = r.headers()["retry-after"]
+        .to_str()
+        .expect("text")
+        .parse()
+        .expect("seconds");
+    assert!((1..=300).contains(&wait), "{wait}");
+    assert!(
+        r.text()
+            .await
+            .expect("body")
+            .contains("Too many refused sign-ins")
+    );
+    assert!(
+        server.logged("a-guess").is_empty(),
+        "a tried secret reached the log"
+    );
+    assert_eq!(server.logged("too many refusals").len(), 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_console_requests_get_located_errors_never_a_crash() {
     let server = Server::start("sqlite::memory:");

@@ -123,8 +123,11 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
         );
     }
     let app = crate::api::router(service.clone());
-    let serving =
-        axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    let serving = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown.clone().cancelled_owned());
     let grace = options.grace;
     // HTTP drains (no new connections; open requests finish, long polls answer at once)
     // while the service stops; a request still open when the grace period ends is cut off.

@@ -15,12 +15,14 @@ mod map_runs;
 mod queues;
 pub mod session;
 pub mod status;
+pub mod throttle;
 mod view;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -36,6 +38,7 @@ use session::Session;
 pub struct Console {
     svc: Arc<Service>,
     shared_key: OnceCell<String>,
+    sign_ins: throttle::SignInThrottle,
 }
 
 type Shared = State<Arc<Console>>;
@@ -45,6 +48,7 @@ pub fn router(svc: Arc<Service>) -> Router {
     let console = Arc::new(Console {
         svc,
         shared_key: OnceCell::new(),
+        sign_ins: throttle::SignInThrottle::default(),
     });
     Router::new()
         .route("/", get(machines::home))
@@ -206,7 +210,17 @@ struct SignInQuery {
     failed: bool,
 }
 
-fn sign_in_page(next: &str, failed: bool) -> maud::Markup {
+/// Why the sign-in page is shown again.
+enum SignInRefusal {
+    /// First visit.
+    None,
+    /// The key id and secret were not accepted.
+    WrongKey,
+    /// This client was refused too often; it may try again in `wait` seconds.
+    TooMany { wait: i64 },
+}
+
+fn sign_in_page(next: &str, refusal: SignInRefusal) -> maud::Markup {
     let anonymous = Session {
         key_id: None,
         csrf: String::new(),
@@ -218,7 +232,11 @@ fn sign_in_page(next: &str, failed: bool) -> maud::Markup {
         maud::html! {
             h1 { "Sign in" }
             p { "This server checks requests with access keys. Sign in with one of them: the same access key id and secret access key the AWS CLI uses against it." }
-            @if failed { p.error-box { "That access key id and secret are not accepted here." } }
+            @match refusal {
+                SignInRefusal::None => {}
+                SignInRefusal::WrongKey => p.error-box { "That access key id and secret are not accepted here." },
+                SignInRefusal::TooMany { wait } => p.error-box { "Too many refused sign-ins from your address: try again in " ((wait + 59) / 60) " min." },
+            }
             form.card method="post" action="/console/login" {
                 input type="hidden" name="next" value=(next);
                 label { "Access key id" input name="key_id" autocomplete="username" required; }
@@ -243,7 +261,14 @@ async fn sign_in_form(
         } else {
             StatusCode::OK
         },
-        sign_in_page(next, query.failed),
+        sign_in_page(
+            next,
+            if query.failed {
+                SignInRefusal::WrongKey
+            } else {
+                SignInRefusal::None
+            },
+        ),
     )
 }
 
@@ -256,6 +281,7 @@ struct SignIn {
 
 async fn sign_in(
     State(console): Shared,
+    peer: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
     headers: axum::http::HeaderMap,
     form: axum::extract::Form<SignIn>,
 ) -> Response {
@@ -263,18 +289,38 @@ async fn sign_in(
     if session::cross_site(&headers) || !console.auth_on() {
         return Redirect::to("/").into_response();
     }
+    let client = peer.map(|p| p.0.0.ip());
+    if let Some(wait) = client.and_then(|c| console.sign_ins.wait(c, now())) {
+        tracing::warn!(target: "sluice::console", client = ?client, key_id = %form.key_id, "console sign-in refused: too many refusals from this client");
+        let mut page = view::respond_with(
+            StatusCode::TOO_MANY_REQUESTS,
+            sign_in_page(&next, SignInRefusal::TooMany { wait }),
+        );
+        if let Ok(value) = wait.to_string().parse() {
+            page.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        return page;
+    }
     let key =
         console.svc.config.access_keys.iter().find(|k| {
             k.id == form.key_id && crate::api::auth::same_secret(&k.secret, &form.secret)
         });
     let Some(key) = key else {
         // The key id is logged (it names who tried), never the secret.
-        tracing::warn!(target: "sluice::console", key_id = %form.key_id, "console sign-in refused");
-        // A pause before a refusal slows guessing over one connection (a proxy in front
-        // should rate-limit by client; sluice keeps no per-client state).
+        tracing::warn!(target: "sluice::console", client = ?client, key_id = %form.key_id, "console sign-in refused");
+        if let Some(c) = client {
+            console.sign_ins.refused(c, now());
+        }
+        // A pause before a refusal also slows guessing over one connection.
         tokio::time::sleep(std::time::Duration::from_millis(400)).await;
-        return view::respond_with(StatusCode::UNAUTHORIZED, sign_in_page(&next, true));
+        return view::respond_with(
+            StatusCode::UNAUTHORIZED,
+            sign_in_page(&next, SignInRefusal::WrongKey),
+        );
     };
+    if let Some(c) = client {
+        console.sign_ins.accepted(c);
+    }
     let value = session::issue(key, now() + session::LIFETIME_SECONDS);
     tracing::info!(target: "sluice::console", key_id = %key.id, "console sign-in");
     (
@@ -283,15 +329,28 @@ async fn sign_in(
             (
                 header::SET_COOKIE,
                 format!(
-                    "{}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}",
+                    "{}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
                     session::COOKIE,
-                    session::LIFETIME_SECONDS
+                    session::LIFETIME_SECONDS,
+                    secure_attribute(&headers)
                 ),
             ),
             (header::LOCATION, next),
         ],
     )
         .into_response()
+}
+
+/// `; Secure` when the browser reached us over HTTPS through a proxy that says so, so the
+/// cookie never travels in clear text from then on. A client that lies about it only keeps
+/// its own cookie from coming back over plain HTTP.
+fn secure_attribute(headers: &axum::http::HeaderMap) -> &'static str {
+    let https = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"));
+    if https { "; Secure" } else { "" }
 }
 
 #[derive(serde::Deserialize)]
@@ -301,6 +360,7 @@ struct CsrfOnly {
 
 async fn sign_out(
     axum::Extension(session): axum::Extension<Session>,
+    headers: axum::http::HeaderMap,
     form: axum::extract::Form<CsrfOnly>,
 ) -> Response {
     if let Err(refused) = check_csrf(&session, &form.csrf) {
@@ -312,8 +372,9 @@ async fn sign_out(
             (
                 header::SET_COOKIE,
                 format!(
-                    "{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0",
-                    session::COOKIE
+                    "{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{}",
+                    session::COOKIE,
+                    secure_attribute(&headers)
                 ),
             ),
             (header::LOCATION, "/console/login".to_string()),
