@@ -447,3 +447,76 @@ async fn a_running_wait_is_in_the_history_and_painted_running() {
             .contains("WaitStateEntered")
     );
 }
+
+/// A history longer than one read (here 20,000 events from an inline Map) is painted to its
+/// end, and a running page catches up on the rows past it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_history_is_painted_to_its_end() {
+    let server = Server::start("sqlite::memory:");
+    let sdk = server.client();
+    let machine = create(
+        &sdk,
+        "long",
+        serde_json::json!({"StartAt": "Each", "States": {
+            "Each": {"Type": "Map", "ItemsPath": "$.items", "ResultSelector": {"done": true},
+                "ItemProcessor": {"StartAt": "One", "States": {"One": {"Type": "Pass", "End": true}}},
+                "Next": "Late"},
+            "Late": {"Type": "Wait", "Seconds": 600, "End": true}}}),
+    )
+    .await;
+    let items: Vec<u32> = (0..5_000).collect();
+    let arn = crate::support::start(
+        &sdk,
+        &machine,
+        &serde_json::json!({"items": items}).to_string(),
+    )
+    .await;
+    let live = |after: i64| {
+        let url = format!(
+            "{}/console/execution/live?arn={}&after={after}",
+            server.endpoint,
+            arn.replace(':', "%3A")
+        );
+        async move {
+            http()
+                .get(url)
+                .send()
+                .await
+                .expect("GET")
+                .json::<serde_json::Value>()
+                .await
+                .expect("JSON")
+        }
+    };
+    let state = crate::support::eventually(std::time::Duration::from_secs(120), || async {
+        let state = live(20_000).await;
+        (state["states"]["Late"]["status"] == "running").then_some(state)
+    })
+    .await;
+    assert_eq!(state["states"]["Each"]["status"], "succeeded");
+    assert_eq!(state["states"]["One"]["entered"], 5_000);
+    let rows = state["rows"].as_str().unwrap_or("");
+    assert!(
+        rows.contains("MapStateExited") && rows.contains("WaitStateEntered"),
+        "{rows}"
+    );
+    let last = state["last"].as_i64().expect("last");
+    assert!(last > 20_000, "{last}");
+
+    let page = http()
+        .get(format!(
+            "{}/console/execution?arn={}",
+            server.endpoint,
+            arn.replace(':', "%3A")
+        ))
+        .send()
+        .await
+        .expect("GET")
+        .text()
+        .await
+        .expect("body");
+    assert!(
+        page.contains(&format!(r#"data-last-event="{last}""#)),
+        "the page knows the last event"
+    );
+}

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use sluice_engine::lang::graph;
 
 use super::session::Session;
-use super::status::{StateStatus, StateView, state_views};
+use super::status::{HistoryReader, StateStatus, StateView};
 use super::view::{self, Section};
 use super::{Shared, api_error, check_csrf};
 use crate::store::{
@@ -24,9 +24,11 @@ use crate::store::{
 const PAGE: usize = 50;
 /// History rows per page of an execution.
 const HISTORY_PAGE: usize = 500;
-/// Events read to paint the graph. A longer history (a big inline Map) is painted from its
-/// first events; the table pages through all of them.
-const PAINT_EVENTS: usize = 20_000;
+/// Events read to paint the graph: ten times AWS's quota of 25,000 events per execution. A
+/// longer history is painted from its first events; the table pages through all of them.
+const PAINT_EVENTS: usize = 250_000;
+/// Events read from the store at a time while painting, so memory holds one chunk.
+const PAINT_CHUNK: usize = 5_000;
 /// Largest input or output shown for a state before it is cut.
 const SHOWN_BYTES: usize = 64 * 1024;
 
@@ -355,12 +357,52 @@ async fn definition_of(console: &super::Console, e: &ExecutionRecord) -> Value {
     serde_json::from_str(&text).unwrap_or(Value::Null)
 }
 
-/// The events the graph is painted from.
-async fn paint_events(store: &dyn Store, arn: &str) -> Vec<HistoryEvent> {
-    store
-        .history(arn, None, false, PAINT_EVENTS)
-        .await
-        .unwrap_or_default()
+/// An execution's history read through: each state's view, the events a page shows, and the
+/// last event's id.
+struct Painted {
+    views: BTreeMap<String, StateView>,
+    /// Up to `keep` events after `keep_after`, in order.
+    kept: Vec<HistoryEvent>,
+    last_event: i64,
+}
+
+/// Read an execution's history a chunk at a time, painting each state and keeping up to `keep`
+/// events after the id `keep_after`.
+async fn paint(store: &dyn Store, arn: &str, keep_after: i64, keep: usize) -> Painted {
+    let mut reader = HistoryReader::default();
+    let mut kept = Vec::new();
+    let mut last_event = 0;
+    let mut read = 0;
+    while read < PAINT_EVENTS {
+        let after = (last_event > 0).then_some(last_event);
+        let chunk = match store.history(arn, after, false, PAINT_CHUNK).await {
+            Ok(chunk) => chunk,
+            Err(e) => {
+                tracing::warn!(target: "sluice::console", execution = %arn, error = %e, "history could not be read to paint the graph");
+                break;
+            }
+        };
+        reader.read(&chunk);
+        read += chunk.len();
+        let room = keep.saturating_sub(kept.len());
+        kept.extend(
+            chunk
+                .iter()
+                .filter(|ev| ev.id > keep_after)
+                .take(room)
+                .cloned(),
+        );
+        let Some(last) = chunk.last() else { break };
+        last_event = last.id;
+        if chunk.len() < PAINT_CHUNK {
+            break;
+        }
+    }
+    Painted {
+        views: reader.into_views(),
+        kept,
+        last_event,
+    }
 }
 
 /// One execution's page.
@@ -383,18 +425,19 @@ pub(super) async fn page(
         Err(err) => return api_error(&session, &err.into()),
     };
     let definition = definition_of(&console, &e).await;
-    let events = paint_events(store, &e.arn).await;
-    let mut views = state_views(&events);
+    let Painted {
+        mut views,
+        kept: shown,
+        last_event,
+    } = paint(
+        store,
+        &e.arn,
+        query.events_after.unwrap_or(0),
+        HISTORY_PAGE + 1,
+    )
+    .await;
     fill_fail_states(&mut views, &definition);
     mark_current(store, &e, &definition, &mut views).await;
-    let shown: Vec<HistoryEvent> = match query.events_after {
-        None => events.iter().take(HISTORY_PAGE + 1).cloned().collect(),
-        Some(after) => store
-            .history(&e.arn, Some(after), false, HISTORY_PAGE + 1)
-            .await
-            .unwrap_or_default(),
-    };
-    let last_event = events.last().map_or(0, |ev| ev.id);
     let map_runs = store.list_map_runs(&e.arn).await.unwrap_or_default();
     let layout = graph::layout(&definition);
     let svg = graph::svg_painted(&layout, &|n| {
@@ -534,16 +577,14 @@ pub(super) async fn live(
         Ok(None) => return (StatusCode::NOT_FOUND, "no such execution").into_response(),
         Err(err) => return (StatusCode::SERVICE_UNAVAILABLE, err.to_string()).into_response(),
     };
-    let events = paint_events(store, &e.arn).await;
-    let mut views = state_views(&events);
+    let Painted {
+        mut views,
+        kept: new,
+        ..
+    } = paint(store, &e.arn, query.after, HISTORY_PAGE).await;
     let definition = definition_of(&console, &e).await;
     fill_fail_states(&mut views, &definition);
     mark_current(store, &e, &definition, &mut views).await;
-    let new: Vec<&HistoryEvent> = events
-        .iter()
-        .filter(|ev| ev.id > query.after)
-        .take(HISTORY_PAGE)
-        .collect();
     let rows: String = new
         .iter()
         .map(|ev| history_row(ev, e.start).into_string())

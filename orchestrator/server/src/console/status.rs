@@ -54,115 +54,134 @@ pub struct StateView {
 
 /// Each state's latest status by name.
 pub fn state_views(events: &[HistoryEvent]) -> BTreeMap<String, StateView> {
-    let mut views: BTreeMap<String, StateView> = BTreeMap::new();
-    let mut open: Vec<String> = Vec::new();
-    for e in events {
-        let details = e
-            .details
-            .as_ref()
-            .and_then(|(_, text)| serde_json::from_str::<Value>(text).ok());
-        let field = |name: &str| {
-            details
+    let mut reader = HistoryReader::default();
+    reader.read(events);
+    reader.into_views()
+}
+
+/// The history read so far, a page at a time: each state's view and the states still open.
+#[derive(Debug, Default)]
+pub struct HistoryReader {
+    views: BTreeMap<String, StateView>,
+    open: Vec<String>,
+}
+
+impl HistoryReader {
+    /// Each state's latest status by name, once every event has been read.
+    pub fn into_views(self) -> BTreeMap<String, StateView> {
+        self.views
+    }
+
+    /// Read the next events, in order.
+    pub fn read(&mut self, events: &[HistoryEvent]) {
+        let HistoryReader { views, open } = self;
+        for e in events {
+            let details = e
+                .details
                 .as_ref()
-                .and_then(|d| d.get(name))
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        };
-        let kind = e.kind.as_str();
-        if kind.ends_with("StateEntered") {
-            // Failed states still open were caught: the execution moved on past them.
-            settle_failed(&mut open, &mut views, StateStatus::Caught);
-            let Some(name) = field("name") else { continue };
-            let view = views.entry(name.clone()).or_insert(StateView {
-                status: StateStatus::Running,
-                entered: 0,
-                input: None,
-                output: None,
-                error: None,
-                cause: None,
-            });
-            // A Fail state fails as it is entered; its failure goes on outward.
-            view.status = if kind == "FailStateEntered" {
-                StateStatus::Failed
-            } else {
-                StateStatus::Running
+                .and_then(|(_, text)| serde_json::from_str::<Value>(text).ok());
+            let field = |name: &str| {
+                details
+                    .as_ref()
+                    .and_then(|d| d.get(name))
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
             };
-            view.entered += 1;
-            view.input = field("input");
-            view.output = None;
-            view.error = None;
-            view.cause = None;
-            open.push(name);
-        } else if kind.ends_with("StateExited") {
-            let Some(name) = field("name") else { continue };
-            // States opened inside it ended with it (failed ones stay failed: their failure
-            // reached this state).
-            if let Some(at) = open.iter().rposition(|n| *n == name) {
-                open.truncate(at);
-            }
-            if let Some(view) = views.get_mut(&name) {
-                // Exited after failing: a Catch of this state took the error.
-                view.status = match view.status {
-                    StateStatus::Failed => StateStatus::Caught,
-                    _ => StateStatus::Succeeded,
+            let kind = e.kind.as_str();
+            if kind.ends_with("StateEntered") {
+                // Failed states still open were caught: the execution moved on past them.
+                settle_failed(open, views, StateStatus::Caught);
+                let Some(name) = field("name") else { continue };
+                let view = views.entry(name.clone()).or_insert(StateView {
+                    status: StateStatus::Running,
+                    entered: 0,
+                    input: None,
+                    output: None,
+                    error: None,
+                    cause: None,
+                });
+                // A Fail state fails as it is entered; its failure goes on outward.
+                view.status = if kind == "FailStateEntered" {
+                    StateStatus::Failed
+                } else {
+                    StateStatus::Running
                 };
-                view.output = field("output");
-            }
-        } else if kind.starts_with("Execution") {
-            match kind {
-                "ExecutionFailed" => {
-                    settle_failed(&mut open, &mut views, StateStatus::Failed);
-                    // The execution's error is the failed states' when their events had none.
-                    for view in views.values_mut() {
-                        if view.status == StateStatus::Failed && view.error.is_none() {
-                            view.error = field("error");
-                            view.cause = field("cause");
+                view.entered += 1;
+                view.input = field("input");
+                view.output = None;
+                view.error = None;
+                view.cause = None;
+                open.push(name);
+            } else if kind.ends_with("StateExited") {
+                let Some(name) = field("name") else { continue };
+                // States opened inside it ended with it (failed ones stay failed: their failure
+                // reached this state).
+                if let Some(at) = open.iter().rposition(|n| *n == name) {
+                    open.truncate(at);
+                }
+                if let Some(view) = views.get_mut(&name) {
+                    // Exited after failing: a Catch of this state took the error.
+                    view.status = match view.status {
+                        StateStatus::Failed => StateStatus::Caught,
+                        _ => StateStatus::Succeeded,
+                    };
+                    view.output = field("output");
+                }
+            } else if kind.starts_with("Execution") {
+                match kind {
+                    "ExecutionFailed" => {
+                        settle_failed(open, views, StateStatus::Failed);
+                        // The execution's error is the failed states' when their events had none.
+                        for view in views.values_mut() {
+                            if view.status == StateStatus::Failed && view.error.is_none() {
+                                view.error = field("error");
+                                view.cause = field("cause");
+                            }
                         }
                     }
-                }
-                "ExecutionAborted" | "ExecutionTimedOut" => {
-                    for name in open.drain(..) {
-                        if let Some(view) = views.get_mut(&name)
-                            && view.status == StateStatus::Running
-                        {
-                            view.status = StateStatus::Aborted;
+                    "ExecutionAborted" | "ExecutionTimedOut" => {
+                        for name in open.drain(..) {
+                            if let Some(view) = views.get_mut(&name)
+                                && view.status == StateStatus::Running
+                            {
+                                view.status = StateStatus::Aborted;
+                            }
                         }
                     }
-                }
-                // A redrive: the failed states run again from where they failed.
-                "ExecutionRedriven" => {
-                    for name in &open {
-                        if let Some(view) = views.get_mut(name) {
-                            view.status = StateStatus::Running;
+                    // A redrive: the failed states run again from where they failed.
+                    "ExecutionRedriven" => {
+                        for name in open.iter() {
+                            if let Some(view) = views.get_mut(name) {
+                                view.status = StateStatus::Running;
+                            }
                         }
                     }
+                    _ => {}
                 }
-                _ => {}
-            }
-        } else if is_failure(kind) {
-            // A failure inside a Map or Parallel reaches the container: the inner state ended.
-            if kind.ends_with("StateFailed") {
-                pop_failed(&mut open, &views);
-            }
-            if let Some(view) = open.last().and_then(|n| views.get_mut(n)) {
-                view.status = StateStatus::Failed;
-                if field("error").is_some() || field("cause").is_some() {
-                    view.error = field("error");
-                    view.cause = field("cause");
+            } else if is_failure(kind) {
+                // A failure inside a Map or Parallel reaches the container: the inner state ended.
+                if kind.ends_with("StateFailed") {
+                    pop_failed(open, views);
                 }
-            }
-        } else if kind.ends_with("Scheduled") || kind.ends_with("Started") {
-            // A retry: the failed state runs again.
-            if !kind.starts_with("MapRun")
-                && !kind.starts_with("MapIteration")
-                && let Some(view) = open.last().and_then(|n| views.get_mut(n))
-                && view.status == StateStatus::Failed
-            {
-                view.status = StateStatus::Running;
+                if let Some(view) = open.last().and_then(|n| views.get_mut(n)) {
+                    view.status = StateStatus::Failed;
+                    if field("error").is_some() || field("cause").is_some() {
+                        view.error = field("error");
+                        view.cause = field("cause");
+                    }
+                }
+            } else if kind.ends_with("Scheduled") || kind.ends_with("Started") {
+                // A retry: the failed state runs again.
+                if !kind.starts_with("MapRun")
+                    && !kind.starts_with("MapIteration")
+                    && let Some(view) = open.last().and_then(|n| views.get_mut(n))
+                    && view.status == StateStatus::Failed
+                {
+                    view.status = StateStatus::Running;
+                }
             }
         }
     }
-    views
 }
 
 /// Events that report a state's failure (not an iteration's or the execution's).
@@ -229,8 +248,16 @@ mod tests {
         )
     }
 
+    /// Each state's status; the history read in two pages, split anywhere, reads the same.
     fn statuses(events: &[HistoryEvent]) -> Vec<(String, &'static str)> {
-        state_views(events)
+        let whole = state_views(events);
+        for split in 0..=events.len() {
+            let mut reader = HistoryReader::default();
+            reader.read(&events[..split]);
+            reader.read(&events[split..]);
+            assert_eq!(reader.into_views(), whole, "split at {split}");
+        }
+        whole
             .into_iter()
             .map(|(n, v)| (n, v.status.as_str()))
             .collect()
