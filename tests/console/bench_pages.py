@@ -91,6 +91,22 @@ waits = machine(
     "bench-approval",
     {"StartAt": "Approve", "States": {"Approve": {"Type": "Task", "Resource": activity, "End": True}}},
 )
+# One execution with a history near AWS's quota of 25,000 events: an inline Map of 6,000 items.
+long_machine = machine(
+    "bench-long-history",
+    {
+        "StartAt": "Each",
+        "States": {
+            "Each": {
+                "Type": "Map",
+                "ItemsPath": "$.items",
+                "ResultSelector": {"done": True},
+                "ItemProcessor": {"StartAt": "One", "States": {"One": {"Type": "Pass", "End": True}}},
+                "End": True,
+            }
+        },
+    },
+)
 
 
 def start(i):
@@ -118,11 +134,16 @@ with concurrent.futures.ThreadPoolExecutor(8) as pool:
             rate = done / (time.perf_counter() - started)
             print(f"\rstarted {done}/{args.executions} ({rate:.0f}/s)", end="", file=sys.stderr, flush=True)
 print(file=sys.stderr)
+long_run = api(
+    "StartExecution", {"stateMachineArn": long_machine, "name": "long", "input": json.dumps({"items": list(range(6000))})}
+)["executionArn"]
 # Let the executions finish (all but the ones waiting for approval).
 while True:
     listed = api("ListExecutions", {"stateMachineArn": ok, "statusFilter": "RUNNING", "maxResults": 1})
     if not listed["executions"]:
         break
+    time.sleep(0.5)
+while api("DescribeExecution", {"executionArn": long_run})["status"] == "RUNNING":
     time.sleep(0.5)
 
 q = urllib.parse.quote
@@ -141,6 +162,8 @@ pages = {
     "executions in a time window": f"/console/executions?since={later}",
     "an execution (graph, history)": f"/console/execution?arn={q(middle)}",
     "an execution's live update": f"/console/execution/live?arn={q(middle)}",
+    "an execution of 24,000 events": f"/console/execution?arn={q(long_run)}",
+    "its live update (every event read)": f"/console/execution/live?arn={q(long_run)}&after=23990",
     "approvals (100 waiting)": "/console/approvals",
     "activities & schedules": "/console/queues",
 }

@@ -12,10 +12,11 @@ use maud::{Markup, PreEscaped, html};
 use serde_json::{Value, json};
 use sluice_engine::lang::graph;
 
+use super::histories::Folded;
 use super::session::Session;
 use super::status::{HistoryReader, StateStatus, StateView};
 use super::view::{self, Section};
-use super::{Shared, api_error, check_csrf};
+use super::{Console, Shared, api_error, check_csrf};
 use crate::store::{
     ExecutionFilter, ExecutionRecord, ExecutionStatus, HistoryEvent, MachineType, Store,
 };
@@ -366,40 +367,51 @@ struct Painted {
     last_event: i64,
 }
 
-/// Read an execution's history a chunk at a time, painting each state and keeping up to `keep`
-/// events after the id `keep_after`.
-async fn paint(store: &dyn Store, arn: &str, keep_after: i64, keep: usize) -> Painted {
-    let mut reader = HistoryReader::default();
-    let mut kept = Vec::new();
-    let mut last_event = 0;
-    let mut read = 0;
-    while read < PAINT_EVENTS {
-        let after = (last_event > 0).then_some(last_event);
-        let chunk = match store.history(arn, after, false, PAINT_CHUNK).await {
+/// Paint each state from an execution's whole history and keep up to `keep` events after the
+/// id `keep_after`. The fold of the history read last time is taken up where it stopped, so
+/// a page polled every second reads only the new events.
+async fn paint(console: &Console, e: &ExecutionRecord, keep_after: i64, keep: usize) -> Painted {
+    let store = console.svc.store.as_ref();
+    let mut f = console.histories.get(&e.arn, e.start).unwrap_or(Folded {
+        reader: HistoryReader::default(),
+        last_event: 0,
+        read: 0,
+    });
+    let before = f.last_event;
+    while f.read < PAINT_EVENTS {
+        let after = (f.last_event > 0).then_some(f.last_event);
+        let chunk = match store.history(&e.arn, after, false, PAINT_CHUNK).await {
             Ok(chunk) => chunk,
-            Err(e) => {
-                tracing::warn!(target: "sluice::console", execution = %arn, error = %e, "history could not be read to paint the graph");
+            Err(err) => {
+                tracing::warn!(target: "sluice::console", execution = %e.arn, error = %err, "history could not be read to paint the graph");
                 break;
             }
         };
-        reader.read(&chunk);
-        read += chunk.len();
-        let room = keep.saturating_sub(kept.len());
-        kept.extend(
-            chunk
-                .iter()
-                .filter(|ev| ev.id > keep_after)
-                .take(room)
-                .cloned(),
-        );
+        f.reader.read(&chunk);
+        f.read += chunk.len();
         let Some(last) = chunk.last() else { break };
-        last_event = last.id;
+        f.last_event = last.id;
         if chunk.len() < PAINT_CHUNK {
             break;
         }
     }
+    let last_event = f.last_event;
+    // Read after the fold and cut at its last event, so the rows and the colours are one
+    // moment of the history.
+    let mut kept = store
+        .history(&e.arn, Some(keep_after).filter(|a| *a > 0), false, keep)
+        .await
+        .unwrap_or_default();
+    kept.retain(|ev| ev.id <= last_event);
+    let views = if last_event == before {
+        f.reader.into_views()
+    } else {
+        let views = f.reader.clone().into_views();
+        console.histories.put(&e.arn, e.start, f);
+        views
+    };
     Painted {
-        views: reader.into_views(),
+        views,
         kept,
         last_event,
     }
@@ -430,8 +442,8 @@ pub(super) async fn page(
         kept: shown,
         last_event,
     } = paint(
-        store,
-        &e.arn,
+        &console,
+        &e,
         query.events_after.unwrap_or(0),
         HISTORY_PAGE + 1,
     )
@@ -581,7 +593,7 @@ pub(super) async fn live(
         mut views,
         kept: new,
         ..
-    } = paint(store, &e.arn, query.after, HISTORY_PAGE).await;
+    } = paint(&console, &e, query.after, HISTORY_PAGE).await;
     let definition = definition_of(&console, &e).await;
     fill_fail_states(&mut views, &definition);
     mark_current(store, &e, &definition, &mut views).await;

@@ -10,6 +10,7 @@
 
 mod approvals;
 mod executions;
+mod histories;
 mod machines;
 mod map_runs;
 mod queues;
@@ -39,6 +40,7 @@ pub struct Console {
     svc: Arc<Service>,
     shared_key: OnceCell<String>,
     sign_ins: throttle::SignInThrottle,
+    histories: histories::Histories,
 }
 
 type Shared = State<Arc<Console>>;
@@ -49,6 +51,7 @@ pub fn router(svc: Arc<Service>) -> Router {
         svc,
         shared_key: OnceCell::new(),
         sign_ins: throttle::SignInThrottle::default(),
+        histories: histories::Histories::default(),
     });
     Router::new()
         .route("/", get(machines::home))

@@ -60,7 +60,7 @@ pub fn state_views(events: &[HistoryEvent]) -> BTreeMap<String, StateView> {
 }
 
 /// The history read so far, a page at a time: each state's view and the states still open.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct HistoryReader {
     views: BTreeMap<String, StateView>,
     open: Vec<String>,
