@@ -79,12 +79,28 @@ const INTEGRATIONS: &[&str] = &[
     "mediaconvert:createJob",
 ];
 
+/// Whether every `${` in `r` opens a placeholder with a name and a closing `}`.
+fn substitutions_closed(r: &str) -> bool {
+    r.split("${").skip(1).all(|after| {
+        after
+            .find('}')
+            .is_some_and(|end| end > 0 && !after[..end].contains('{'))
+    })
+}
+
 /// Checks a Task (or ItemReader/ResultWriter) Resource ARN the way AWS does at creation time.
 pub(super) fn resource_arn(r: &str) -> Result<(), String> {
     // Infrastructure templates (CloudFormation DefinitionSubstitutions, SAM, Terraform) fill
     // these in before AWS sees the definition, so they cannot be judged here.
     if r.contains("${") {
-        return Ok(());
+        // Only whole `${Name}` placeholders are filled in; an unclosed one reaches AWS as is.
+        return if substitutions_closed(r) {
+            Ok(())
+        } else {
+            Err(format!(
+                "Resource \"{r}\" has a ${{...}} substitution that is not closed (a template fills in only whole ${{Name}} placeholders), and it is not an ARN"
+            ))
+        };
     }
     let parts: Vec<&str> = r.splitn(6, ':').collect();
     if parts.len() < 6 || parts[0] != "arn" || parts[1].is_empty() || parts[2].is_empty() {

@@ -494,6 +494,12 @@ fn resources() {
     assert!(resource_arn("arn:aws:states:us-east-1:1:activity:a").is_ok());
     assert!(resource_arn("arn:aws:lambda:r:1:function:f:$LATEST").is_ok());
     assert!(resource_arn("${LambdaArn}").is_ok());
+    assert!(resource_arn("arn:aws:lambda:${AWS::Region}:${AWS::AccountId}:function:${Fn}").is_ok());
+    assert!(resource_arn("arn:aws:states:::lambda:invoke${Suffix}").is_ok());
+    // An unclosed or empty placeholder is never filled in.
+    assert!(resource_arn("${lambdaArn").is_err());
+    assert!(resource_arn("${}").is_err());
+    assert!(resource_arn("${a${b}").is_err());
     assert!(resource_arn("arn:aws:states:::dynamodb:query").is_err());
     assert!(resource_arn("arn:aws:lambda:r:1:function:f:").is_err());
     assert!(resource_arn("createToken").is_err());
