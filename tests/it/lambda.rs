@@ -111,6 +111,56 @@ fn lambda_tasks_invoke_functions_and_report_their_errors() {
     assert_eq!(out["error"], "Lambda.ResourceNotFoundException", "{out}");
 }
 
+/// `lambda:invoke` passes Invoke's options on: `LogType: Tail` returns the log's end,
+/// `Qualifier` picks the version, `InvocationType: Event` does not wait for a result, and an
+/// option of the wrong type is a located runtime error.
+#[test]
+fn lambda_invoke_passes_its_options_on() {
+    let double = Double::start();
+    let call = |parameters: Value| {
+        json!({"StartAt": "Call", "States": {"Call": {"Type": "Task",
+            "Resource": "arn:aws:states:::lambda:invoke", "Parameters": parameters, "End": true}}})
+    };
+    let out = run(
+        &double,
+        call(
+            json!({"FunctionName": "id_function", "Payload": {"a": 1}, "LogType": "Tail", "Qualifier": "7"}),
+        ),
+        json!({}),
+    );
+    assert_eq!(out["status"], "SUCCEEDED", "{out}");
+    let log = out["output"]["LogResult"].as_str().expect("LogResult");
+    let headers = &out["output"]["SdkHttpMetadata"];
+    assert_eq!(headers["AllHttpHeaders"]["X-Amz-Log-Result"], json!([log]));
+    assert_eq!(headers["HttpHeaders"]["X-Amz-Log-Result"], json!(log));
+    assert_eq!(out["output"]["ExecutedVersion"], "7");
+    assert_eq!(out["output"]["Payload"], json!({"a": 1}));
+
+    let out = run(
+        &double,
+        call(
+            json!({"FunctionName": "id_function", "Payload": {"a": 1}, "InvocationType": "Event"}),
+        ),
+        json!({}),
+    );
+    assert_eq!(out["status"], "SUCCEEDED", "{out}");
+    assert_eq!(out["output"]["StatusCode"], 202);
+    assert_eq!(out["output"]["Payload"], "");
+    assert!(out["output"].get("ExecutedVersion").is_none(), "{out}");
+    assert!(out["output"].get("LogResult").is_none(), "{out}");
+
+    let out = run(
+        &double,
+        call(json!({"FunctionName": "id_function", "LogType": 5})),
+        json!({}),
+    );
+    assert_eq!(out["error"], "States.Runtime", "{out}");
+    assert!(
+        out["cause"].as_str().is_some_and(|c| c.contains("LogType")),
+        "{out}"
+    );
+}
+
 /// `lambda:invoke.waitForTaskToken` on `sluice serve`: the function is invoked with the
 /// token in its payload and the Task waits for the function's SendTaskSuccess; a function
 /// that fails fails the Task with its error, and nothing waits for a callback.

@@ -14,11 +14,15 @@ resources run end to end through sluice's aws-sdk-lambda client without AWS:
     callback_function       answers a `.waitForTaskToken` task: SendTaskSuccess with the
                             event's TaskToken and Output to its Endpoint (a sluice serve)
 
-Any other name is a ResourceNotFoundException, as on AWS. Usage:
+Any other name is a ResourceNotFoundException, as on AWS. Invoke's options are honoured:
+`X-Amz-Invocation-Type: Event` (202, no payload) or `DryRun` (204), `X-Amz-Log-Type: Tail`
+(the log's end, base64, in `X-Amz-Log-Result`) and `?Qualifier=N` (a version, reported in
+`X-Amz-Executed-Version`). Usage:
     double.py [--port N]     (prints "listening on http://127.0.0.1:N" once ready)
 """
 
 import argparse
+import base64
 import json
 import re
 import sys
@@ -114,7 +118,21 @@ class Handler(BaseHTTPRequestHandler):
             self.reply(404, json.dumps({"Type": "User", "message": "Function not found: " + arn}),
                        [("x-amzn-ErrorType", "ResourceNotFoundException"), ("x-amzn-RequestId", request_id)])
             return
-        self.reply(200, json.dumps(result), [("X-Amz-Executed-Version", "$LATEST"), ("x-amzn-RequestId", request_id)])
+        query = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query)
+        qualifier = (query.get("Qualifier") or ["$LATEST"])[0]
+        version = qualifier if qualifier.isdigit() else "$LATEST"
+        kind = self.headers.get("X-Amz-Invocation-Type") or "RequestResponse"
+        if kind == "Event":
+            self.reply(202, "", [("x-amzn-RequestId", request_id)])
+            return
+        if kind == "DryRun":
+            self.reply(204, "", [("x-amzn-RequestId", request_id)])
+            return
+        headers = [("X-Amz-Executed-Version", version), ("x-amzn-RequestId", request_id)]
+        if self.headers.get("X-Amz-Log-Type") == "Tail":
+            log = "START RequestId: %s Version: %s\nEND RequestId: %s\n" % (request_id, version, request_id)
+            headers.append(("X-Amz-Log-Result", base64.b64encode(log.encode()).decode()))
+        self.reply(200, json.dumps(result), headers)
 
 
 def compact(value):

@@ -20,7 +20,7 @@ use serde_json::Value;
 use sluice_task::{NO_HANDLER, Resource, TaskFailure, TaskHandler, TaskProgress, TaskRequest};
 
 use crate::infer::Inference;
-use crate::lambda::{Lambda, LambdaConfig, invoke_payload, invoke_result};
+use crate::lambda::{InvokeOptions, Lambda, LambdaConfig, invoke_payload, invoke_result};
 use crate::objects::Buckets;
 
 /// The names of the built-in activities.
@@ -88,9 +88,11 @@ impl BuiltinActivities {
                             "sluice-lambda needs {\"FunctionName\": …, \"Payload\": …}",
                         )
                     })?;
+                let options = InvokeOptions::from_parameters(&input)
+                    .map_err(|e| TaskFailure::new("Sluice.InvalidInput", e))?;
                 let body = invoke_payload(input.get("Payload"));
                 let done = lambda
-                    .invoke(function, body)
+                    .invoke(function, body, &options)
                     .await
                     .map_err(|f| TaskFailure::new(f.error, f.cause))?;
                 Ok(invoke_result(&done))

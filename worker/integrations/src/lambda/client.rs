@@ -23,10 +23,54 @@ pub struct LambdaFailure {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Invocation {
     pub status: i32,
-    pub executed_version: String,
+    /// The version that ran; Lambda leaves it out of an `Event` invocation's answer.
+    pub executed_version: Option<String>,
     pub request_id: String,
-    /// The function's response bytes.
+    /// The function's response bytes (none for `Event` and `DryRun`).
     pub payload: Vec<u8>,
+    /// The base64 tail of the function's log, asked for with `LogType: Tail`.
+    pub log_result: Option<String>,
+}
+
+/// The optional parameters of Lambda's Invoke that `lambda:invoke` passes on.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct InvokeOptions {
+    /// `RequestResponse` (the default), `Event` or `DryRun`.
+    pub invocation_type: Option<String>,
+    /// `Tail` to get the end of the log back.
+    pub log_type: Option<String>,
+    /// A version or alias.
+    pub qualifier: Option<String>,
+    /// Base64 JSON handed to the function's context.
+    pub client_context: Option<String>,
+}
+
+impl InvokeOptions {
+    /// The options among a `lambda:invoke` Task's parameters. A parameter that is there but not
+    /// a string is refused, naming it.
+    pub fn from_parameters(parameters: &Value) -> Result<Self, String> {
+        let text = |name: &str| -> Result<Option<String>, String> {
+            match parameters.get(name) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s.clone())),
+                Some(other) => Err(format!(
+                    "lambda:invoke parameter {name} must be a string, got {other}"
+                )),
+            }
+        };
+        Ok(InvokeOptions {
+            invocation_type: text("InvocationType")?,
+            log_type: text("LogType")?,
+            qualifier: text("Qualifier")?,
+            client_context: text("ClientContext")?,
+        })
+    }
+
+    fn waits_for_the_result(&self) -> bool {
+        self.invocation_type
+            .as_deref()
+            .is_none_or(|t| t == "RequestResponse")
+    }
 }
 
 /// Calls Lambda functions.
@@ -43,13 +87,23 @@ impl Lambda {
         }
     }
 
-    /// Invoke `function` (name or ARN) synchronously with a request body.
-    pub async fn invoke(&self, function: &str, body: Vec<u8>) -> Result<Invocation, LambdaFailure> {
+    /// Invoke `function` (name or ARN) with a request body.
+    pub async fn invoke(
+        &self,
+        function: &str,
+        body: Vec<u8>,
+        options: &InvokeOptions,
+    ) -> Result<Invocation, LambdaFailure> {
+        use aws_sdk_lambda::types::{InvocationType, LogType};
         let out = self
             .client
             .invoke()
             .function_name(function)
             .payload(Blob::new(body))
+            .set_invocation_type(options.invocation_type.as_deref().map(InvocationType::from))
+            .set_log_type(options.log_type.as_deref().map(LogType::from))
+            .set_qualifier(options.qualifier.clone())
+            .set_client_context(options.client_context.clone())
             .send()
             .await
             .map_err(service_failure)?;
@@ -64,11 +118,17 @@ impl Lambda {
         if let Some(kind) = out.function_error() {
             return Err(function_failure(kind, &payload));
         }
+        let executed_version = out.executed_version().map(str::to_string).or_else(|| {
+            options
+                .waits_for_the_result()
+                .then(|| "$LATEST".to_string())
+        });
         Ok(Invocation {
             status: out.status_code(),
-            executed_version: out.executed_version().unwrap_or("$LATEST").to_string(),
+            executed_version,
             request_id,
             payload,
+            log_result: out.log_result().map(str::to_string),
         })
     }
 }
@@ -191,7 +251,9 @@ impl serde_json::ser::Formatter for Spaced {
     }
 }
 
-/// The result object of `arn:aws:states:::lambda:invoke`.
+/// The result object of `arn:aws:states:::lambda:invoke`: what Lambda answered, with its
+/// headers the way the AWS SDK inside Step Functions reports them (each value once as a list,
+/// once as a string).
 pub fn invoke_result(inv: &Invocation) -> Value {
     let payload: Value = serde_json::from_slice(&inv.payload)
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&inv.payload).into_owned()));
@@ -200,35 +262,47 @@ pub fn invoke_result(inv: &Invocation) -> Value {
         .to_string();
     let trace = format!("Root=1-{}", uuid::Uuid::new_v4().simple());
     let length = inv.payload.len().to_string();
-    json!({
-        "ExecutedVersion": inv.executed_version,
+    let mut headers: Vec<(&str, &str)> = Vec::new();
+    if let Some(log) = &inv.log_result {
+        headers.push(("X-Amz-Log-Result", log));
+    }
+    if let Some(version) = &inv.executed_version {
+        headers.push(("X-Amz-Executed-Version", version));
+    }
+    headers.extend([
+        ("x-amzn-Remapped-Content-Length", "0"),
+        ("Connection", "keep-alive"),
+        ("x-amzn-RequestId", inv.request_id.as_str()),
+        ("Content-Length", length.as_str()),
+        ("Date", date.as_str()),
+        ("X-Amzn-Trace-Id", trace.as_str()),
+        ("Content-Type", "application/json"),
+    ]);
+    let all: serde_json::Map<String, Value> = headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), json!([v])))
+        .collect();
+    let single: serde_json::Map<String, Value> = headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), json!(v)))
+        .collect();
+    let mut result = json!({
         "Payload": payload,
         "SdkHttpMetadata": {
-            "AllHttpHeaders": {
-                "X-Amz-Executed-Version": [inv.executed_version],
-                "x-amzn-Remapped-Content-Length": ["0"],
-                "Connection": ["keep-alive"],
-                "x-amzn-RequestId": [inv.request_id],
-                "Content-Length": [length],
-                "Date": [date],
-                "X-Amzn-Trace-Id": [trace],
-                "Content-Type": ["application/json"],
-            },
-            "HttpHeaders": {
-                "Connection": "keep-alive",
-                "Content-Length": length,
-                "Content-Type": "application/json",
-                "Date": date,
-                "X-Amz-Executed-Version": inv.executed_version,
-                "x-amzn-Remapped-Content-Length": "0",
-                "x-amzn-RequestId": inv.request_id,
-                "X-Amzn-Trace-Id": trace,
-            },
+            "AllHttpHeaders": all,
+            "HttpHeaders": single,
             "HttpStatusCode": inv.status,
         },
         "SdkResponseMetadata": {"RequestId": inv.request_id},
         "StatusCode": inv.status,
-    })
+    });
+    if let Some(version) = &inv.executed_version {
+        result["ExecutedVersion"] = json!(version);
+    }
+    if let Some(log) = &inv.log_result {
+        result["LogResult"] = json!(log);
+    }
+    result
 }
 
 /// The result of a plain function-ARN Task: the payload itself.

@@ -9,7 +9,8 @@ use sluice_task::{
 };
 
 use super::{
-    Lambda, LambdaConfig, LambdaFailure, invoke_payload, invoke_result, plain_result, spaced_json,
+    InvokeOptions, Lambda, LambdaConfig, LambdaFailure, invoke_payload, invoke_result,
+    plain_result, spaced_json,
 };
 
 /// The error of a Task whose input cannot be sent: AWS reports it as a runtime failure.
@@ -36,8 +37,14 @@ impl LambdaTasks {
             .ok_or_else(|| {
                 TaskFailure::new(RUNTIME, "lambda:invoke needs a FunctionName parameter")
             })?;
+        let options =
+            InvokeOptions::from_parameters(input).map_err(|e| TaskFailure::new(RUNTIME, e))?;
         let body = invoke_payload(input.get("Payload"));
-        let done = self.lambda.invoke(function, body).await.map_err(failure)?;
+        let done = self
+            .lambda
+            .invoke(function, body, &options)
+            .await
+            .map_err(failure)?;
         Ok(invoke_result(&done))
     }
 }
@@ -72,7 +79,7 @@ impl TaskHandler for LambdaTasks {
             let body = serde_json::to_vec(&request.input).unwrap_or_default();
             let done = self
                 .lambda
-                .invoke(&request.resource.text, body)
+                .invoke(&request.resource.text, body, &InvokeOptions::default())
                 .await
                 .map_err(|mut f| {
                     // The legacy integration reports the error payload re-spaced.
