@@ -277,6 +277,65 @@ async fn map_tolerated_failures() {
     );
 }
 
+/// A Map's limits read through paths: a string holding a number is that number, other
+/// values and a percentage outside 0–100 fail with AWS's words.
+#[tokio::test]
+async fn map_limits_read_through_paths() {
+    let def = |field: &str| {
+        json!({"StartAt": "M", "States": {"M": {"Type": "Map", "ItemsPath": "$.items", field: "$.v",
+        "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}},
+        "End": true}}})
+    };
+    let cause = |out: &Outcome| match out {
+        Outcome::Failed { error, cause } if error.as_deref() == Some("States.Runtime") => {
+            cause.clone().unwrap_or_default()
+        }
+        other => panic!("States.Runtime expected: {other:?}"),
+    };
+    for field in [
+        "MaxConcurrencyPath",
+        "ToleratedFailureCountPath",
+        "ToleratedFailurePercentagePath",
+    ] {
+        let out = run(def(field), json!({"v": "1", "items": [1, 2, 3]})).await;
+        assert_eq!(out, Outcome::Succeeded(json!([1, 2, 3])), "{field}");
+        let out = run(def(field), json!({"v": "NoNumber", "items": [1]})).await;
+        let kind = if field.contains("Percentage") {
+            "float"
+        } else {
+            "integer"
+        };
+        assert!(
+            cause(&out).ends_with(&format!(
+                "The {field} field refers to value \"NoNumber\" which is not a valid {kind}: $.v"
+            )),
+            "{out:?}"
+        );
+        let out = run(def(field), json!({"v": {}, "items": [1]})).await;
+        assert!(cause(&out).contains("refers to value \"{}\""), "{out:?}");
+    }
+    for bad in [json!(100.1), json!(-1), json!("101")] {
+        let out = run(
+            def("ToleratedFailurePercentagePath"),
+            json!({"v": bad, "items": [1]}),
+        )
+        .await;
+        assert!(
+            cause(&out).ends_with("ToleratedFailurePercentage must be between 0 and 100."),
+            "{out:?}"
+        );
+    }
+    let out = run(
+        def("ToleratedFailurePercentagePath"),
+        json!({"v": 100, "items": [1]}),
+    )
+    .await;
+    assert_eq!(out, Outcome::Succeeded(json!([1])));
+    // An integer field takes no fraction, even in a string.
+    let out = run(def("MaxConcurrencyPath"), json!({"v": "1.5", "items": [1]})).await;
+    assert!(cause(&out).contains("not a valid integer"), "{out:?}");
+}
+
 #[tokio::test]
 async fn parallel_branch_failure_fails_the_state_with_the_branch_error() {
     let def = json!({"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": true, "Branches": [

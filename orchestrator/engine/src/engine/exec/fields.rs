@@ -78,6 +78,73 @@ impl Runner<'_> {
         Ok(Some(n as u64))
     }
 
+    /// A Map's `MaxConcurrency`, `ToleratedFailureCount` (`integer`) or
+    /// `ToleratedFailurePercentage` (a float from 0 to 100). Read through a `…Path`, a string
+    /// holding a number counts as that number, as AWS recorded (`"1"` is one); anything else
+    /// is refused the way AWS words it.
+    pub(super) fn map_limit(
+        &self,
+        state: &State,
+        field: Option<&Field>,
+        name: &str,
+        integer: bool,
+        scope: &FieldScope<'_, '_, '_>,
+    ) -> Result<Option<f64>, Failure> {
+        let n = match field {
+            Some(Field::Path(path)) => {
+                let value =
+                    self.resolve(state, path, scope.env.input, scope.env.ctx, scope.env.vars)?;
+                let parsed = match &value {
+                    Value::Number(n) => n.as_f64(),
+                    Value::String(s) if integer => s.parse::<i64>().ok().map(|n| n as f64),
+                    Value::String(s) => s.trim().parse::<f64>().ok().filter(|n| n.is_finite()),
+                    _ => None,
+                };
+                let Some(n) = parsed else {
+                    let shown = match &value {
+                        Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    let kind = if integer { "integer" } else { "float" };
+                    return Err(runtime(
+                        &state.name,
+                        format!(
+                            "The {name}Path field refers to value \"{shown}\" which is not a valid {kind}: {path}"
+                        ),
+                    ));
+                };
+                n
+            }
+            Some(other) => {
+                let (value, jsonata) = self.field_value(state, other, scope)?;
+                value.as_f64().ok_or_else(|| {
+                    field_error(
+                        state,
+                        jsonata,
+                        format!("The {name} field must be a number, but it is {value}"),
+                    )
+                })?
+            }
+            None => return Ok(None),
+        };
+        if !integer {
+            if !(0.0..=100.0).contains(&n) {
+                return Err(runtime(
+                    &state.name,
+                    "ToleratedFailurePercentage must be between 0 and 100.",
+                ));
+            }
+        } else if n < 0.0 || n.fract() != 0.0 {
+            let jsonata = matches!(field, Some(Field::Jsonata(_)));
+            return Err(field_error(
+                state,
+                jsonata,
+                format!("The {name} field must be a non-negative integer, but it is {n}"),
+            ));
+        }
+        Ok(Some(n))
+    }
+
     /// Several non-negative integer fields of one state, evaluated against its input
     /// (`MaxItems`, `MaxItemsPerBatch`, …); `None` where a field is absent.
     pub(super) fn counts<const N: usize>(

@@ -196,22 +196,29 @@ impl Runner<'_> {
             },
             states,
         };
-        let max_concurrency = self.count(
-            state,
-            spec.max_concurrency.as_ref(),
-            "MaxConcurrency",
-            &scope,
-        )?;
-        let tolerated_count = self.count(
-            state,
-            spec.tolerated_failure_count.as_ref(),
-            "ToleratedFailureCount",
-            &scope,
-        )?;
-        let tolerated_percentage = self.number(
+        let max_concurrency = self
+            .map_limit(
+                state,
+                spec.max_concurrency.as_ref(),
+                "MaxConcurrency",
+                true,
+                &scope,
+            )?
+            .map(|n| n as u64);
+        let tolerated_count = self
+            .map_limit(
+                state,
+                spec.tolerated_failure_count.as_ref(),
+                "ToleratedFailureCount",
+                true,
+                &scope,
+            )?
+            .map(|n| n as u64);
+        let tolerated_percentage = self.map_limit(
             state,
             spec.tolerated_failure_percentage.as_ref(),
             "ToleratedFailurePercentage",
+            false,
             &scope,
         )?;
         let tolerant = tolerated_count.is_some() || tolerated_percentage.is_some();
