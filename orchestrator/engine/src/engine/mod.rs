@@ -222,6 +222,7 @@ impl Engine {
             limits: &self.limits,
             transitions: request.transitions,
             events: request.events,
+            event_ids: None,
             timers: request.timers,
             children: request.children,
         };
@@ -264,6 +265,7 @@ impl Engine {
             limits: &self.limits,
             transitions: &transitions,
             events: None,
+            event_ids: None,
             timers: None,
             children: request.children,
         };
@@ -327,6 +329,8 @@ impl Engine {
         events: Option<&dyn events::EventSink>,
     ) -> Outcome {
         let transitions = std::sync::atomic::AtomicU64::new(0);
+        // ExecutionStarted is event 1; the engine counts the events after it.
+        let event_ids = std::sync::atomic::AtomicU64::new(1);
         let runner = exec::Runner {
             machine,
             info,
@@ -335,6 +339,7 @@ impl Engine {
             limits: &self.limits,
             transitions: &transitions,
             events,
+            event_ids: Some(&event_ids),
             timers: None,
             children: None,
         };

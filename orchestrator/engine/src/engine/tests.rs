@@ -277,6 +277,25 @@ async fn map_tolerated_failures() {
     );
 }
 
+/// A runtime error names the event that entered its state, counted as AWS numbers a history
+/// (ExecutionStarted is 1; each state's entry and exit, a Task's scheduling, ... follow).
+#[tokio::test]
+async fn runtime_errors_say_which_event_entered_their_state() {
+    let def = json!({"StartAt": "A", "States": {
+        "A": {"Type": "Pass", "Next": "B"},
+        "B": {"Type": "Pass", "Next": "C"},
+        "C": {"Type": "Pass", "OutputPath": "$.missing", "End": true}}});
+    match run(def, json!({})).await {
+        Outcome::Failed { cause, .. } => assert!(
+            cause.as_deref().is_some_and(|c| c.starts_with(
+                "An error occurred while executing the state 'C' (entered at the event id #6). "
+            )),
+            "{cause:?}"
+        ),
+        other => panic!("{other:?}"),
+    }
+}
+
 /// A Map's limits read through paths: a string holding a number is that number, other
 /// values and a percentage outside 0–100 fail with AWS's words.
 #[tokio::test]

@@ -856,6 +856,8 @@ impl Runner<'_> {
         keep_history: bool,
     ) -> (Result<Value, Failure>, Option<History>) {
         let transitions = AtomicU64::new(0);
+        // A child is an execution of its own: its ExecutionStarted is event 1.
+        let child_event_ids = AtomicU64::new(1);
         let history = keep_history.then(History::default);
         let child = Runner {
             machine: self.machine,
@@ -867,6 +869,7 @@ impl Runner<'_> {
             // A child's states' events are its own, not the parent's (and a million children
             // do not write millions of parent events).
             events: history.as_ref().map(|h| h as &dyn EventSink),
+            event_ids: self.event_ids.map(|_| &child_event_ids),
             timers: self.timers,
             children: self.children,
         };

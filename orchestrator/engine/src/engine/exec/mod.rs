@@ -77,6 +77,31 @@ fn runtime(state: &str, message: impl std::fmt::Display) -> Failure {
     )
 }
 
+/// A runtime or query error of `state` saying which event entered the state, as AWS words
+/// it: `… the state 'S' (entered at the event id #4). …`.
+fn located(mut f: Failure, state: &State, entered: Option<u64>) -> Failure {
+    let Some(id) = entered else { return f };
+    if !matches!(
+        f.error.as_deref(),
+        Some(errors::RUNTIME | errors::QUERY_EVALUATION_ERROR)
+    ) {
+        return f;
+    }
+    if let Some(cause) = &mut f.cause {
+        let plain = format!(
+            "An error occurred while executing the state '{}'. ",
+            state.name
+        );
+        if let Some(rest) = cause.strip_prefix(&plain) {
+            *cause = format!(
+                "An error occurred while executing the state '{}' (entered at the event id #{id}). {rest}",
+                state.name
+            );
+        }
+    }
+    f
+}
+
 fn query_error(state: &str, message: impl std::fmt::Display) -> Failure {
     Failure::new(
         errors::QUERY_EVALUATION_ERROR,
@@ -136,6 +161,10 @@ pub struct Runner<'a> {
     pub transitions: &'a AtomicU64,
     /// Where history events go; `None` builds none.
     pub events: Option<&'a dyn EventSink>,
+    /// The id of the execution's last history event, counted (sink or not) when the ids are
+    /// known from the start, so a runtime error can say which event entered its state, as
+    /// AWS's causes do. `None` where a store numbers events the engine does not see.
+    pub event_ids: Option<&'a AtomicU64>,
     /// How Waits and retry back-offs wait; `None` sleeps in memory.
     pub timers: Option<&'a dyn Timers>,
     /// Where a Distributed Map's STANDARD children are kept; `None` keeps them in memory.
@@ -164,6 +193,7 @@ impl<'a> Runner<'a> {
             limits: self.limits,
             transitions: self.transitions,
             events: self.events,
+            event_ids: self.event_ids,
             timers: self.timers,
             children: self.children,
         }
@@ -225,15 +255,27 @@ impl<'a> Runner<'a> {
         input: Value,
         vars: &mut Vars,
     ) -> Result<Step, Failure> {
+        let entered = self.next_event_id();
         let Some(sink) = self.events else {
-            return self.run_state(state, input, vars).await;
+            let step = self.run_state(state, input, vars, entered).await;
+            let step = step.map_err(|f| located(f, state, entered))?;
+            self.next_event_id();
+            return Ok(step);
         };
         sink.emit(events::entered(state, &input));
-        let step = self.run_state(state, input, vars).await?;
+        let step = self.run_state(state, input, vars, entered).await;
+        let step = step.map_err(|f| located(f, state, entered))?;
+        self.next_event_id();
         match &step {
             Step::Next(_, output) | Step::End(output) => sink.emit(events::exited(state, output)),
         }
         Ok(step)
+    }
+
+    /// Count one history event; its id when ids are counted.
+    fn next_event_id(&self) -> Option<u64> {
+        self.event_ids
+            .map(|ids| ids.fetch_add(1, Ordering::Relaxed) + 1)
     }
 
     /// Wait through the durable timers when there are some.
@@ -246,6 +288,7 @@ impl<'a> Runner<'a> {
 
     /// Emit an event when a sink is attached; `make` runs only then.
     fn emit(&self, make: impl FnOnce() -> Event) {
+        self.next_event_id();
         if let Some(sink) = self.events {
             sink.emit(make());
         }
@@ -256,6 +299,7 @@ impl<'a> Runner<'a> {
         state: &State,
         input: Value,
         vars: &mut Vars,
+        entered: Option<u64>,
     ) -> Result<Step, Failure> {
         let handlers = match &state.kind {
             Kind::Task(spec) => &spec.handlers,
@@ -265,7 +309,7 @@ impl<'a> Runner<'a> {
         };
         // Boxed: the Task/Parallel/Map future is large, and keeping it out of line keeps the
         // future of every Pass and Choice small (it is moved and allocated per iteration).
-        Box::pin(self.run_with_handlers(state, handlers, input, vars)).await
+        Box::pin(self.run_with_handlers(state, handlers, input, vars, entered)).await
     }
 
     fn step(state: &State, output: Value) -> Step {

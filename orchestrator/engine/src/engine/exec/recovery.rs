@@ -10,13 +10,15 @@ impl Runner<'_> {
         handlers: &Handlers,
         input: Value,
         vars: &mut Vars,
+        entered: Option<u64>,
     ) -> Result<Step, Failure> {
         let mut attempts = vec![0u64; handlers.retry.len()];
         let mut retry_count = 0u64;
         loop {
             let failure = match self.attempt(state, &input, vars, retry_count).await {
                 Ok(output) => return Ok(Self::step(state, output)),
-                Err(f) => f,
+                // Located before Retry and Catch see it: a caught cause names the event too.
+                Err(f) => located(f, state, entered),
             };
             let name = failure.name();
             if let Some(i) = handlers
