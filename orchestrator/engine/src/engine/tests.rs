@@ -296,6 +296,56 @@ async fn runtime_errors_say_which_event_entered_their_state() {
     }
 }
 
+/// Wait and Map errors are worded as AWS words them (recorded causes of the corpus).
+#[tokio::test]
+async fn wait_and_map_errors_use_aws_words() {
+    let cause_of = |out: Outcome| match out {
+        Outcome::Failed { cause, .. } => cause.unwrap_or_default(),
+        other => panic!("{other:?}"),
+    };
+    let wait = json!({"StartAt": "W", "States": {"W": {"Type": "Wait", "SecondsPath": "$.s", "End": true}}});
+    for (input, words) in [
+        (
+            json!({"s": -1}),
+            "The SecondsPath parameter references a negative value: $.s == -1",
+        ),
+        (
+            json!({"s": 1.5}),
+            "The SecondsPath parameter cannot be parsed as a long value: $.s == 1.5",
+        ),
+        (
+            json!({}),
+            "The SecondsPath parameter does not reference an input value: $.s",
+        ),
+    ] {
+        let cause = cause_of(run(wait.clone(), input).await);
+        assert!(cause.ends_with(words), "{cause}");
+    }
+    let until = json!({"StartAt": "W", "States": {"W": {"Type": "Wait", "TimestampPath": "$.t", "End": true}}});
+    let cause = cause_of(run(until, json!({"t": "2016-13-05T21:29:29Z"})).await);
+    assert!(
+        cause.ends_with("The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: $.t == 2016-13-05T21:29:29Z"),
+        "{cause}"
+    );
+    let items = |field: Value| {
+        let mut map = json!({"Type": "Map", "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}, "End": true});
+        if !field.is_null() {
+            map["Items"] = field;
+        }
+        json!({"QueryLanguage": "JSONata", "StartAt": "M", "States": {"M": map}})
+    };
+    let cause = cause_of(run(items(json!("{% $states.input.n %}")), json!({"n": 1})).await);
+    assert!(
+        cause.ends_with("The JSONata expression '$states.input.n' specified for the field 'Items' returned an unexpected result type. Expected 'array', but was 'number' for value: 1"),
+        "{cause}"
+    );
+    let cause = cause_of(run(items(Value::Null), json!({"n": 1})).await);
+    assert!(
+        cause.ends_with(r#"Map state input must be an array but was: {"n":1}"#),
+        "{cause}"
+    );
+}
+
 /// A Map's limits read through paths: a string holding a number is that number, other
 /// values and a percentage outside 0–100 fail with AWS's words.
 #[tokio::test]

@@ -107,7 +107,7 @@ impl Runner<'_> {
             }
             Arguments::Jsonata(template) => {
                 let empty = json!({});
-                self.jsonata(state, template, states.unwrap_or(&empty), vars)
+                self.jsonata(state, "Arguments", template, states.unwrap_or(&empty), vars)
             }
         }
     }

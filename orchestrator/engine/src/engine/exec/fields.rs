@@ -20,6 +20,7 @@ impl Runner<'_> {
         &self,
         state: &State,
         field: &Field,
+        name: &str,
         scope: &FieldScope<'_, '_, '_>,
     ) -> Result<(Value, bool), Failure> {
         let env = &scope.env;
@@ -31,7 +32,7 @@ impl Runner<'_> {
                 let states = scope
                     .states
                     .ok_or_else(|| runtime(&state.name, "JSONata field in a JSONPath state"))?;
-                (self.jsonata(state, t, states, env.vars)?, true)
+                (self.jsonata(state, name, t, states, env.vars)?, true)
             }
         })
     }
@@ -45,7 +46,7 @@ impl Runner<'_> {
         scope: &FieldScope<'_, '_, '_>,
     ) -> Result<Option<f64>, Failure> {
         let Some(field) = field else { return Ok(None) };
-        let (value, jsonata) = self.field_value(state, field, scope)?;
+        let (value, jsonata) = self.field_value(state, field, name, scope)?;
         match value.as_f64() {
             Some(n) if n >= 0.0 => Ok(Some(n)),
             _ => Err(field_error(
@@ -116,7 +117,7 @@ impl Runner<'_> {
                 n
             }
             Some(other) => {
-                let (value, jsonata) = self.field_value(state, other, scope)?;
+                let (value, jsonata) = self.field_value(state, other, name, scope)?;
                 value.as_f64().ok_or_else(|| {
                     field_error(
                         state,
@@ -196,7 +197,48 @@ impl Runner<'_> {
         wait: &WaitFor,
         scope: &FieldScope<'_, '_, '_>,
     ) -> Result<Duration, Failure> {
+        // A value as AWS shows it after `==`: strings bare, the rest as JSON.
+        let shown = |v: &Value| match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
         match wait {
+            WaitFor::Seconds(Field::Path(path)) => {
+                let env = &scope.env;
+                let value = self
+                    .resolve(state, path, env.input, env.ctx, env.vars)
+                    .map_err(|_| {
+                        runtime(
+                            &state.name,
+                            format!("The SecondsPath parameter does not reference an input value: {path}"),
+                        )
+                    })?;
+                let secs = match value.as_i64() {
+                    Some(n) if n < 0 => {
+                        return Err(runtime(
+                            &state.name,
+                            format!(
+                                "The SecondsPath parameter references a negative value: {path} == {}",
+                                shown(&value)
+                            ),
+                        ));
+                    }
+                    Some(n) => n.unsigned_abs(),
+                    None => match value.as_u64() {
+                        Some(n) => n,
+                        None => {
+                            return Err(runtime(
+                                &state.name,
+                                format!(
+                                    "The SecondsPath parameter cannot be parsed as a long value: {path} == {}",
+                                    shown(&value)
+                                ),
+                            ));
+                        }
+                    },
+                };
+                Ok(Duration::from_secs(secs.min(MAX_WAIT_SECONDS)))
+            }
             WaitFor::Seconds(field) => {
                 let secs = self
                     .count(state, Some(field), "Seconds", scope)?
@@ -204,15 +246,19 @@ impl Runner<'_> {
                 Ok(Duration::from_secs(secs.min(MAX_WAIT_SECONDS)))
             }
             WaitFor::Timestamp(field) => {
-                let (value, jsonata) = self.field_value(state, field, scope)?;
+                let (value, jsonata) = self.field_value(state, field, "Timestamp", scope)?;
                 let Some(at) = value.as_str().and_then(parse_timestamp) else {
-                    return Err(field_error(
-                        state,
-                        jsonata,
-                        format!(
-                            "The Timestamp field must be an ISO-8601 timestamp string, but it is {value}"
+                    let message = match field {
+                        Field::Path(path) => format!(
+                            "The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: {path} == {}",
+                            shown(&value)
                         ),
-                    ));
+                        _ => format!(
+                            "The Timestamp field cannot be parsed as an ISO-8601 extended offset date-time format string: {}",
+                            shown(&value)
+                        ),
+                    };
+                    return Err(field_error(state, jsonata, message));
                 };
                 let until = at.with_timezone(&chrono::Utc) - chrono::Utc::now();
                 Ok(until

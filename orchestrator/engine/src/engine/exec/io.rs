@@ -154,9 +154,12 @@ impl Runner<'_> {
             .collect()
     }
 
+    /// Evaluate a JSONata template of the state's field `field` (`Output`, `Assign/name`, …),
+    /// which an error names as AWS does.
     pub(super) fn jsonata(
         &self,
         state: &State,
+        field: &str,
         template: &Template,
         states: &Value,
         vars: &Vars,
@@ -170,7 +173,7 @@ impl Runner<'_> {
         };
         template
             .evaluate(&mut ctx)
-            .map_err(|e| query_error(&state.name, e))
+            .map_err(|e| query_error(&state.name, e.cause(field)))
     }
 
     pub(super) fn jsonata_output(
@@ -182,7 +185,7 @@ impl Runner<'_> {
         vars: &Vars,
     ) -> Result<Value, Failure> {
         match output {
-            Some(t) => self.jsonata(state, t, states, vars),
+            Some(t) => self.jsonata(state, "Output", t, states, vars),
             None => Ok(default),
         }
     }
@@ -200,7 +203,10 @@ impl Runner<'_> {
         match assign {
             Assign::Jsonata(fields) => fields
                 .iter()
-                .map(|(name, t)| Ok((name.clone(), self.jsonata(state, t, states, vars)?)))
+                .map(|(name, t)| {
+                    let field = format!("Assign/{name}");
+                    Ok((name.clone(), self.jsonata(state, &field, t, states, vars)?))
+                })
                 .collect(),
             Assign::JsonPath(_) => Err(runtime(&state.name, "JSONPath Assign in a JSONata state")),
         }

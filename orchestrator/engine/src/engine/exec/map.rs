@@ -161,18 +161,28 @@ impl Runner<'_> {
             }
             (None, Items::Jsonata(template), Some(states)) => {
                 let value = match template {
-                    Some(t) => self.jsonata(state, t, states, vars)?,
+                    Some(t) => self.jsonata(state, "Items", t, states, vars)?,
                     None => states_input(states).clone(),
                 };
                 match value {
                     Value::Array(_) => Cow::Owned(value),
                     other => {
-                        return Err(query_error(
-                            &state.name,
-                            format!(
-                                "The Items field must evaluate to a JSON array, but it evaluated to {other}"
+                        // AWS's words: the expression quoted when Items has one, else the
+                        // state's input is what was not an array.
+                        let expression = match template {
+                            Some(crate::lang::jsonata::Template::Expression(e)) => {
+                                Some(e.source().to_string())
+                            }
+                            _ => None,
+                        };
+                        let message = match expression {
+                            Some(e) => format!(
+                                "The JSONata expression '{e}' specified for the field 'Items' returned an unexpected result type. Expected 'array', but was '{}' for value: {other}",
+                                crate::lang::jsonata::type_name(&other)
                             ),
-                        ));
+                            None => format!("Map state input must be an array but was: {other}"),
+                        };
+                        return Err(query_error(&state.name, message));
                     }
                 }
             }
@@ -943,7 +953,7 @@ impl Runner<'_> {
                 if let Some(context) = ctx.for_use(state.context) {
                     states_set(&mut item_states, "context", context.clone());
                 }
-                self.jsonata(state, template, &item_states, parent)
+                self.jsonata(state, "ItemSelector", template, &item_states, parent)
             }
         }
     }

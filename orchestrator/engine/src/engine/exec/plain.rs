@@ -162,7 +162,7 @@ impl Runner<'_> {
                     let Condition::Jsonata(cond) = &branch.condition else {
                         return Err(runtime(&state.name, "JSONPath rule in a JSONata state"));
                     };
-                    match self.jsonata(state, cond, &states, vars)? {
+                    match self.jsonata(state, "Condition", cond, &states, vars)? {
                         Value::Bool(true) => {
                             chosen = Some(branch);
                             break;
@@ -282,7 +282,7 @@ impl Runner<'_> {
             Ok(match f {
                 None => None,
                 Some(Field::Literal(v)) => Some(value_text(v)),
-                Some(Field::Jsonata(t)) => match self.jsonata(state, t, states, vars)? {
+                Some(Field::Jsonata(t)) => match self.jsonata(state, name, t, states, vars)? {
                     Value::String(s) => Some(s),
                     other => {
                         return Err(query_error(

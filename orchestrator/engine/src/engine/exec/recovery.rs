@@ -146,7 +146,7 @@ impl Runner<'_> {
                     ctx.task_token = token.as_deref();
                     let states = states_object(raw.clone(), &ctx, state.context);
                     let action_input = match &io.arguments {
-                        Some(args) => self.jsonata(state, args, &states, vars)?,
+                        Some(args) => self.jsonata(state, "Arguments", args, &states, vars)?,
                         None => raw.clone(),
                     };
                     (action_input, states)
