@@ -346,6 +346,21 @@ async fn wait_and_map_errors_use_aws_words() {
     );
 }
 
+/// A Fail state's CausePath that finds nothing names the field, as AWS does.
+#[tokio::test]
+async fn a_cause_path_that_finds_nothing_names_its_field() {
+    let def = json!({"StartAt": "F", "States": {"F": {"Type": "Fail", "ErrorPath": "$.e", "CausePath": "$.nothing"}}});
+    match run(def, json!({"e": "E"})).await {
+        Outcome::Failed { cause, .. } => assert!(
+            cause.as_deref().is_some_and(|c| c.contains(
+                "The JSONPath '$.nothing' specified for the field 'CausePath' could not be found in the input '{\"e\":\"E\"}'"
+            )),
+            "{cause:?}"
+        ),
+        other => panic!("{other:?}"),
+    }
+}
+
 /// A Map's limits read through paths: a string holding a number is that number, other
 /// values and a percentage outside 0–100 fail with AWS's words.
 #[tokio::test]

@@ -116,6 +116,20 @@ impl Runner<'_> {
         ctx: &StateCtx<'_>,
         vars: &Vars,
     ) -> Result<Value, Failure> {
+        self.payload_of_field(state, None, template, input, ctx, vars)
+    }
+
+    /// [`Runner::payload`] for a state field given as a path (`CausePath`): a path that finds
+    /// nothing names that field, as AWS does, not the template's inner key.
+    pub(super) fn payload_of_field(
+        &self,
+        state: &State,
+        field_name: Option<&str>,
+        template: &PayloadTemplate,
+        input: &Value,
+        ctx: &StateCtx<'_>,
+        vars: &Vars,
+    ) -> Result<Value, Failure> {
         let mut env = PathEnv {
             input,
             ctx,
@@ -126,7 +140,8 @@ impl Runner<'_> {
             EvalError::PathNotFound { path, field } => runtime(
                 &state.name,
                 format!(
-                    "The JSONPath '{path}' specified for the field '{field}' could not be found in the input '{}'",
+                    "The JSONPath '{path}' specified for the field '{}' could not be found in the input '{}'",
+                    field_name.unwrap_or(&field),
                     compact(input)
                 ),
             ),

@@ -243,7 +243,8 @@ impl Runner<'_> {
                     Some(value_text(&self.resolve(state, p, input, ctx, vars)?))
                 }
                 Some(Field::Dynamic(t)) => {
-                    let v = self.payload(state, t, input, ctx, vars)?;
+                    let field = format!("{name}Path");
+                    let v = self.payload_of_field(state, Some(&field), t, input, ctx, vars)?;
                     match v {
                         Value::String(s) => Some(s),
                         other => {
@@ -297,7 +298,9 @@ impl Runner<'_> {
                     Some(value_text(&self.resolve(state, p, input, ctx, vars)?))
                 }
                 Some(Field::Dynamic(t)) => {
-                    Some(value_text(&self.payload(state, t, input, ctx, vars)?))
+                    let field = format!("{name}Path");
+                    let value = self.payload_of_field(state, Some(&field), t, input, ctx, vars)?;
+                    Some(value_text(&value))
                 }
             })
         };
